@@ -1,0 +1,26 @@
+// One way to open ioredis connections: fail fast while Redis is down (callers retry with backoff)
+// instead of queueing commands without bound, and reconnect on their own when it returns.
+import { Redis } from 'ioredis'
+import type { Logger } from '../../platform/logger.ts'
+
+export function openRedis(url: string, logger: Logger, name: string): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+    commandTimeout: 5_000,
+    connectionName: `sensorstream-${name}`,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000)
+  })
+  let down = false
+  redis.on('error', (err: Error) => {
+    if (!down) logger.warn({ err: err.message }, `redis ${name} connection lost; reconnecting`)
+    down = true
+  })
+  redis.on('ready', () => {
+    if (down) logger.info(`redis ${name} connection back`)
+    down = false
+  })
+  return redis
+}

@@ -1,0 +1,116 @@
+// LatestValues on Redis. Layout (prefix from REDIS_KEY_PREFIX, default `sensorstream:`):
+//   <prefix>latest   HASH  sensor_id → {"sensor_id","value","timestamp"} (JSON, the API's shape)
+//   <prefix>sensors  SET   every sensor_id seen
+// One Lua script applies a whole batch atomically and compares timestamps inside Redis, so an older
+// reading never replaces a newer one, whatever the order of arrival or the number of writers.
+import type { Redis, Result } from 'ioredis'
+import { newestPerSensor, type Reading } from '../../domain/reading.ts'
+import type { Logger } from '../../platform/logger.ts'
+import type { LatestValues } from '../../ports/latest.ts'
+import { openRedis } from './redis-connection.ts'
+import { translateRedisError } from './redis-errors.ts'
+
+// KEYS[1] latest hash, KEYS[2] sensors set; ARGV: sensor_id, timestamp, json, sensor_id, …
+const UPDATE_SCRIPT = `
+local updated = 0
+for i = 1, #ARGV, 3 do
+  local id, ts = ARGV[i], tonumber(ARGV[i + 1])
+  local current = redis.call('HGET', KEYS[1], id)
+  if not current or cjson.decode(current).timestamp < ts then
+    redis.call('HSET', KEYS[1], id, ARGV[i + 2])
+    updated = updated + 1
+  end
+  redis.call('SADD', KEYS[2], id)
+end
+return updated`
+
+/** Readings per script call: keeps each call short so Redis never blocks for long. */
+const CHUNK = 2_000
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    sensorstreamUpdateLatest(latestKey: string, sensorsKey: string, ...args: (string | number)[]): Result<number, Context>
+  }
+}
+
+export interface RedisLatestOptions {
+  readonly url: string
+  readonly keyPrefix: string
+  readonly logger: Logger
+}
+
+export class RedisLatestValues implements LatestValues {
+  private readonly redis: Redis
+  private readonly latestKey: string
+  private readonly sensorsKey: string
+
+  constructor(options: RedisLatestOptions) {
+    this.redis = openRedis(options.url, options.logger, 'latest')
+    this.redis.defineCommand('sensorstreamUpdateLatest', { numberOfKeys: 2, lua: UPDATE_SCRIPT })
+    this.latestKey = `${options.keyPrefix}latest`
+    this.sensorsKey = `${options.keyPrefix}sensors`
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.redis.connect()
+    } catch (err) {
+      throw translateRedisError(err, 'connect')
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect())
+  }
+
+  async update(readings: readonly Reading[]): Promise<void> {
+    const newest = newestPerSensor(readings)
+    try {
+      for (let start = 0; start < newest.length; start += CHUNK) {
+        const args: (string | number)[] = []
+        for (const r of newest.slice(start, start + CHUNK)) args.push(r.sensor_id, r.timestamp, toJson(r))
+        await this.redis.sensorstreamUpdateLatest(this.latestKey, this.sensorsKey, ...args)
+      }
+    } catch (err) {
+      throw translateRedisError(err, 'update')
+    }
+  }
+
+  async get(sensorId: string): Promise<Reading | undefined> {
+    try {
+      const json = await this.redis.hget(this.latestKey, sensorId)
+      return json === null ? undefined : (JSON.parse(json) as Reading)
+    } catch (err) {
+      throw translateRedisError(err, 'get')
+    }
+  }
+
+  async all(): Promise<Reading[]> {
+    try {
+      const values = await this.redis.hvals(this.latestKey)
+      return values.map((json) => JSON.parse(json) as Reading)
+    } catch (err) {
+      throw translateRedisError(err, 'all')
+    }
+  }
+
+  async sensors(): Promise<string[]> {
+    try {
+      return await this.redis.smembers(this.sensorsKey)
+    } catch (err) {
+      throw translateRedisError(err, 'sensors')
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.redis.ping()
+    } catch (err) {
+      throw translateRedisError(err, 'ping')
+    }
+  }
+}
+
+function toJson(r: Reading): string {
+  return JSON.stringify({ sensor_id: r.sensor_id, value: r.value, timestamp: r.timestamp })
+}

@@ -1,0 +1,27 @@
+// reading.v1: how a reading travels on the bus. Key = sensor_id (UTF-8), value = a JSON object
+// {sensor_id, value, timestamp}. A breaking change gets a new version, not an edit of this one.
+import { describeErrors, validateReading, type Reading } from './reading.ts'
+
+export const WIRE_FORMAT = 'reading.v1'
+
+export type Decoded = { readonly ok: true; readonly reading: Reading } | { readonly ok: false; readonly error: string }
+
+export function encodeReading(reading: Reading): string {
+  return JSON.stringify({ sensor_id: reading.sensor_id, value: reading.value, timestamp: reading.timestamp })
+}
+
+/**
+ * Decodes a bus message value. `recordTimestampMs` (the Kafka record time) stands in for a missing
+ * timestamp. Never throws: anything that is not a valid reading comes back as an error string.
+ */
+export function decodeReading(value: Uint8Array | string | null | undefined, recordTimestampMs: number, now?: number): Decoded {
+  if (value === null || value === undefined || value.length === 0) return { ok: false, error: 'empty message value' }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8'))
+  } catch (err) {
+    return { ok: false, error: `value is not JSON: ${(err as Error).message}` }
+  }
+  const result = validateReading(parsed, { defaultTimestamp: recordTimestampMs / 1000, ...(now === undefined ? {} : { now }) })
+  return result.ok ? result : { ok: false, error: describeErrors(result.errors) }
+}

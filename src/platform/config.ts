@@ -1,0 +1,278 @@
+// The one place that reads the environment. It parses every variable once, reports every problem at
+// once naming the variable, and hands out a frozen, typed config. A `.env` file in the working
+// directory is read when present; real environment variables win over it.
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseEnv } from 'node:util'
+import { AppError } from './errors.ts'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  readonly logLevel: LogLevel
+  readonly kafka: {
+    /** undefined: use the in-process bus (only `all` allows that) */
+    readonly brokers: readonly string[] | undefined
+    readonly topic: string
+    readonly dlqTopic: string
+    readonly groupId: string
+    readonly clientId: string
+    /** partitions for the topics this project creates when they are missing */
+    readonly partitions: number
+    readonly replicationFactor: number
+  }
+  readonly database: {
+    /** undefined: start the embedded PostgreSQL (only `all` allows that) */
+    readonly url: string | undefined
+    readonly poolMax: number
+    readonly statementTimeoutMs: number
+  }
+  readonly redis: {
+    /** undefined: use the in-process cache and live feed (only `all` allows that) */
+    readonly url: string | undefined
+    readonly keyPrefix: string
+  }
+  readonly producer: {
+    readonly sensors: readonly string[]
+    readonly intervalMs: number
+    /** readings per second; when set it replaces the interval */
+    readonly rate: number | undefined
+    /** stop after this many readings; undefined: run until stopped */
+    readonly count: number | undefined
+  }
+  readonly streaming: {
+    readonly batchMaxRows: number
+    readonly batchMaxWaitMs: number
+    /** Prometheus metrics of the streaming service; 0 disables the endpoint */
+    readonly metricsPort: number
+  }
+  readonly api: {
+    readonly port: number
+    readonly host: string
+    readonly apiKeys: readonly string[]
+    readonly readAuth: boolean
+    /** allowed CORS origins; empty: CORS off; `*`: any */
+    readonly corsOrigins: readonly string[]
+    readonly requestTimeoutMs: number
+    readonly bodyLimitBytes: number
+  }
+  readonly dataDir: string
+}
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** The variables every command understands, with a one-line description (README and `--help`). */
+export const VARIABLES: Readonly<Record<string, string>> = {
+  KAFKA_BROKERS: 'comma list of Kafka bootstrap brokers, e.g. 127.0.0.1:9092',
+  KAFKA_TOPIC: 'topic of readings [sensor-data]',
+  KAFKA_DLQ_TOPIC: 'dead-letter topic for invalid messages [sensor-data.dlq]',
+  KAFKA_GROUP_ID: 'consumer group of the streaming service [streaming-service]',
+  KAFKA_CLIENT_ID: 'Kafka client id [sensorstream]',
+  KAFKA_PARTITIONS: 'partitions of topics this project creates [6]',
+  KAFKA_REPLICATION_FACTOR: 'replication factor of topics this project creates [1]',
+  DATABASE_URL: 'PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/sensorstream',
+  DATABASE_POOL_MAX: 'PostgreSQL connections per process [8]',
+  DATABASE_STATEMENT_TIMEOUT_MS: 'server-side timeout of one statement [30000]',
+  REDIS_URL: 'Redis URL, e.g. redis://127.0.0.1:6379',
+  REDIS_KEY_PREFIX: 'prefix of every Redis key and channel [sensorstream:]',
+  LOG_LEVEL: 'fatal, error, warn, info, debug, trace or silent [info]',
+  PRODUCER_SENSORS: 'comma list of sensor ids, or a number N for sensor-1…sensor-N [sensor-123]',
+  PRODUCER_INTERVAL_MS: 'one reading per sensor every this many ms [2000]',
+  PRODUCER_RATE: 'readings per second over all sensors; replaces the interval when set',
+  PRODUCER_COUNT: 'stop after this many readings [unbounded]',
+  BATCH_MAX_ROWS: 'streaming flushes a batch at this many readings [5000]',
+  BATCH_MAX_WAIT_MS: 'streaming flushes a batch at most this long after its first reading [100]',
+  METRICS_PORT: 'port of the streaming service Prometheus endpoint, 0 = off [9464]',
+  PORT: 'HTTP port of the API [3000]',
+  HOST: 'address the API listens on [0.0.0.0]',
+  API_KEYS: 'comma list of keys; when set, writes need Authorization: Bearer <key>',
+  API_READ_AUTH: 'true: reads need a key too [false]',
+  CORS_ORIGINS: 'comma list of allowed origins, or * [none]',
+  API_REQUEST_TIMEOUT_MS: 'timeout of each Postgres or Redis call made by the API [2000]',
+  API_BODY_LIMIT_BYTES: 'largest accepted request body [4194304]',
+  DATA_DIR: 'where embedded services keep their data [./data]'
+}
+
+/** Reads `.env` from `cwd` (when present) under the real environment, which wins. */
+export function environment(processEnv: Env = process.env, cwd = process.cwd()): Env {
+  const file = resolve(cwd, '.env')
+  if (!existsSync(file)) return processEnv
+  const fromFile = parseEnv(readFileSync(file, 'utf8'))
+  return { ...fromFile, ...processEnv }
+}
+
+class Reader {
+  readonly problems: string[] = []
+  private readonly env: Env
+  constructor(env: Env) {
+    this.env = env
+  }
+
+  raw(name: string): string | undefined {
+    const value = this.env[name]?.trim()
+    return value === undefined || value === '' ? undefined : value
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback
+  }
+
+  list(name: string): string[] | undefined {
+    const value = this.raw(name)
+    if (value === undefined) return undefined
+    const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    if (items.length === 0) this.problems.push(`${name}: must list at least one item`)
+    return items
+  }
+
+  int(name: string, fallback: number, min: number, max?: number): number
+  int(name: string, fallback: undefined, min: number, max?: number): number | undefined
+  int(name: string, fallback: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    const value = this.raw(name)
+    if (value === undefined) return fallback
+    const n = Number(value)
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.problems.push(`${name}: must be an integer from ${min} to ${max}, got "${value}"`)
+      return fallback
+    }
+    return n
+  }
+
+  number(name: string, min: number, max: number): number | undefined {
+    const value = this.raw(name)
+    if (value === undefined) return undefined
+    const n = Number(value)
+    if (!Number.isFinite(n) || n < min || n > max) {
+      this.problems.push(`${name}: must be a number from ${min} to ${max}, got "${value}"`)
+      return undefined
+    }
+    return n
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase()
+    if (value === undefined) return fallback
+    if (['true', '1', 'yes'].includes(value)) return true
+    if (['false', '0', 'no'].includes(value)) return false
+    this.problems.push(`${name}: must be true or false, got "${value}"`)
+    return fallback
+  }
+
+  url(name: string, protocols: readonly string[]): string | undefined {
+    const value = this.raw(name)
+    if (value === undefined) return undefined
+    try {
+      const parsed = new URL(value)
+      if (!protocols.includes(parsed.protocol)) {
+        this.problems.push(`${name}: must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got "${parsed.protocol}//"`)
+      }
+    } catch {
+      this.problems.push(`${name}: is not a URL: "${value}"`)
+    }
+    return value
+  }
+}
+
+function parseSensors(read: Reader): string[] {
+  const value = read.raw('PRODUCER_SENSORS') ?? 'sensor-123'
+  if (/^\d+$/.test(value)) {
+    const n = Number(value)
+    if (n < 1 || n > 1_000_000) read.problems.push(`PRODUCER_SENSORS: a count must be from 1 to 1000000, got ${value}`)
+    return Array.from({ length: Math.min(Math.max(n, 1), 1_000_000) }, (_, i) => `sensor-${i + 1}`)
+  }
+  const ids = read.list('PRODUCER_SENSORS') ?? []
+  for (const id of ids) {
+    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(id)) read.problems.push(`PRODUCER_SENSORS: "${id}" is not a valid sensor id`)
+  }
+  return ids
+}
+
+function parseBrokers(read: Reader): string[] | undefined {
+  const brokers = read.list('KAFKA_BROKERS')
+  for (const broker of brokers ?? []) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) read.problems.push(`KAFKA_BROKERS: "${broker}" must be host:port`)
+  }
+  return brokers
+}
+
+/** Parses the environment; throws one CONFIG_INVALID error that lists every problem. */
+export function loadConfig(env: Env = environment()): Config {
+  const read = new Reader(env)
+  const logLevel = read.string('LOG_LEVEL', 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) read.problems.push(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`)
+
+  const config: Config = {
+    logLevel,
+    kafka: {
+      brokers: parseBrokers(read),
+      topic: read.string('KAFKA_TOPIC', 'sensor-data'),
+      dlqTopic: read.string('KAFKA_DLQ_TOPIC', 'sensor-data.dlq'),
+      groupId: read.string('KAFKA_GROUP_ID', 'streaming-service'),
+      clientId: read.string('KAFKA_CLIENT_ID', 'sensorstream'),
+      partitions: read.int('KAFKA_PARTITIONS', 6, 1, 10_000),
+      replicationFactor: read.int('KAFKA_REPLICATION_FACTOR', 1, 1, 100)
+    },
+    database: {
+      url: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+      poolMax: read.int('DATABASE_POOL_MAX', 8, 1, 1000),
+      statementTimeoutMs: read.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100)
+    },
+    redis: {
+      url: read.url('REDIS_URL', ['redis:', 'rediss:']),
+      keyPrefix: read.string('REDIS_KEY_PREFIX', 'sensorstream:')
+    },
+    producer: {
+      sensors: parseSensors(read),
+      intervalMs: read.int('PRODUCER_INTERVAL_MS', 2000, 1),
+      rate: read.number('PRODUCER_RATE', 0.001, 10_000_000),
+      count: read.int('PRODUCER_COUNT', undefined, 1)
+    },
+    streaming: {
+      batchMaxRows: read.int('BATCH_MAX_ROWS', 5000, 1, 1_000_000),
+      batchMaxWaitMs: read.int('BATCH_MAX_WAIT_MS', 100, 0, 600_000),
+      metricsPort: read.int('METRICS_PORT', 9464, 0, 65_535)
+    },
+    api: {
+      port: read.int('PORT', 3000, 0, 65_535),
+      host: read.string('HOST', '0.0.0.0'),
+      apiKeys: read.list('API_KEYS') ?? [],
+      readAuth: read.bool('API_READ_AUTH', false),
+      corsOrigins: read.list('CORS_ORIGINS') ?? [],
+      requestTimeoutMs: read.int('API_REQUEST_TIMEOUT_MS', 2000, 1),
+      bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024)
+    },
+    dataDir: resolve(read.string('DATA_DIR', './data'))
+  }
+
+  if (read.problems.length > 0) {
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${read.problems.join('\n  ')}`, { details: read.problems })
+  }
+  return deepFreeze(config)
+}
+
+export type Service = 'kafka' | 'database' | 'redis'
+const SERVICE_VARIABLE: Record<Service, string> = { kafka: 'KAFKA_BROKERS', database: 'DATABASE_URL', redis: 'REDIS_URL' }
+
+/** Throws when a command that needs real services runs without their variables. */
+export function requireServices(config: Config, command: string, services: readonly Service[]): void {
+  const present: Record<Service, unknown> = { kafka: config.kafka.brokers, database: config.database.url, redis: config.redis.url }
+  const missing = services.filter((s) => present[s] === undefined).map((s) => SERVICE_VARIABLE[s])
+  if (missing.length > 0) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `invalid configuration:\n  ${missing.map((v) => `${v}: required by \`sensorstream ${command}\``).join('\n  ')}\n` +
+        '  (`npm run services:up` starts local Kafka, Postgres and Redis and prints these lines)',
+      { details: missing }
+    )
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner)
+    Object.freeze(value)
+  }
+  return value
+}

@@ -1,0 +1,76 @@
+// The message bus as the services see it: keyed topics with partitions, per-key order and
+// consumer-group offsets that are committed only after the handler has stored a batch.
+import type { Lifecycle } from './lifecycle.ts'
+
+export interface BusRecord {
+  readonly topic: string
+  readonly partition: number
+  /** position in its partition */
+  readonly offset: bigint
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  /** record time, epoch milliseconds */
+  readonly timestampMs: number
+  readonly headers: ReadonlyMap<string, string>
+}
+
+export interface OutgoingRecord {
+  readonly topic: string
+  readonly key: string | Buffer | null
+  readonly value: string | Buffer | null
+  readonly headers?: Readonly<Record<string, string>>
+  /** record time, epoch milliseconds; the bus sets it when absent */
+  readonly timestampMs?: number
+}
+
+export interface BusPublisher extends Lifecycle {
+  /**
+   * Publishes records and resolves once the bus has acknowledged all of them (Kafka: acks from all
+   * in-sync replicas). Records with the same key keep their order. Rejects with a retryable
+   * AppError when the bus is unreachable.
+   */
+  publish(records: readonly OutgoingRecord[]): Promise<void>
+}
+
+export interface BatchHandlerContext {
+  /** aborted when the consumer is closing: finish or give up the batch quickly */
+  readonly signal: AbortSignal
+}
+
+/**
+ * Receives a batch of records (from one or more partitions, in offset order per partition).
+ * When it resolves, the consumer commits the offsets past the batch. When it rejects, nothing is
+ * committed and the consumer stops with that error: handlers retry their own transient failures.
+ */
+export type BatchHandler = (batch: readonly BusRecord[], context: BatchHandlerContext) => Promise<void>
+
+export interface ConsumeOptions {
+  readonly topics: readonly string[]
+  readonly groupId: string
+  /** a batch is handed over at this many records… */
+  readonly maxBatchRecords: number
+  /** …or this long after its first record arrived, whichever comes first */
+  readonly maxBatchWaitMs: number
+  /** where a group without committed offsets starts; default earliest */
+  readonly fromBeginning?: boolean
+}
+
+export interface BusConsumer extends Lifecycle {
+  /**
+   * Joins the group and feeds batches to `handler`, one at a time: fetching pauses while a batch is
+   * being handled, so memory stays bounded. Resolves when `close()` has stopped it after
+   * committing the last handled batch; rejects if the handler or the bus fails for good.
+   */
+  run(options: ConsumeOptions, handler: BatchHandler): Promise<void>
+}
+
+export interface TopicSpec {
+  readonly name: string
+  readonly partitions: number
+  readonly replicationFactor: number
+}
+
+export interface BusAdmin extends Lifecycle {
+  /** Creates the topics that do not exist yet; existing ones are left as they are. */
+  ensureTopics(topics: readonly TopicSpec[]): Promise<void>
+}

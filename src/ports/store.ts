@@ -1,0 +1,24 @@
+// Durable history of readings. `(sensor_id, timestamp)` identifies a reading: writing it again
+// changes nothing (first write wins).
+import type { Reading } from '../domain/reading.ts'
+import type { Lifecycle } from './lifecycle.ts'
+
+export interface WriteResult {
+  /** readings that were new */
+  readonly inserted: number
+  /** readings whose (sensor_id, timestamp) was already stored, or repeated within the batch */
+  readonly duplicates: number
+}
+
+export interface ReadingStore extends Lifecycle {
+  /** Applies pending schema migrations; safe to run twice or from two processes at once. */
+  migrate(): Promise<void>
+  /** Stores a batch in one statement. Rejects with a retryable AppError when the database is unreachable. */
+  write(readings: readonly Reading[]): Promise<WriteResult>
+  /** Like write, and returns which of the given readings were new (same order as given). */
+  writeReturningNew(readings: readonly Reading[]): Promise<readonly boolean[]>
+  /** The newest stored reading of one sensor, or undefined. */
+  latest(sensorId: string): Promise<Reading | undefined>
+  /** Resolves when the database answers. */
+  ping(): Promise<void>
+}
