@@ -1,0 +1,57 @@
+// Runs the streaming service on whatever adapters it is given (Kafka or in-process bus, Redis or
+// in-process cache), until `signal` aborts: then it stops fetching, finishes and commits the batch in
+// hand, and returns.
+import type { Config } from '../../platform/config.ts'
+import type { Logger } from '../../platform/logger.ts'
+import type { BusAdmin, BusConsumer, BusPublisher } from '../../ports/bus.ts'
+import type { LatestValues } from '../../ports/latest.ts'
+import type { LiveFeed } from '../../ports/live-feed.ts'
+import type { ReadingStore } from '../../ports/store.ts'
+import { createIngestHandler } from './ingest.ts'
+import type { StreamingMetrics } from './metrics.ts'
+
+export interface StreamingDeps {
+  readonly consumer: BusConsumer
+  readonly deadLetters: BusPublisher
+  readonly admin: BusAdmin
+  readonly store: ReadingStore
+  readonly latest: LatestValues
+  readonly live: LiveFeed
+  readonly metrics: StreamingMetrics
+}
+
+export async function runStreaming(deps: StreamingDeps, config: Config, logger: Logger, signal: AbortSignal): Promise<void> {
+  const { kafka, streaming } = config
+  await deps.admin.ensureTopics([
+    { name: kafka.topic, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor },
+    { name: kafka.dlqTopic, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor }
+  ])
+  await deps.store.migrate()
+  const handler = createIngestHandler({
+    store: deps.store,
+    latest: deps.latest,
+    live: deps.live,
+    deadLetters: deps.deadLetters,
+    dlqTopic: kafka.dlqTopic,
+    metrics: deps.metrics,
+    logger
+  })
+  if (signal.aborted) return
+  const stop = (): void => {
+    deps.consumer.close().catch((err: Error) => logger.warn({ err: err.message }, 'consumer close failed'))
+  }
+  signal.addEventListener('abort', stop, { once: true })
+  logger.info({ topic: kafka.topic, group: kafka.groupId, dlq: kafka.dlqTopic }, 'consuming')
+  try {
+    await deps.consumer.run(
+      { topics: [kafka.topic], groupId: kafka.groupId, maxBatchRecords: streaming.batchMaxRows, maxBatchWaitMs: streaming.batchMaxWaitMs, fromBeginning: true },
+      handler
+    )
+  } catch (err) {
+    // Stopping while a dependency is down: the batch in hand stays uncommitted and is redelivered.
+    if (!signal.aborted) throw err
+    logger.warn({ err: (err as Error).message }, 'stopped before the last batch was stored; it will be consumed again')
+  } finally {
+    signal.removeEventListener('abort', stop)
+  }
+}
