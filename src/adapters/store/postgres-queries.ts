@@ -1,0 +1,134 @@
+// ReadingQueries on PostgreSQL. Every value from the caller travels as a bound parameter; the SQL
+// text is assembled only from fixed fragments. Newest-first pages use keyset paging on (ts, id),
+// served by the index of migration 002 (or by UNIQUE (sensor_id, ts) for one sensor).
+import pg from 'pg'
+import { normalizeTimestamp, type Reading } from '../../domain/reading.ts'
+import type { Logger } from '../../platform/logger.ts'
+import type { BucketStats, ListQuery, Page, ReadingQueries, StatsQuery } from '../../ports/queries.ts'
+import { translatePgError } from './postgres-errors.ts'
+
+export type PostgresQueriesOptions =
+  | { readonly pool: pg.Pool }
+  | { readonly url: string; readonly poolMax: number; readonly statementTimeoutMs: number; readonly connectTimeoutMs?: number; readonly logger: Logger }
+
+interface ReadingRow {
+  id: string
+  sensor_id: string
+  value: number
+  /** unix microseconds, as text (int8) */
+  us: string
+}
+
+const MICROS = `(extract(epoch FROM ts) * 1000000)::int8`
+
+const LATEST_PER_SENSOR_SQL = `
+WITH RECURSIVE ids AS (
+  (SELECT sensor_id FROM sensor_data ORDER BY sensor_id LIMIT 1)
+  UNION ALL
+  SELECT (SELECT d.sensor_id FROM sensor_data d WHERE d.sensor_id > ids.sensor_id ORDER BY d.sensor_id LIMIT 1)
+  FROM ids WHERE ids.sensor_id IS NOT NULL
+)
+SELECT l.id, l.sensor_id, l.value, l.us
+FROM ids CROSS JOIN LATERAL (
+  SELECT id, sensor_id, value, ${MICROS} AS us FROM sensor_data d
+  WHERE d.sensor_id = ids.sensor_id ORDER BY ts DESC LIMIT 1
+) l
+ORDER BY l.sensor_id`
+
+const STATS_SQL = `
+SELECT extract(epoch FROM date_bin(make_interval(secs => $2::float8), ts, timestamptz 'epoch'))::float8 AS start,
+       count(*)::int8 AS count, min(value) AS min, max(value) AS max, avg(value) AS mean
+FROM sensor_data
+WHERE sensor_id = $1 AND ts >= to_timestamp($3::float8) AND ts < to_timestamp($4::float8)
+GROUP BY 1 ORDER BY 1`
+
+export class PostgresReadingQueries implements ReadingQueries {
+  private readonly pool: pg.Pool
+  private readonly ownsPool: boolean
+
+  constructor(options: PostgresQueriesOptions) {
+    if ('pool' in options) {
+      this.pool = options.pool
+      this.ownsPool = false
+    } else {
+      this.pool = new pg.Pool({
+        connectionString: options.url,
+        max: options.poolMax,
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+        statement_timeout: options.statementTimeoutMs,
+        application_name: 'sensorstream-queries'
+      })
+      const { logger } = options
+      this.pool.on('error', (err) => logger.warn({ err: err.message }, 'idle postgres connection lost'))
+      this.ownsPool = true
+    }
+  }
+
+  async connect(): Promise<void> {
+    await this.ping()
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end()
+  }
+
+  async ping(): Promise<void> {
+    await this.query('ping', 'SELECT 1', [])
+  }
+
+  async list(q: ListQuery): Promise<Page> {
+    const params: unknown[] = []
+    const where: string[] = []
+    const param = (value: unknown): string => {
+      params.push(value)
+      return `$${params.length}`
+    }
+    if (q.sensorId !== undefined) where.push(`sensor_id = ${param(q.sensorId)}`)
+    if (q.from !== undefined) where.push(`ts >= to_timestamp(${param(q.from)}::float8)`)
+    if (q.to !== undefined) where.push(`ts < to_timestamp(${param(q.to)}::float8)`)
+    if (q.after !== undefined) {
+      const ts = `(timestamptz 'epoch' + ${param(q.after.tsMicros.toString())}::int8 * interval '1 microsecond')`
+      // `ts <= …` lets the index bound the scan; the row comparison breaks ties between sensors.
+      where.push(`ts <= ${ts} AND (ts, id) < (${ts}, ${param(q.after.id.toString())}::int8)`)
+    }
+    const sql =
+      `SELECT id, sensor_id, value, ${MICROS} AS us FROM sensor_data` +
+      (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY ts DESC, id DESC LIMIT ${param(q.limit + 1)}::int8`
+    const { rows } = await this.query<ReadingRow>('list', sql, params)
+    const more = rows.length > q.limit
+    const page = more ? rows.slice(0, q.limit) : rows
+    const last = page[page.length - 1]
+    return {
+      readings: page.map(toReading),
+      ...(more && last !== undefined ? { next: { tsMicros: BigInt(last.us), id: BigInt(last.id) } } : {})
+    }
+  }
+
+  async latestPerSensor(): Promise<Reading[]> {
+    const { rows } = await this.query<ReadingRow>('latestPerSensor', LATEST_PER_SENSOR_SQL, [])
+    return rows.map(toReading)
+  }
+
+  async stats(q: StatsQuery): Promise<BucketStats[]> {
+    const { rows } = await this.query<{ start: number; count: string; min: number; max: number; mean: number }>('stats', STATS_SQL, [
+      q.sensorId,
+      q.bucketSeconds,
+      q.from,
+      q.to
+    ])
+    return rows.map((r) => ({ start: normalizeTimestamp(r.start), count: Number(r.count), min: r.min, max: r.max, mean: r.mean }))
+  }
+
+  private async query<R extends pg.QueryResultRow>(operation: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(sql, params)
+    } catch (err) {
+      throw translatePgError(err, operation)
+    }
+  }
+}
+
+function toReading(row: ReadingRow): Reading {
+  return { sensor_id: row.sensor_id, value: row.value, timestamp: normalizeTimestamp(Number(row.us) / 1e6) }
+}

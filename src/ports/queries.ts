@@ -1,0 +1,66 @@
+// Read-side questions about the stored history, in the API's words: pages of readings newest first,
+// each sensor's latest reading, and per-bucket statistics. Kept apart from ReadingStore (the write
+// side the streaming service needs) so that each side can change without the other.
+import type { Reading } from '../domain/reading.ts'
+import type { Lifecycle } from './lifecycle.ts'
+
+/**
+ * A position in the newest-first order of readings: the last reading of the previous page.
+ * Opaque to callers (the API encodes it as base64url); stable while new readings arrive.
+ */
+export interface PagePosition {
+  /** the reading's time, unix microseconds */
+  readonly tsMicros: bigint
+  /** the row's tie-breaker (readings of different sensors may share a time) */
+  readonly id: bigint
+}
+
+export interface ListQuery {
+  /** only this sensor's readings */
+  readonly sensorId?: string
+  /** unix seconds, inclusive */
+  readonly from?: number
+  /** unix seconds, exclusive */
+  readonly to?: number
+  /** 1 or more */
+  readonly limit: number
+  /** continue after this position (from the previous page's `next`) */
+  readonly after?: PagePosition
+}
+
+export interface Page {
+  /** newest first */
+  readonly readings: readonly Reading[]
+  /** where the next page starts; undefined when this page is the last */
+  readonly next?: PagePosition
+}
+
+export interface StatsQuery {
+  readonly sensorId: string
+  /** unix seconds, inclusive */
+  readonly from: number
+  /** unix seconds, exclusive */
+  readonly to: number
+  /** bucket width in seconds; buckets are aligned on the unix epoch */
+  readonly bucketSeconds: number
+}
+
+export interface BucketStats {
+  /** start of the bucket, unix seconds */
+  readonly start: number
+  readonly count: number
+  readonly min: number
+  readonly max: number
+  readonly mean: number
+}
+
+export interface ReadingQueries extends Lifecycle {
+  /** One page of readings, newest first (by time, then by insertion). */
+  list(query: ListQuery): Promise<Page>
+  /** Every sensor with its newest stored reading, ordered by sensor_id. */
+  latestPerSensor(): Promise<Reading[]>
+  /** Count, min, max and mean per time bucket, oldest bucket first; buckets without readings are left out. */
+  stats(query: StatsQuery): Promise<BucketStats[]>
+  /** Resolves when the database answers. */
+  ping(): Promise<void>
+}
