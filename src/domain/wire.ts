@@ -4,6 +4,8 @@ import { describeErrors, validateReading, type Reading } from './reading.ts'
 
 export const WIRE_FORMAT = 'reading.v1'
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
 export type Decoded = { readonly ok: true; readonly reading: Reading } | { readonly ok: false; readonly error: string }
 
 export function encodeReading(reading: Reading): string {
@@ -16,9 +18,16 @@ export function encodeReading(reading: Reading): string {
  */
 export function decodeReading(value: Uint8Array | string | null | undefined, recordTimestampMs: number, now?: number): Decoded {
   if (value === null || value === undefined || value.length === 0) return { ok: false, error: 'empty message value' }
+  let text: string
+  try {
+    // fatal: bytes that are not UTF-8 make the message invalid instead of turning into U+FFFD
+    text = typeof value === 'string' ? value : UTF8.decode(value)
+  } catch {
+    return { ok: false, error: 'value is not valid UTF-8' }
+  }
   let parsed: unknown
   try {
-    parsed = JSON.parse(typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8'))
+    parsed = JSON.parse(text)
   } catch (err) {
     return { ok: false, error: `value is not JSON: ${(err as Error).message}` }
   }
