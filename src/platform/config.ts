@@ -182,7 +182,7 @@ function parseSensors(read: Reader): string[] {
     if (n < 1 || n > 1_000_000) read.problems.push(`PRODUCER_SENSORS: a count must be from 1 to 1000000, got ${value}`)
     return Array.from({ length: Math.min(Math.max(n, 1), 1_000_000) }, (_, i) => `sensor-${i + 1}`)
   }
-  const ids = read.list('PRODUCER_SENSORS') ?? []
+  const ids = read.list('PRODUCER_SENSORS') ?? [value]
   for (const id of ids) {
     if (!/^[A-Za-z0-9._:-]{1,128}$/.test(id)) read.problems.push(`PRODUCER_SENSORS: "${id}" is not a valid sensor id`)
   }
