@@ -1,0 +1,307 @@
+// The one config module: defaults, every variable, every problem at once, `.env`, frozen result.
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { VARIABLES, environment, loadConfig, requireServices, type Env } from './config.ts'
+import { AppError } from './errors.ts'
+
+/** Asserts loadConfig rejects `env` with one CONFIG_INVALID error naming exactly `variables`. */
+function problems(env: Env, variables: string[]): string[] {
+  let caught: unknown
+  try {
+    loadConfig(env)
+  } catch (err) {
+    caught = err
+  }
+  assert.ok(caught instanceof AppError, 'expected an AppError')
+  assert.equal(caught.code, 'CONFIG_INVALID')
+  assert.equal(caught.retryable, false)
+  const details = caught.details as string[]
+  assert.ok(Array.isArray(details))
+  assert.deepEqual(details.map((d) => d.split(':')[0]).sort(), [...variables].sort())
+  for (const variable of variables) assert.match(caught.message, new RegExp(`\\b${variable}\\b`), `message does not name ${variable}`)
+  return details
+}
+
+describe('loadConfig', () => {
+  test('defaults', () => {
+    const c = loadConfig({})
+    assert.equal(c.logLevel, 'info')
+    assert.equal(c.kafka.brokers, undefined)
+    assert.equal(c.kafka.topic, 'sensor-data')
+    assert.equal(c.kafka.dlqTopic, 'sensor-data.dlq')
+    assert.equal(c.kafka.groupId, 'streaming-service')
+    assert.equal(c.kafka.clientId, 'sensorstream')
+    assert.equal(c.kafka.partitions, 6)
+    assert.equal(c.kafka.replicationFactor, 1)
+    assert.equal(c.database.url, undefined)
+    assert.equal(c.database.poolMax, 8)
+    assert.equal(c.database.statementTimeoutMs, 30_000)
+    assert.equal(c.redis.url, undefined)
+    assert.equal(c.redis.keyPrefix, 'sensorstream:')
+    assert.deepEqual(c.producer.sensors, ['sensor-123'])
+    assert.equal(c.producer.intervalMs, 2000)
+    assert.equal(c.producer.rate, undefined)
+    assert.equal(c.producer.count, undefined)
+    assert.equal(c.streaming.batchMaxRows, 5000)
+    assert.equal(c.streaming.batchMaxWaitMs, 100)
+    assert.equal(c.streaming.metricsPort, 9464)
+    assert.equal(c.api.port, 3000)
+    assert.equal(c.api.host, '0.0.0.0')
+    assert.deepEqual(c.api.apiKeys, [])
+    assert.equal(c.api.readAuth, false)
+    assert.deepEqual(c.api.corsOrigins, [])
+    assert.equal(c.api.requestTimeoutMs, 2000)
+    assert.equal(c.api.bodyLimitBytes, 4 * 1024 * 1024)
+    assert.equal(c.dataDir, resolve('./data'))
+  })
+
+  test('empty and blank variables count as unset', () => {
+    const c = loadConfig({ KAFKA_TOPIC: '', LOG_LEVEL: '   ', BATCH_MAX_ROWS: '', DATABASE_URL: ' ' })
+    assert.equal(c.kafka.topic, 'sensor-data')
+    assert.equal(c.logLevel, 'info')
+    assert.equal(c.streaming.batchMaxRows, 5000)
+    assert.equal(c.database.url, undefined)
+  })
+
+  test('every variable is parsed', () => {
+    const c = loadConfig({
+      KAFKA_BROKERS: '127.0.0.1:9092, kafka-2.internal:19092',
+      KAFKA_TOPIC: 'readings',
+      KAFKA_DLQ_TOPIC: 'readings.dead',
+      KAFKA_GROUP_ID: 'group-7',
+      KAFKA_CLIENT_ID: 'client-7',
+      KAFKA_PARTITIONS: '12',
+      KAFKA_REPLICATION_FACTOR: '3',
+      DATABASE_URL: 'postgres://u:p@127.0.0.1:5433/db',
+      DATABASE_POOL_MAX: '20',
+      DATABASE_STATEMENT_TIMEOUT_MS: '1500',
+      REDIS_URL: 'redis://127.0.0.1:6380/2',
+      REDIS_KEY_PREFIX: 'ss:test:',
+      LOG_LEVEL: 'debug',
+      PRODUCER_SENSORS: 'a,b,c',
+      PRODUCER_INTERVAL_MS: '250',
+      PRODUCER_RATE: '1500.5',
+      PRODUCER_COUNT: '10000',
+      BATCH_MAX_ROWS: '777',
+      BATCH_MAX_WAIT_MS: '0',
+      METRICS_PORT: '0',
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      API_KEYS: 'k1, k2',
+      API_READ_AUTH: 'true',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+      API_REQUEST_TIMEOUT_MS: '900',
+      API_BODY_LIMIT_BYTES: '2048',
+      DATA_DIR: '/var/lib/sensorstream'
+    })
+    assert.deepEqual(c.kafka.brokers, ['127.0.0.1:9092', 'kafka-2.internal:19092'])
+    assert.equal(c.kafka.topic, 'readings')
+    assert.equal(c.kafka.dlqTopic, 'readings.dead')
+    assert.equal(c.kafka.groupId, 'group-7')
+    assert.equal(c.kafka.clientId, 'client-7')
+    assert.equal(c.kafka.partitions, 12)
+    assert.equal(c.kafka.replicationFactor, 3)
+    assert.equal(c.database.url, 'postgres://u:p@127.0.0.1:5433/db')
+    assert.equal(c.database.poolMax, 20)
+    assert.equal(c.database.statementTimeoutMs, 1500)
+    assert.equal(c.redis.url, 'redis://127.0.0.1:6380/2')
+    assert.equal(c.redis.keyPrefix, 'ss:test:')
+    assert.equal(c.logLevel, 'debug')
+    assert.deepEqual(c.producer.sensors, ['a', 'b', 'c'])
+    assert.equal(c.producer.intervalMs, 250)
+    assert.equal(c.producer.rate, 1500.5)
+    assert.equal(c.producer.count, 10_000)
+    assert.equal(c.streaming.batchMaxRows, 777)
+    assert.equal(c.streaming.batchMaxWaitMs, 0)
+    assert.equal(c.streaming.metricsPort, 0)
+    assert.equal(c.api.port, 8080)
+    assert.equal(c.api.host, '127.0.0.1')
+    assert.deepEqual(c.api.apiKeys, ['k1', 'k2'])
+    assert.equal(c.api.readAuth, true)
+    assert.deepEqual(c.api.corsOrigins, ['https://a.example', 'https://b.example'])
+    assert.equal(c.api.requestTimeoutMs, 900)
+    assert.equal(c.api.bodyLimitBytes, 2048)
+    assert.equal(c.dataDir, '/var/lib/sensorstream')
+  })
+
+  test('every documented variable is one loadConfig reads', () => {
+    // each VARIABLES entry, set to a bad value, must be reported (or accepted for free-form strings)
+    const freeForm = new Set(['KAFKA_TOPIC', 'KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_CLIENT_ID', 'REDIS_KEY_PREFIX', 'HOST', 'API_KEYS', 'CORS_ORIGINS', 'DATA_DIR', 'PRODUCER_SENSORS'])
+    for (const name of Object.keys(VARIABLES)) {
+      if (freeForm.has(name)) continue
+      problems({ [name]: 'not valid at all' }, [name])
+    }
+  })
+
+  test('postgresql:// and rediss:// are accepted too', () => {
+    const c = loadConfig({ DATABASE_URL: 'postgresql://127.0.0.1/x', REDIS_URL: 'rediss://127.0.0.1:6380' })
+    assert.equal(c.database.url, 'postgresql://127.0.0.1/x')
+    assert.equal(c.redis.url, 'rediss://127.0.0.1:6380')
+  })
+
+  test('booleans', () => {
+    for (const [text, expected] of [['true', true], ['1', true], ['yes', true], ['TRUE', true], ['false', false], ['0', false], ['no', false]] as const) {
+      assert.equal(loadConfig({ API_READ_AUTH: text }).api.readAuth, expected, text)
+    }
+  })
+
+  test('PRODUCER_SENSORS as a comma list', () => {
+    assert.deepEqual(loadConfig({ PRODUCER_SENSORS: 'sensor-a' }).producer.sensors, ['sensor-a'])
+    assert.deepEqual(loadConfig({ PRODUCER_SENSORS: ' a , b:1 ,c.2,, ' }).producer.sensors, ['a', 'b:1', 'c.2'])
+  })
+
+  test('PRODUCER_SENSORS as a count', () => {
+    assert.deepEqual(loadConfig({ PRODUCER_SENSORS: '3' }).producer.sensors, ['sensor-1', 'sensor-2', 'sensor-3'])
+    const many = loadConfig({ PRODUCER_SENSORS: '1000' }).producer.sensors
+    assert.equal(many.length, 1000)
+    assert.equal(new Set(many).size, 1000)
+    assert.equal(many[999], 'sensor-1000')
+    assert.deepEqual(loadConfig({ PRODUCER_SENSORS: '1' }).producer.sensors, ['sensor-1'])
+  })
+
+  test('PRODUCER_SENSORS problems', () => {
+    problems({ PRODUCER_SENSORS: '0' }, ['PRODUCER_SENSORS'])
+    problems({ PRODUCER_SENSORS: '1000001' }, ['PRODUCER_SENSORS'])
+    problems({ PRODUCER_SENSORS: 'ok,bad id' }, ['PRODUCER_SENSORS'])
+    problems({ PRODUCER_SENSORS: 'capteur-é' }, ['PRODUCER_SENSORS'])
+    problems({ PRODUCER_SENSORS: ',' }, ['PRODUCER_SENSORS'])
+    problems({ PRODUCER_SENSORS: 'x'.repeat(129) }, ['PRODUCER_SENSORS'])
+  })
+
+  test('bad values of each kind name their variable', () => {
+    problems({ KAFKA_BROKERS: '127.0.0.1' }, ['KAFKA_BROKERS'])
+    problems({ KAFKA_BROKERS: 'host:port' }, ['KAFKA_BROKERS'])
+    problems({ KAFKA_BROKERS: ',,' }, ['KAFKA_BROKERS'])
+    problems({ DATABASE_URL: 'mysql://127.0.0.1/x' }, ['DATABASE_URL'])
+    problems({ DATABASE_URL: 'not a url' }, ['DATABASE_URL'])
+    problems({ REDIS_URL: 'http://127.0.0.1:6379' }, ['REDIS_URL'])
+    problems({ LOG_LEVEL: 'verbose' }, ['LOG_LEVEL'])
+    problems({ BATCH_MAX_ROWS: '0' }, ['BATCH_MAX_ROWS'])
+    problems({ BATCH_MAX_ROWS: '1.5' }, ['BATCH_MAX_ROWS'])
+    problems({ BATCH_MAX_ROWS: '-5' }, ['BATCH_MAX_ROWS'])
+    problems({ BATCH_MAX_WAIT_MS: 'soon' }, ['BATCH_MAX_WAIT_MS'])
+    problems({ DATABASE_POOL_MAX: '0' }, ['DATABASE_POOL_MAX'])
+    problems({ PRODUCER_RATE: '0' }, ['PRODUCER_RATE'])
+    problems({ PRODUCER_RATE: 'Infinity' }, ['PRODUCER_RATE'])
+    problems({ PRODUCER_COUNT: '0' }, ['PRODUCER_COUNT'])
+    problems({ PRODUCER_INTERVAL_MS: '0' }, ['PRODUCER_INTERVAL_MS'])
+    problems({ PORT: '65536' }, ['PORT'])
+    problems({ API_READ_AUTH: 'maybe' }, ['API_READ_AUTH'])
+  })
+
+  test('several bad variables are reported at once, each named', () => {
+    const details = problems(
+      {
+        KAFKA_BROKERS: 'nohost',
+        DATABASE_URL: 'http://x',
+        REDIS_URL: '::::',
+        LOG_LEVEL: 'loud',
+        BATCH_MAX_ROWS: 'many',
+        PRODUCER_SENSORS: '0',
+        PRODUCER_INTERVAL_MS: '-1',
+        PORT: 'eighty'
+      },
+      ['KAFKA_BROKERS', 'DATABASE_URL', 'REDIS_URL', 'LOG_LEVEL', 'BATCH_MAX_ROWS', 'PRODUCER_SENSORS', 'PRODUCER_INTERVAL_MS', 'PORT']
+    )
+    // each problem quotes the bad value so the user sees what was read
+    assert.ok(details.some((d) => d.includes('"many"')))
+    assert.ok(details.some((d) => d.includes('"loud"')))
+  })
+
+  test('the result is deeply frozen', () => {
+    const c = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', PRODUCER_SENSORS: 'a,b' })
+    assert.ok(Object.isFrozen(c))
+    for (const part of [c.kafka, c.database, c.redis, c.producer, c.streaming, c.api, c.kafka.brokers, c.producer.sensors, c.api.apiKeys]) {
+      assert.ok(Object.isFrozen(part))
+    }
+    assert.throws(() => {
+      ;(c as { logLevel: string }).logLevel = 'trace'
+    }, TypeError)
+    assert.throws(() => {
+      ;(c.kafka as { topic: string }).topic = 'other'
+    }, TypeError)
+    assert.throws(() => {
+      ;(c.producer.sensors as string[]).push('c')
+    }, TypeError)
+  })
+})
+
+describe('environment (.env)', () => {
+  const dirs: string[] = []
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  })
+  function tempDir(dotenv?: string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'sensorstream-config-'))
+    dirs.push(dir)
+    if (dotenv !== undefined) writeFileSync(join(dir, '.env'), dotenv)
+    return dir
+  }
+
+  test('without .env the real environment is used as is', () => {
+    const env = { KAFKA_TOPIC: 'real' }
+    assert.deepEqual(environment(env, tempDir()), env)
+  })
+
+  test('.env in the working directory is read', () => {
+    const dir = tempDir('# comment\nKAFKA_TOPIC=from-file\nPRODUCER_SENSORS="a,b"\nexport_IGNORED=\nLOG_LEVEL=warn\n')
+    const c = loadConfig(environment({}, dir))
+    assert.equal(c.kafka.topic, 'from-file')
+    assert.deepEqual(c.producer.sensors, ['a', 'b'])
+    assert.equal(c.logLevel, 'warn')
+  })
+
+  test('real environment variables win over .env', () => {
+    const dir = tempDir('KAFKA_TOPIC=from-file\nKAFKA_GROUP_ID=file-group\n')
+    const c = loadConfig(environment({ KAFKA_TOPIC: 'from-env' }, dir))
+    assert.equal(c.kafka.topic, 'from-env')
+    assert.equal(c.kafka.groupId, 'file-group')
+  })
+
+  test('bad values in .env are reported naming the variable', () => {
+    const dir = tempDir('BATCH_MAX_ROWS=lots\nREDIS_URL=nope\n')
+    problems(environment({}, dir), ['BATCH_MAX_ROWS', 'REDIS_URL'])
+  })
+
+  test('by default .env is read from process.cwd() and the environment from process.env', () => {
+    const dir = tempDir('KAFKA_CLIENT_ID=from-cwd-file\n')
+    const previous = process.cwd()
+    const hadClientId = Object.hasOwn(process.env, 'KAFKA_CLIENT_ID')
+    const savedClientId = process.env['KAFKA_CLIENT_ID']
+    try {
+      process.chdir(dir)
+      delete process.env['KAFKA_CLIENT_ID']
+      assert.equal(loadConfig().kafka.clientId, 'from-cwd-file')
+      process.env['KAFKA_CLIENT_ID'] = 'from-process-env'
+      assert.equal(loadConfig().kafka.clientId, 'from-process-env')
+    } finally {
+      process.chdir(previous)
+      if (hadClientId) process.env['KAFKA_CLIENT_ID'] = savedClientId
+      else delete process.env['KAFKA_CLIENT_ID']
+    }
+  })
+})
+
+describe('requireServices', () => {
+  test('names every missing variable with the command', () => {
+    const c = loadConfig({ DATABASE_URL: 'postgres://127.0.0.1/x' })
+    assert.throws(
+      () => requireServices(c, 'streaming', ['kafka', 'database', 'redis']),
+      (err: unknown) =>
+        err instanceof AppError &&
+        err.code === 'CONFIG_INVALID' &&
+        /KAFKA_BROKERS/.test(err.message) &&
+        /REDIS_URL/.test(err.message) &&
+        !/DATABASE_URL/.test(err.message) &&
+        /sensorstream streaming/.test(err.message)
+    )
+  })
+
+  test('passes when every service is configured', () => {
+    const c = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', DATABASE_URL: 'postgres://127.0.0.1/x', REDIS_URL: 'redis://127.0.0.1:6379' })
+    requireServices(c, 'streaming', ['kafka', 'database', 'redis'])
+  })
+})
