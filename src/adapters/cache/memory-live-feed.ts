@@ -13,8 +13,10 @@ export class MemoryLiveFeed implements LiveFeed {
   async publish(readings: readonly Reading[]): Promise<void> {
     if (readings.length === 0) return
     const copy = readings.map((r) => ({ ...r }))
+    // Like Redis pub/sub: delivered to those subscribed when it was published (and still are).
+    const listeners = [...this.listeners]
     setImmediate(() => {
-      for (const l of this.listeners) l(copy)
+      for (const l of listeners) if (this.listeners.has(l)) l(copy)
     })
   }
 
