@@ -1,0 +1,142 @@
+// Cuts a @platformatic/kafka message stream into batches of at most `maxRecords`, handed over
+// `maxWaitMs` after their first record at the latest. The stream is paused from the moment a batch
+// is ready until resume(): a paused MessagesStream sends no fetch request, so at most one batch plus
+// the stream's own buffer (highWaterMark messages, one fetch response) is held in memory.
+import type { Message, MessagesStream } from '@platformatic/kafka'
+import type { BusRecord } from '../../ports/bus.ts'
+
+type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>
+type Waiter = { resolve: (batch: KafkaBatch | undefined) => void; reject: (err: unknown) => void }
+
+export interface CommitPosition {
+  readonly topic: string
+  readonly partition: number
+  /** the next offset to read: Kafka's commit convention (last handled offset + 1) */
+  readonly offset: bigint
+  readonly leaderEpoch: number
+}
+
+export interface KafkaBatch {
+  readonly records: readonly BusRecord[]
+  readonly commits: readonly CommitPosition[]
+}
+
+export class StreamBatcher {
+  readonly #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>
+  readonly #maxRecords: number
+  readonly #maxWaitMs: number
+  #records: BusRecord[] = []
+  #commits = new Map<string, CommitPosition>()
+  /**
+   * Next expected offset per partition, across batches of this stream. After a rebalance the stream
+   * re-reads from the committed offset while older fetched records may still sit in its buffer;
+   * records below this position were already handed over and are dropped.
+   */
+  readonly #positions = new Map<string, bigint>()
+  #timer: NodeJS.Timeout | undefined
+  #ready = false
+  #stopped = false
+  #failure: unknown
+  #waiter: Waiter | undefined
+
+  constructor(stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>, maxRecords: number, maxWaitMs: number) {
+    this.#stream = stream
+    this.#maxRecords = maxRecords
+    this.#maxWaitMs = maxWaitMs
+    stream.on('data', (message: KafkaMessage) => this.#add(message))
+    stream.on('error', (err: unknown) => this.fail(err))
+    stream.on('close', () => this.fail(new Error('kafka message stream closed')))
+  }
+
+  /** The next batch; undefined once stop() was called; rejects once the stream failed. */
+  next(): Promise<KafkaBatch | undefined> {
+    if (this.#stopped) return Promise.resolve(undefined)
+    if (this.#ready) return Promise.resolve(this.#take())
+    if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject }
+    })
+  }
+
+  /** Fetching starts again (call after the previous batch is handled and committed). */
+  resume(): void {
+    if (!this.#stopped && this.#failure === undefined) this.#stream.resume()
+  }
+
+  /** No more batches: a waiting next() resolves undefined; records not yet handed over are dropped. */
+  stop(): void {
+    this.#stopped = true
+    this.#clearTimer()
+    this.#stream.pause()
+    this.#settle((waiter) => waiter.resolve(undefined))
+  }
+
+  fail(err: unknown): void {
+    if (this.#stopped || this.#failure !== undefined) return
+    this.#failure = err
+    this.#clearTimer()
+    this.#settle((waiter) => waiter.reject(err))
+  }
+
+  #add(message: KafkaMessage): void {
+    if (this.#stopped || this.#failure !== undefined) return
+    const key = `${message.topic}:${message.partition}`
+    const position = this.#positions.get(key)
+    if (position !== undefined && message.offset < position) return
+    this.#positions.set(key, message.offset + 1n)
+    this.#records.push(toBusRecord(message))
+    this.#commits.set(key, { topic: message.topic, partition: message.partition, offset: message.offset + 1n, leaderEpoch: message.leaderEpoch })
+    if (this.#records.length >= this.#maxRecords) this.#markReady()
+    else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#markReady(), this.#maxWaitMs)
+  }
+
+  #markReady(): void {
+    this.#clearTimer()
+    if (this.#ready || this.#records.length === 0) return
+    // Pausing inside a 'data' listener also stops the rest of the current fetch response: those
+    // records stay in the stream's buffer for the next batch.
+    this.#stream.pause()
+    this.#ready = true
+    const waiter = this.#waiter
+    if (waiter !== undefined) {
+      this.#waiter = undefined
+      waiter.resolve(this.#take())
+    }
+  }
+
+  #take(): KafkaBatch {
+    const batch = { records: this.#records, commits: [...this.#commits.values()] }
+    this.#records = []
+    this.#commits = new Map()
+    this.#ready = false
+    return batch
+  }
+
+  #settle(action: (waiter: Waiter) => void): void {
+    const waiter = this.#waiter
+    this.#waiter = undefined
+    if (waiter !== undefined) action(waiter)
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+}
+
+function toBusRecord(message: KafkaMessage): BusRecord {
+  const headers = new Map<string, string>()
+  // Without deserializers the client hands over raw buffers; an absent key or value is undefined.
+  for (const [name, value] of message.headers as Map<Buffer | undefined, Buffer | undefined>) {
+    headers.set(name?.toString('utf8') ?? '', value?.toString('utf8') ?? '')
+  }
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: (message.key as Buffer | undefined) ?? null,
+    value: (message.value as Buffer | undefined) ?? null,
+    timestampMs: Number(message.timestamp),
+    headers
+  }
+}

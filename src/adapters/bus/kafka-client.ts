@@ -1,0 +1,39 @@
+// Options shared by the Kafka publisher, consumer and admin, and the client settings they all use.
+import type { Logger } from '../../platform/logger.ts'
+
+export interface KafkaBusOptions {
+  /** bootstrap brokers, `host:port` */
+  readonly brokers: readonly string[]
+  readonly clientId: string
+  readonly logger: Logger
+}
+
+/**
+ * Connection and retry settings for every @platformatic/kafka client. The client retries each
+ * request on retryable errors and reconnects on the next attempt (its connection pool drops dead
+ * sockets); these bound one call to roughly 8 s of trying, after which the adapter's own loop
+ * (consumer) or the caller (publisher) takes over.
+ */
+export function baseClientOptions(options: KafkaBusOptions): {
+  clientId: string
+  bootstrapBrokers: string[]
+  connectTimeout: number
+  timeout: number
+  retries: number
+  retryDelay: (client: unknown, operationId: string, attempt: number) => number
+} {
+  return {
+    clientId: options.clientId,
+    bootstrapBrokers: [...options.brokers],
+    connectTimeout: 3_000,
+    timeout: 10_000,
+    retries: 6,
+    retryDelay: (_client, _operationId, attempt) => backoffMs(attempt, 100, 2_000)
+  }
+}
+
+/** Capped exponential backoff with jitter (attempt counts from 1). */
+export function backoffMs(attempt: number, initialMs: number, maxMs: number): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 16))
+  return Math.round(base * (0.5 + Math.random() / 2))
+}

@@ -1,0 +1,219 @@
+// BusConsumer on Kafka: a consumer-group member that hands batches to the handler one at a time and
+// commits the offsets past a batch only after the handler resolved. Broker outages are waited out:
+// when the client gives up, the member is dropped and a new one joins again with backoff, resuming
+// from the committed offsets, so no record is skipped (some may be delivered twice, by design).
+import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, type MessagesStream } from '@platformatic/kafka'
+import type { BatchHandler, BusConsumer, ConsumeOptions } from '../../ports/bus.ts'
+import { AppError } from '../../platform/errors.ts'
+import type { Logger } from '../../platform/logger.ts'
+import { sleep } from '../../platform/retry.ts'
+import { backoffMs, baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
+import { StreamBatcher, type CommitPosition } from './kafka-batcher.ts'
+import { errorText, isPermanentKafkaError, isRebalanceError, toAppError } from './kafka-errors.ts'
+
+export interface KafkaBusConsumerOptions extends KafkaBusOptions {
+  /** a member silent this long is removed from the group [10 000] */
+  readonly sessionTimeoutMs?: number
+  /** how long close() waits for the batch in hand, its commit and leaving the group [5 000] */
+  readonly closeTimeoutMs?: number
+}
+
+type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>
+type KafkaStream = MessagesStream<Buffer, Buffer, Buffer, Buffer>
+
+/** The handler's own failure, carried through the loop untouched. */
+class HandlerFailure {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
+export class KafkaBusConsumer implements BusConsumer {
+  readonly #options: KafkaBusConsumerOptions
+  readonly #logger: Logger
+  readonly #closing = new AbortController()
+  #running: Promise<void> | undefined
+
+  constructor(options: KafkaBusConsumerOptions) {
+    this.#options = options
+    this.#logger = options.logger.child({ component: 'kafka-consumer' })
+  }
+
+  /** Nothing to open: run() joins the group and connects to the brokers it needs. */
+  async connect(): Promise<void> {}
+
+  run(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
+    if (this.#running !== undefined) return Promise.reject(new AppError('CONFLICT', 'this consumer is already running'))
+    if (this.#closing.signal.aborted) return Promise.reject(new AppError('CONFLICT', 'this consumer is closed'))
+    if (!(options.maxBatchRecords >= 1) || !(options.maxBatchWaitMs >= 0)) {
+      return Promise.reject(new AppError('INTERNAL', 'maxBatchRecords must be ≥ 1 and maxBatchWaitMs ≥ 0'))
+    }
+    this.#running = this.#loop(options, handler)
+    return this.#running
+  }
+
+  /** Stops fetching, lets the batch in hand finish and commits it, leaves the group; run() then resolves. */
+  async close(): Promise<void> {
+    this.#closing.abort()
+    await this.#running?.catch(() => undefined)
+  }
+
+  async #loop(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
+    const signal = this.#closing.signal
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      const consumer = this.#createConsumer(options)
+      // Joining can take as long as the client's retries: closing the client cuts it short.
+      const abortJoin = (): void => void consumer.close(true).catch(() => undefined)
+      signal.addEventListener('abort', abortJoin, { once: true })
+      try {
+        const stream = await consumer.consume({
+          topics: [...options.topics],
+          mode: MessagesStreamModes.COMMITTED,
+          fallbackMode: options.fromBeginning === false ? MessagesStreamFallbackModes.LATEST : MessagesStreamFallbackModes.EARLIEST
+        })
+        signal.removeEventListener('abort', abortJoin)
+        attempt = 0
+        await this.#pump(consumer, stream, options, handler)
+      } catch (err) {
+        signal.removeEventListener('abort', abortJoin)
+        if (err instanceof HandlerFailure) {
+          // Leave the group before rejecting, so that another member takes the partitions over at once.
+          await this.#shutdown(consumer)
+          throw err.error
+        }
+        if (!signal.aborted) {
+          if (isPermanentKafkaError(err)) {
+            await this.#shutdown(consumer)
+            throw toAppError(err, 'consume')
+          }
+          const delay = backoffMs(Math.max(attempt, 1), 500, 10_000)
+          this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka consumer lost the broker; rejoining')
+          await this.#shutdown(consumer)
+          await sleep(delay, signal)
+          continue
+        }
+      }
+      await this.#shutdown(consumer)
+    }
+  }
+
+  async #pump(consumer: KafkaConsumer, stream: KafkaStream, options: ConsumeOptions, handler: BatchHandler): Promise<void> {
+    const signal = this.#closing.signal
+    const batcher = new StreamBatcher(stream, options.maxBatchRecords, options.maxBatchWaitMs)
+    const stop = (): void => batcher.stop()
+    // The client emits 'error' when rejoining the group failed for good: this member is lost.
+    const lost = (err: unknown): void => batcher.fail(err)
+    signal.addEventListener('abort', stop, { once: true })
+    consumer.on('error', lost)
+    if (signal.aborted) stop()
+    try {
+      for (;;) {
+        const batch = await batcher.next()
+        if (batch === undefined) return
+        try {
+          await handler(batch.records, { signal })
+        } catch (err) {
+          throw new HandlerFailure(err)
+        }
+        await this.#commit(consumer, batch.commits)
+        batcher.resume()
+      }
+    } finally {
+      signal.removeEventListener('abort', stop)
+    }
+  }
+
+  /**
+   * Commits the positions past a handled batch, retrying through broker outages. Partitions that a
+   * rebalance moved to another member are not committed (their new owner may be further already);
+   * the new owner redelivers from the previous commit, which the idempotent data path absorbs.
+   */
+  async #commit(consumer: KafkaConsumer, commits: readonly CommitPosition[]): Promise<void> {
+    const signal = this.#closing.signal
+    let giveUpAt = Number.POSITIVE_INFINITY
+    for (let attempt = 1; ; attempt++) {
+      const owned = ownedPartitions(consumer)
+      const offsets = owned === undefined ? [...commits] : commits.filter((c) => owned.has(`${c.topic}:${c.partition}`))
+      if (offsets.length < commits.length) {
+        this.#logger.info({ revoked: commits.length - offsets.length }, 'partitions revoked before commit; their new owner redelivers them')
+      }
+      if (offsets.length === 0) return
+      try {
+        await consumer.commit({ offsets })
+        return
+      } catch (err) {
+        if (isRebalanceError(err)) {
+          this.#logger.warn({ err: errorText(err) }, 'commit refused after a rebalance; records will be redelivered')
+          return
+        }
+        if (isPermanentKafkaError(err)) throw err
+        // Closing: keep trying a little (a restart redelivers what is not committed, harmlessly).
+        if (signal.aborted && giveUpAt === Number.POSITIVE_INFINITY) giveUpAt = Date.now() + this.#closeTimeoutMs() / 2
+        if (Date.now() > giveUpAt) {
+          this.#logger.warn({ err: errorText(err) }, 'commit failed while closing; records will be redelivered')
+          return
+        }
+        const delay = backoffMs(attempt, 200, 5_000)
+        this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka commit failed; retrying')
+        await sleep(signal.aborted ? Math.min(delay, 500) : delay)
+      }
+    }
+  }
+
+  #createConsumer(options: ConsumeOptions): KafkaConsumer {
+    const sessionTimeout = this.#options.sessionTimeoutMs ?? 10_000
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      ...baseClientOptions(this.#options),
+      groupId: options.groupId,
+      // Offsets are committed by #commit, after the handler, never by the client.
+      autocommit: false,
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
+      rebalanceTimeout: 30_000,
+      // The stream buffers at most about one batch while the handler runs (plus one fetch response,
+      // bounded by maxBytes).
+      highWaterMark: Math.max(16, options.maxBatchRecords),
+      maxBytes: 8 * 1024 * 1024,
+      maxBytesPerPartition: 1024 * 1024,
+      maxWaitTime: Math.min(1_000, Math.max(10, options.maxBatchWaitMs)),
+      // Only records of committed transactions, as the Java client's read_committed.
+      isolationLevel: 1
+    })
+    consumer.on('consumer:group:join', (event: { generationId?: number; assignments?: unknown }) =>
+      this.#logger.info({ group: options.groupId, generation: event.generationId, assignments: event.assignments }, 'joined consumer group')
+    )
+    consumer.on('consumer:heartbeat:error', (event: { error: Error }) =>
+      this.#logger.debug({ err: errorText(event.error) }, 'kafka heartbeat failed')
+    )
+    return consumer
+  }
+
+  // Closing the client closes its stream and leaves the group, so that the partitions move at once.
+  async #shutdown(consumer: KafkaConsumer): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.#closeTimeoutMs() / 2)
+    })
+    try {
+      const result = await Promise.race([consumer.close(true).then(() => 'closed' as const), timeout])
+      if (result === 'timeout') this.#logger.warn('kafka consumer did not leave the group in time; the broker will expire it')
+    } catch (err) {
+      this.#logger.warn({ err: errorText(err) }, 'kafka consumer did not close cleanly')
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  #closeTimeoutMs(): number {
+    return this.#options.closeTimeoutMs ?? 5_000
+  }
+}
+
+function ownedPartitions(consumer: KafkaConsumer): Set<string> | undefined {
+  const assignments = consumer.assignments
+  if (assignments === null) return undefined
+  const owned = new Set<string>()
+  for (const { topic, partitions } of assignments) for (const partition of partitions) owned.add(`${topic}:${partition}`)
+  return owned
+}

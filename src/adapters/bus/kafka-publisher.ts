@@ -1,0 +1,107 @@
+// BusPublisher on Kafka: idempotent producer, acks from all in-sync replicas, and the Java client's
+// key → partition mapping so that every Kafka client puts a sensor on the same partition.
+import { compatibilityPartitioner, ProduceAcks, Producer, type MessageToProduce } from '@platformatic/kafka'
+import type { BusPublisher, OutgoingRecord } from '../../ports/bus.ts'
+import { AppError } from '../../platform/errors.ts'
+import type { Logger } from '../../platform/logger.ts'
+import { baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
+import { errorText, toAppError } from './kafka-errors.ts'
+
+type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>
+
+export class KafkaBusPublisher implements BusPublisher {
+  readonly #options: KafkaBusOptions
+  readonly #logger: Logger
+  #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
+
+  constructor(options: KafkaBusOptions) {
+    this.#options = options
+    this.#logger = options.logger.child({ component: 'kafka-publisher' })
+  }
+
+  /** Opens the producer and checks that the cluster answers (rejects with a retryable AppError if not). */
+  async connect(): Promise<void> {
+    const producer = this.#open()
+    try {
+      await producer.metadata({ topics: [] })
+    } catch (err) {
+      throw toAppError(err, 'connect')
+    }
+  }
+
+  async publish(records: readonly OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const producer = this.#open()
+    // One send for the whole array: the client groups it into one produce request per broker,
+    // which is what makes thousands of records per call cheap.
+    const messages = records.map(toMessage)
+    try {
+      await producer.send({ messages })
+    } catch (err) {
+      this.#logger.warn({ err: errorText(err), records: records.length }, 'kafka publish failed')
+      throw toAppError(err, 'publish')
+    }
+  }
+
+  async close(): Promise<void> {
+    const producer = this.#producer
+    this.#producer = undefined
+    if (producer === undefined) return
+    try {
+      await producer.close()
+    } catch (err) {
+      this.#logger.warn({ err: errorText(err) }, 'kafka producer did not close cleanly')
+    }
+  }
+
+  #open(): Producer<Buffer, Buffer, Buffer, Buffer> {
+    this.#producer ??= new Producer<Buffer, Buffer, Buffer, Buffer>({
+      ...baseClientOptions(this.#options),
+      // Idempotence: the broker drops the duplicates a retried request would otherwise append,
+      // and keeps per-partition order across the client's retries.
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      partitioner: javaCompatiblePartitioner(),
+      // Metadata refresh when a leader moved (broker restart), instead of failing the send.
+      repeatOnStaleMetadata: true
+    })
+    return this.#producer
+  }
+}
+
+/**
+ * Keyed records: murmur2(key) & 0x7fffffff, exactly the Java client's default (the library's own
+ * default uses `>>> 0`, which differs for half the keys). Records without a key are spread round-robin.
+ * The client takes the result modulo the topic's partition count.
+ */
+function javaCompatiblePartitioner(): (message: Message, key: Buffer | undefined) => number {
+  const next = new Map<string, number>()
+  return (message, key) => {
+    if (key !== undefined) return compatibilityPartitioner(message, key)
+    const n = next.get(message.topic) ?? 0
+    next.set(message.topic, (n + 1) % 0x7fffffff)
+    return n
+  }
+}
+
+function toMessage(record: OutgoingRecord): Message {
+  if (record.topic.length === 0) throw new AppError('INTERNAL', 'kafka publish: record without a topic')
+  const message: Message = {
+    topic: record.topic,
+    key: toBuffer(record.key),
+    // The client expects `value` to be present; null is written as a Kafka null value (tombstone).
+    value: toBuffer(record.value) ?? (null as unknown as Buffer)
+  }
+  if (record.headers !== undefined) {
+    const headers = new Map<Buffer, Buffer>()
+    for (const [name, value] of Object.entries(record.headers)) headers.set(Buffer.from(name), Buffer.from(value))
+    message.headers = headers
+  }
+  if (record.timestampMs !== undefined) message.timestamp = BigInt(Math.trunc(record.timestampMs))
+  return message
+}
+
+function toBuffer(data: string | Buffer | null): Buffer | undefined {
+  if (data === null) return undefined
+  return typeof data === 'string' ? Buffer.from(data) : data
+}

@@ -1,0 +1,5 @@
+// The Kafka bus adapter: publisher, consumer and admin, each its own client (see the kafka-*.ts files).
+export { KafkaBusAdmin } from './kafka-admin.ts'
+export type { KafkaBusOptions } from './kafka-client.ts'
+export { KafkaBusConsumer, type KafkaBusConsumerOptions } from './kafka-consumer.ts'
+export { KafkaBusPublisher } from './kafka-publisher.ts'
