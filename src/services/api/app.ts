@@ -1,0 +1,64 @@
+// buildApp(deps): the API as a fastify instance that is not listening yet, so tests drive it in
+// process with inject() and main.ts (or `sensorstream all`) decides where it listens.
+import cors from '@fastify/cors'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { apiMetrics } from '../../platform/metrics.ts'
+import { installAuth } from './auth.ts'
+import type { RouteContext } from './context.ts'
+import { guardDeps, type ApiDeps } from './deps.ts'
+import { installErrorHandling } from './http-errors.ts'
+import { dataRoutes } from './routes/data.ts'
+import { docsRoutes, registerOpenApi } from './routes/docs.ts'
+import { healthRoutes } from './routes/health.ts'
+import { recentRoutes } from './routes/recent.ts'
+import { sensorRoutes } from './routes/sensors.ts'
+import { streamRoutes } from './routes/stream.ts'
+
+export type { ApiDeps } from './deps.ts'
+
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const { config } = deps
+  const logger = deps.logger.child({ component: 'http' })
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // one line per request would drown the logs at this request rate; metrics count them instead
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    ajv: {
+      // Query strings are validated like bodies: every bad field, unknown parameters refused.
+      customOptions: { allErrors: true, removeAdditional: false, coerceTypes: true, useDefaults: true }
+    }
+  })
+  // Only JSON bodies: anything else is 415.
+  app.removeContentTypeParser('text/plain')
+
+  const metrics = apiMetrics(deps.registry)
+  const ctx: RouteContext = { deps: guardDeps(deps, metrics), metrics, registry: deps.registry, config, logger }
+
+  installErrorHandling(app, logger)
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }
+    metrics.requests.inc(labels)
+    metrics.duration.observe(labels, reply.elapsedTime / 1000)
+  })
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
+      methods: ['GET', 'HEAD', 'POST'],
+      allowedHeaders: ['Content-Type', 'Authorization'],
+      exposedHeaders: ['Link', 'X-Cache', 'Retry-After'],
+      maxAge: 600
+    })
+  }
+  installAuth(app, config)
+  await registerOpenApi(app)
+
+  await app.register(dataRoutes(ctx))
+  await app.register(recentRoutes(ctx))
+  await app.register(sensorRoutes(ctx))
+  await app.register(streamRoutes(ctx))
+  await app.register(healthRoutes(ctx))
+  await app.register(docsRoutes())
+  return app
+}

@@ -1,0 +1,87 @@
+// What the API is built from: ports only (main.ts chooses the adapters). Every call the API makes to
+// Postgres or Redis goes through `guard`, which gives it a deadline and counts its failures.
+import type { Registry } from 'prom-client'
+import type { Config } from '../../platform/config.ts'
+import { AppError } from '../../platform/errors.ts'
+import type { Logger } from '../../platform/logger.ts'
+import type { ApiMetrics } from '../../platform/metrics.ts'
+import type { LatestValues } from '../../ports/latest.ts'
+import type { LiveFeed } from '../../ports/live-feed.ts'
+import type { ReadingQueries } from '../../ports/queries.ts'
+import type { ReadingStore } from '../../ports/store.ts'
+
+export interface ApiDeps {
+  /** Postgres: writes and single-sensor latest */
+  readonly store: ReadingStore
+  /** Postgres: history, pages, statistics */
+  readonly queries: ReadingQueries
+  /** Redis: latest value per sensor */
+  readonly latest: LatestValues
+  /** Redis pub/sub: readings as they are stored */
+  readonly live: LiveFeed
+  /** where the API registers its metrics; GET /metrics serves all of it */
+  readonly registry: Registry
+  readonly config: Config['api']
+  readonly logger: Logger
+}
+
+export type Dependency = 'postgres' | 'redis'
+
+/** The ports as routes use them: every call has a deadline and failures are counted. */
+export interface GuardedDeps {
+  readonly store: ReadingStore
+  readonly queries: ReadingQueries
+  readonly latest: LatestValues
+  readonly live: LiveFeed
+}
+
+export function guardDeps(deps: ApiDeps, metrics: ApiMetrics): GuardedDeps {
+  const ms = deps.config.requestTimeoutMs
+  return {
+    store: guard(deps.store, 'postgres', ms, metrics),
+    queries: guard(deps.queries, 'postgres', ms, metrics),
+    latest: guard(deps.latest, 'redis', ms, metrics),
+    live: guard(deps.live, 'redis', ms, metrics)
+  }
+}
+
+/** Wraps every async method of a port: it rejects with a TIMEOUT AppError after `timeoutMs`. */
+export function guard<T extends object>(port: T, dependency: Dependency, timeoutMs: number, metrics: ApiMetrics): T {
+  return new Proxy(port, {
+    get(target, property) {
+      const member: unknown = Reflect.get(target, property, target)
+      if (typeof member !== 'function' || property === 'connect' || property === 'close') return member
+      const operation = String(property)
+      return (...args: unknown[]) =>
+        deadline(dependency, operation, timeoutMs, () => (member as (...a: unknown[]) => Promise<unknown>).apply(target, args)).catch((err: unknown) => {
+          const kind = err instanceof AppError ? (err.code === 'TIMEOUT' ? 'timeout' : err.code === 'UNAVAILABLE' ? 'unavailable' : 'error') : 'error'
+          metrics.dependencyErrors.inc({ dependency, operation, kind })
+          throw err
+        })
+    }
+  })
+}
+
+export function deadline<T>(dependency: Dependency, operation: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new AppError('TIMEOUT', `${dependency} did not answer ${operation} within ${timeoutMs} ms`, { retryable: true }))
+    }, timeoutMs)
+    let pending: Promise<T>
+    try {
+      pending = call()
+    } catch (err) {
+      pending = Promise.reject(err as Error)
+    }
+    pending.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err as Error)
+      }
+    )
+  })
+}

@@ -1,0 +1,155 @@
+// The one place where errors become HTTP answers: AppError codes (and fastify's own errors) map to a
+// status, and every error body is {error: CODE, message, details?}.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AppError, type ErrorCode } from '../../platform/errors.ts'
+import type { Logger } from '../../platform/logger.ts'
+
+/** Codes of errors that only exist at the HTTP edge. */
+export type HttpErrorCode = ErrorCode | 'INVALID_JSON' | 'BAD_REQUEST' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
+
+export const STATUS: Readonly<Record<HttpErrorCode, number>> = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  CONFIG_INVALID: 500,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+  TIMEOUT: 503
+}
+
+export interface ErrorBody {
+  readonly error: HttpErrorCode
+  readonly message: string
+  readonly details?: unknown
+}
+
+export interface HttpError {
+  readonly status: number
+  readonly body: ErrorBody
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/** An error the API raises itself with an HTTP-only code (e.g. 405). */
+export class HttpEdgeError extends Error {
+  readonly code: HttpErrorCode
+  readonly details: unknown
+  readonly headers: Readonly<Record<string, string>>
+  constructor(code: HttpErrorCode, message: string, details?: unknown, headers: Readonly<Record<string, string>> = {}) {
+    super(message)
+    this.code = code
+    this.details = details
+    this.headers = headers
+  }
+}
+
+interface AjvIssue {
+  readonly instancePath?: string
+  readonly message?: string
+  readonly keyword?: string
+  readonly params?: Record<string, unknown>
+}
+
+/** Ajv's errors (query strings, path parameters) as {path, in, message}, one per bad field. */
+function ajvDetails(issues: readonly AjvIssue[], context: string | undefined): { path: string; in?: string; message: string }[] {
+  const where = context === 'querystring' ? 'query' : context === 'params' ? 'path' : context
+  return issues.map((issue) => {
+    let path = issue.instancePath ?? ''
+    let message = issue.message ?? 'is invalid'
+    if (issue.keyword === 'required' && typeof issue.params?.['missingProperty'] === 'string') {
+      path += `/${issue.params['missingProperty']}`
+      message = 'is required'
+    } else if (issue.keyword === 'additionalProperties' && typeof issue.params?.['additionalProperty'] === 'string') {
+      path += `/${issue.params['additionalProperty']}`
+      message = 'is not a known parameter'
+    }
+    return { path: path === '' ? '/' : path, ...(where === undefined ? {} : { in: where }), message }
+  })
+}
+
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof AppError) {
+    const status = STATUS[err.code]
+    const headers: Record<string, string> = status === 503 ? { 'retry-after': '1' } : {}
+    if (err.code === 'UNAUTHORIZED') headers['www-authenticate'] = 'Bearer realm="sensorstream"'
+    const message = status >= 500 && status !== 503 ? 'internal error' : err.message
+    return { status, headers, body: { error: err.code, message, ...(err.details === undefined ? {} : { details: err.details }) } }
+  }
+  if (err instanceof HttpEdgeError) {
+    return { status: STATUS[err.code], headers: err.headers, body: { error: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } }
+  }
+  const fe = err as Partial<FastifyError> & { validationContext?: string }
+  if (Array.isArray(fe.validation)) {
+    return {
+      status: 400,
+      headers: {},
+      body: { error: 'VALIDATION_FAILED', message: 'the request is not valid', details: ajvDetails(fe.validation as AjvIssue[], fe.validationContext) }
+    }
+  }
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500
+  switch (status) {
+    case 400: {
+      const json = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError
+      const message = fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'the body is empty; a JSON document was expected' : (fe.message ?? 'bad request')
+      return { status, headers: {}, body: { error: json ? 'INVALID_JSON' : 'BAD_REQUEST', message } }
+    }
+    case 404:
+      return { status, headers: {}, body: { error: 'NOT_FOUND', message: fe.message ?? 'not found' } }
+    case 413:
+      return { status, headers: {}, body: { error: 'PAYLOAD_TOO_LARGE', message: fe.message ?? 'the body is too large' } }
+    case 415:
+      return { status, headers: {}, body: { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'the body must be application/json' } }
+    default:
+      if (status >= 400 && status < 500) return { status, headers: {}, body: { error: 'BAD_REQUEST', message: fe.message ?? 'bad request' } }
+      return { status: 500, headers: {}, body: { error: 'INTERNAL', message: 'internal error' } }
+  }
+}
+
+export function sendError(reply: FastifyReply, err: unknown, logger: Logger): FastifyReply {
+  const answer = toHttpError(err)
+  if (answer.status >= 500) {
+    const level = answer.status === 503 ? 'warn' : 'error'
+    logger[level]({ err, url: reply.request.url, method: reply.request.method }, 'request failed')
+  }
+  return reply.code(answer.status).headers(answer.headers).type('application/json; charset=utf-8').send(answer.body)
+}
+
+interface KnownRoute {
+  readonly methods: readonly string[]
+  readonly pattern: RegExp
+}
+
+/**
+ * Installs the error handler and a not-found handler that tells 405 (the path exists with other
+ * methods; `Allow` lists them) from 404. Call before any route is registered.
+ */
+export function installErrorHandling(app: FastifyInstance, logger: Logger): void {
+  const routes: KnownRoute[] = []
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    const source = route.url
+      .split('/')
+      .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/')
+    routes.push({ methods: methods as string[], pattern: new RegExp(`^${source}$`) })
+  })
+
+  app.setErrorHandler((err, _request, reply) => sendError(reply, err, logger))
+
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0] ?? '/'
+    const allowed = new Set<string>()
+    for (const route of routes) if (route.pattern.test(path)) for (const m of route.methods) allowed.add(m)
+    if (allowed.size > 0) {
+      const allow = [...allowed].sort().join(', ')
+      return sendError(reply, new HttpEdgeError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; allowed: ${allow}`, undefined, { allow }), logger)
+    }
+    return sendError(reply, new HttpEdgeError('NOT_FOUND', `no route ${request.method} ${path}`), logger)
+  })
+}

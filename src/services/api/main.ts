@@ -1,0 +1,64 @@
+// `sensorstream api`: the one place that chooses the API's adapters (Postgres and Redis), then runs
+// the HTTP server until the shutdown signal, and closes server then adapters in reverse order.
+import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
+import { RedisLatestValues } from '../../adapters/cache/redis.ts'
+import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
+import { requireServices } from '../../platform/config.ts'
+import { createMetricsRegistry, collectProcessMetrics } from '../../platform/metrics.ts'
+import { aborted } from '../../platform/shutdown.ts'
+import { connectAll } from '../connect.ts'
+import type { ServiceMain } from '../service.ts'
+import { startApi } from './server.ts'
+
+export const main: ServiceMain = async ({ config, logger, signal }) => {
+  requireServices(config, 'api', ['database', 'redis'])
+  const databaseUrl = config.database.url as string
+  const redisUrl = config.redis.url as string
+
+  // Migrations may take longer than an API request may: they get the normal statement timeout.
+  const migrator = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'migrate' }) })
+  try {
+    const ready = await connectAll({ postgres: migrator }, logger, signal)
+    if (signal.aborted) return
+    await migrator.migrate()
+    await ready.close()
+  } catch (err) {
+    await migrator.close().catch(() => undefined)
+    throw err
+  }
+
+  // The API's own pool: no statement and no wait for a connection lasts longer than a request may.
+  const timeoutMs = config.api.requestTimeoutMs
+  const store = new PostgresReadingStore({
+    url: databaseUrl,
+    poolMax: config.database.poolMax,
+    statementTimeoutMs: Math.min(config.database.statementTimeoutMs, Math.max(timeoutMs, 100)),
+    connectTimeoutMs: timeoutMs,
+    logger: logger.child({ component: 'postgres' })
+  })
+  const queries = new PostgresReadingQueries({ pool: store.pool })
+  const latest = new RedisLatestValues({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'redis' }) })
+  const live = new RedisLiveFeed({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'live' }) })
+  const opened = await connectAll({ store, queries, latest, live }, logger, signal)
+  if (signal.aborted) {
+    await opened.close()
+    return
+  }
+
+  const registry = createMetricsRegistry('api')
+  collectProcessMetrics(registry)
+  let api
+  try {
+    api = await startApi({ deps: { store, queries, latest, live, registry }, config: config.api, logger })
+  } catch (err) {
+    await opened.close()
+    throw err
+  }
+  logger.info({ url: api.url, docs: `${api.url}/docs` }, `api listening on ${api.url}`)
+
+  await aborted(signal)
+  await api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed'))
+  await opened.close()
+  logger.info('api stopped')
+}
