@@ -1,0 +1,187 @@
+// The ReadingStore contract. There is no in-process store (the embedded default is a real
+// PostgreSQL), but any future adapter must pass these same cases.
+import assert from 'node:assert/strict'
+import { describe, test, type TestContext } from 'node:test'
+import type { Reading } from '../../src/domain/reading.ts'
+import { AppError } from '../../src/platform/errors.ts'
+import type { ReadingStore } from '../../src/ports/store.ts'
+
+export interface StoreDatabase {
+  /** a connected (not yet migrated) store on this database; call as often as needed, they share it */
+  open(): Promise<ReadingStore>
+}
+
+export interface StoreServer extends StoreDatabase {
+  /** stops the server under the stores `open` returns, so that it refuses connections */
+  stop(): Promise<void>
+  /** starts it again, data kept */
+  start(): Promise<void>
+}
+
+export interface StoreContractOptions {
+  /** a new, empty database of its own */
+  readonly freshDatabase: () => Promise<StoreDatabase>
+  /** a store (not connected) whose URL points at nothing that answers */
+  readonly unreachable: () => ReadingStore
+  /** a server of this case's own that the case may stop and start */
+  readonly ownServer: () => Promise<StoreServer>
+}
+
+const T0 = 1_689_260_000
+const r = (sensor_id: string, timestamp: number, value = 1): Reading => ({ sensor_id, value, timestamp })
+
+export function storeContract(name: string, options: StoreContractOptions): void {
+  async function track(t: TestContext, store: Promise<ReadingStore>): Promise<ReadingStore> {
+    const s = await store
+    t.after(() => s.close())
+    return s
+  }
+
+  /** a migrated store on a fresh database */
+  async function fresh(t: TestContext): Promise<ReadingStore> {
+    const db = await options.freshDatabase()
+    const store = await track(t, db.open())
+    await store.migrate()
+    return store
+  }
+
+  describe(`ReadingStore contract: ${name}`, () => {
+    test('migrate twice is safe', async (t) => {
+      const db = await options.freshDatabase()
+      const store = await track(t, db.open())
+      await store.migrate()
+      await store.migrate()
+      assert.deepEqual(await store.write([r('a', T0)]), { inserted: 1, duplicates: 0 })
+      await store.migrate()
+      assert.deepEqual(await store.latest('a'), r('a', T0))
+    })
+
+    test('migrate from several instances at once is safe', async (t) => {
+      const db = await options.freshDatabase()
+      const stores = await Promise.all([1, 2, 3, 4].map(() => track(t, db.open())))
+      await Promise.all(stores.map((s) => s.migrate()))
+      assert.deepEqual(await stores[0]?.write([r('a', T0)]), { inserted: 1, duplicates: 0 })
+      assert.deepEqual(await stores[3]?.write([r('a', T0)]), { inserted: 0, duplicates: 1 })
+    })
+
+    test('write returns how many readings were inserted and how many were duplicates', async (t) => {
+      const store = await fresh(t)
+      assert.deepEqual(await store.write([r('a', T0), r('b', T0), r('a', T0 + 1)]), { inserted: 3, duplicates: 0 })
+      assert.deepEqual(await store.write([r('a', T0), r('c', T0)]), { inserted: 1, duplicates: 1 })
+    })
+
+    test('an empty batch writes nothing', async (t) => {
+      const store = await fresh(t)
+      assert.deepEqual(await store.write([]), { inserted: 0, duplicates: 0 })
+      assert.deepEqual(await store.writeReturningNew([]), [])
+      assert.equal(await store.latest('a'), undefined)
+    })
+
+    test('duplicates within a batch are ignored: the first wins', async (t) => {
+      const store = await fresh(t)
+      assert.deepEqual(await store.write([r('a', T0, 1), r('a', T0, 2), r('b', T0, 5), r('a', T0, 3)]), { inserted: 2, duplicates: 2 })
+      assert.deepEqual(await store.latest('a'), r('a', T0, 1))
+    })
+
+    test('duplicates across batches are ignored: the first write wins', async (t) => {
+      const store = await fresh(t)
+      await store.write([r('a', T0, 1)])
+      assert.deepEqual(await store.write([r('a', T0, 2)]), { inserted: 0, duplicates: 1 })
+      assert.deepEqual(await store.write([r('a', T0, 1)]), { inserted: 0, duplicates: 1 })
+      assert.deepEqual(await store.latest('a'), r('a', T0, 1))
+    })
+
+    test('the same timestamp for different sensors, and different timestamps for one sensor, are different readings', async (t) => {
+      const store = await fresh(t)
+      assert.deepEqual(await store.write([r('a', T0), r('b', T0), r('a', T0 + 0.001), r('a', T0 + 0.002)]), { inserted: 4, duplicates: 0 })
+    })
+
+    test('millisecond timestamps and values survive exactly', async (t) => {
+      const store = await fresh(t)
+      const readings = [
+        r('ms-001', T0 + 0.001, 0.1 + 0.2),
+        r('ms-999', T0 + 0.999, -273.15),
+        r('ms-123', 1_689_260_000.123, Number.MAX_VALUE),
+        r('y2k', 946_684_800.001, Number.MIN_VALUE),
+        r('far', 4_102_444_799.999, 1e-300),
+        r('whole', 1_700_000_000, 42)
+      ]
+      await store.write(readings)
+      for (const reading of readings) assert.deepEqual(await store.latest(reading.sensor_id), reading)
+    })
+
+    test('readings less than half a millisecond apart are the same reading', async (t) => {
+      const store = await fresh(t)
+      assert.deepEqual(await store.write([r('a', T0 + 0.123, 1), r('a', T0 + 0.1234, 2)]), { inserted: 1, duplicates: 1 })
+      assert.deepEqual(await store.latest('a'), r('a', T0 + 0.123, 1))
+    })
+
+    test('writeReturningNew flags which readings were new, in the order given', async (t) => {
+      const store = await fresh(t)
+      await store.write([r('old', T0)])
+      const flags = await store.writeReturningNew([r('x', T0), r('old', T0, 9), r('y', T0 + 0.5), r('x', T0, 2), r('x', T0 + 0.001)])
+      assert.deepEqual(flags, [true, false, true, false, true])
+      assert.deepEqual(await store.writeReturningNew([r('x', T0), r('z', T0 + 0.123)]), [false, true])
+      assert.deepEqual(await store.latest('old'), r('old', T0))
+      assert.deepEqual(await store.latest('x'), r('x', T0 + 0.001))
+    })
+
+    test('latest is the newest by timestamp, not by arrival', async (t) => {
+      const store = await fresh(t)
+      await store.write([r('a', T0 + 5, 5)])
+      await store.write([r('a', T0 + 1, 1), r('a', T0 + 3, 3)])
+      assert.deepEqual(await store.latest('a'), r('a', T0 + 5, 5))
+      await store.write([r('a', T0 + 5.001, 6)])
+      assert.deepEqual(await store.latest('a'), r('a', T0 + 5.001, 6))
+    })
+
+    test('latest of an unknown sensor is undefined', async (t) => {
+      const store = await fresh(t)
+      await store.write([r('known', T0)])
+      assert.equal(await store.latest('unknown'), undefined)
+      assert.equal(await store.latest(''), undefined)
+    })
+
+    test('a 10,000-row batch', async (t) => {
+      const store = await fresh(t)
+      const batch = Array.from({ length: 10_000 }, (_, i) => r(`sensor-${i % 100}`, T0 + Math.floor(i / 100) + (i % 7) / 1000, i))
+      assert.deepEqual(await store.write(batch), { inserted: 10_000, duplicates: 0 })
+      assert.deepEqual(await store.write(batch), { inserted: 0, duplicates: 10_000 })
+      assert.deepEqual(await store.latest('sensor-99'), batch[9_999])
+      const next = batch.map((x, i) => (i % 2 === 0 ? x : r(x.sensor_id, x.timestamp + 1000, -1)))
+      const flags = await store.writeReturningNew(next)
+      assert.equal(flags.length, 10_000)
+      assert.ok(flags.every((f, i) => f === (i % 2 === 1)))
+    })
+
+    test('ping answers', async (t) => {
+      const store = await fresh(t)
+      await store.ping()
+    })
+
+    test('an unreachable database: connect rejects with an AppError, quickly', async (t) => {
+      const store = options.unreachable()
+      t.after(() => store.close())
+      const started = Date.now()
+      await assert.rejects(store.connect(), (err: unknown) => err instanceof AppError && err.retryable && err.code === 'UNAVAILABLE')
+      await assert.rejects(store.write([r('a', T0)]), (err: unknown) => err instanceof AppError && err.retryable)
+      assert.ok(Date.now() - started < 15_000, 'took more than 15 s to fail')
+    })
+
+    test('database stopped: write rejects with a retryable AppError, and works again after start', async (t) => {
+      const server = await options.ownServer()
+      const store = await track(t, server.open())
+      await store.migrate()
+      assert.deepEqual(await store.write([r('a', T0)]), { inserted: 1, duplicates: 0 })
+      await server.stop()
+      const started = Date.now()
+      await assert.rejects(store.write([r('a', T0 + 1)]), (err: unknown) => err instanceof AppError && err.retryable && err.code === 'UNAVAILABLE')
+      await assert.rejects(store.ping(), (err: unknown) => err instanceof AppError && err.retryable)
+      assert.ok(Date.now() - started < 15_000, 'took more than 15 s to fail')
+      await server.start()
+      // the same instance recovers by itself: no reconnect call
+      assert.deepEqual(await store.write([r('a', T0 + 1), r('a', T0)]), { inserted: 1, duplicates: 1 })
+      assert.deepEqual(await store.latest('a'), r('a', T0 + 1))
+    })
+  })
+}
