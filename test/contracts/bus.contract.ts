@@ -1,0 +1,217 @@
+// The bus contract: the in-process bus and Kafka must pass these same cases, so the fake cannot
+// drift from Kafka. Each case uses topics and groups of its own (random names) on the bus that
+// `makeBus` returns; the suite calls `cleanup` after each case.
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { describe, test, type TestContext } from 'node:test'
+import type { BatchHandler, BusAdmin, BusConsumer, BusPublisher, BusRecord, ConsumeOptions, OutgoingRecord } from '../../src/ports/bus.ts'
+
+export interface BusUnderTest {
+  /** connected */
+  readonly publisher: BusPublisher
+  /** a new consumer (connected or not: the suite calls connect()); the suite closes it */
+  readonly consumer: () => BusConsumer
+  /** connected */
+  readonly admin: BusAdmin
+  readonly cleanup: () => Promise<void>
+}
+
+/** How long anything may take on this bus (Kafka needs seconds to form a group). */
+const WAIT_MS = 30_000
+
+export function busContract(name: string, makeBus: () => Promise<BusUnderTest>): void {
+  async function setup(t: TestContext, partitions = 3): Promise<BusUnderTest & { topic: string; group: string }> {
+    const bus = await makeBus()
+    t.after(() => bus.cleanup())
+    const id = randomUUID().slice(0, 8)
+    const topic = `contract-${id}`
+    await bus.admin.ensureTopics([{ name: topic, partitions, replicationFactor: 1 }])
+    return { ...bus, topic, group: `group-${id}` }
+  }
+
+  /** Runs a consumer in the background, collecting what it receives; closed after the case. */
+  async function consume(
+    t: TestContext,
+    bus: BusUnderTest,
+    options: Omit<ConsumeOptions, 'maxBatchRecords' | 'maxBatchWaitMs'> & Partial<ConsumeOptions>,
+    onBatch?: BatchHandler
+  ): Promise<{ consumer: BusConsumer; records: BusRecord[]; batches: number[]; done: Promise<void> }> {
+    const consumer = bus.consumer()
+    await consumer.connect()
+    const records: BusRecord[] = []
+    const batches: number[] = []
+    const done = consumer.run({ maxBatchRecords: 100, maxBatchWaitMs: 50, ...options }, async (batch, context) => {
+      await onBatch?.(batch, context)
+      batches.push(batch.length)
+      records.push(...batch)
+    })
+    done.catch(() => undefined) // observed by the case when it matters
+    t.after(() => consumer.close())
+    return { consumer, records, batches, done }
+  }
+
+  describe(`Bus contract: ${name}`, () => {
+    test('records come out in per-key order across partitions, each key on one partition', async (t) => {
+      const bus = await setup(t, 4)
+      const keys = Array.from({ length: 20 }, (_, i) => `sensor-${i}`)
+      const perKey = 25
+      for (let round = 0; round < 5; round++) {
+        const records: OutgoingRecord[] = []
+        for (let n = round * 5; n < round * 5 + 5; n++) for (const key of keys) records.push({ topic: bus.topic, key, value: String(n) })
+        await bus.publisher.publish(records)
+      }
+      const { records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 37 })
+      await waitFor(() => records.length >= keys.length * perKey, 'all records')
+      assert.equal(records.length, keys.length * perKey)
+      const partitionOf = new Map<string, number>()
+      const seen = new Map<string, number[]>()
+      const lastOffset = new Map<number, bigint>()
+      for (const record of records) {
+        const key = String(record.key)
+        assert.equal(partitionOf.get(key) ?? record.partition, record.partition, `${key} stays on one partition`)
+        partitionOf.set(key, record.partition)
+        seen.set(key, [...(seen.get(key) ?? []), Number(String(record.value))])
+        assert.ok((lastOffset.get(record.partition) ?? -1n) < record.offset, 'offsets increase within a partition')
+        lastOffset.set(record.partition, record.offset)
+      }
+      for (const key of keys) assert.deepEqual(seen.get(key), Array.from({ length: perKey }, (_, n) => n), key)
+      assert.ok(new Set(partitionOf.values()).size > 1, 'keys spread over several partitions')
+    })
+
+    test('key, null key, value, null value, headers and timestamp round-trip', async (t) => {
+      const bus = await setup(t, 1)
+      const binary = Buffer.from([0, 1, 2, 253, 254, 255])
+      const before = Date.now()
+      await bus.publisher.publish([
+        { topic: bus.topic, key: 'k1', value: '{"a":1}', headers: { origin: 'test', 'x-é': 'ü ✓' }, timestampMs: 1_689_260_000_123 },
+        { topic: bus.topic, key: null, value: binary },
+        { topic: bus.topic, key: Buffer.from('k3'), value: null },
+        { topic: bus.topic, key: '', value: '' }
+      ])
+      const after = Date.now()
+      const { records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group })
+      await waitFor(() => records.length >= 4, 'four records')
+      const [first, second, third, fourth] = records as [BusRecord, BusRecord, BusRecord, BusRecord]
+      assert.deepEqual([first.topic, first.partition], [bus.topic, 0])
+      assert.deepEqual(records.map((r) => r.offset), [0n, 1n, 2n, 3n])
+      assert.deepEqual(first.key, Buffer.from('k1'))
+      assert.deepEqual(first.value, Buffer.from('{"a":1}'))
+      assert.deepEqual([...first.headers].sort(), [['origin', 'test'], ['x-é', 'ü ✓']])
+      assert.equal(first.timestampMs, 1_689_260_000_123)
+      assert.equal(second.key, null)
+      assert.deepEqual(second.value, binary)
+      assert.equal(second.headers.size, 0)
+      assert.ok(second.timestampMs >= before - 1 && second.timestampMs <= after + 1, 'the bus stamps records without a time')
+      assert.deepEqual(third.key, Buffer.from('k3'))
+      assert.equal(third.value, null)
+      assert.deepEqual(fourth.key, Buffer.alloc(0))
+      assert.deepEqual(fourth.value, Buffer.alloc(0))
+    })
+
+    test('batches never exceed maxBatchRecords, and a lone record arrives within about maxBatchWaitMs', async (t) => {
+      const bus = await setup(t, 2)
+      await bus.publisher.publish(Array.from({ length: 100 }, (_, i) => ({ topic: bus.topic, key: `k${i % 10}`, value: String(i) })))
+      const { records, batches } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 7, maxBatchWaitMs: 300 })
+      await waitFor(() => records.length >= 100, '100 records')
+      assert.ok(batches.every((size) => size >= 1 && size <= 7), `batch sizes ${batches.join(',')}`)
+      // The consumer is idle now: a single record must not wait for six more.
+      const sent = Date.now()
+      await bus.publisher.publish([{ topic: bus.topic, key: 'alone', value: 'x' }])
+      await waitFor(() => records.length >= 101, 'the lone record')
+      const latency = Date.now() - sent
+      assert.ok(latency < 300 + 1_500, `lone record took ${latency} ms`)
+      assert.equal(batches.at(-1), 1)
+    })
+
+    test('a handler rejection makes run() reject, commits nothing, and the group gets the records again', async (t) => {
+      const bus = await setup(t, 2)
+      await bus.publisher.publish(Array.from({ length: 10 }, (_, i) => ({ topic: bus.topic, key: `k${i}`, value: String(i) })))
+      const failing = bus.consumer()
+      await failing.connect()
+      t.after(() => failing.close())
+      let calls = 0
+      const seenByFailing = new Set<string>()
+      const failure = new Error('handler failed')
+      const run = failing.run({ topics: [bus.topic], groupId: bus.group, maxBatchRecords: 100, maxBatchWaitMs: 500 }, async (batch) => {
+        calls++
+        for (const r of batch) seenByFailing.add(String(r.value))
+        throw failure
+      })
+      await assert.rejects(withTimeout(run, WAIT_MS, 'run() to reject'), (err) => err === failure)
+      assert.equal(calls, 1, 'no batch after the rejection')
+      const { records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group })
+      await waitFor(() => records.length >= 10, 'the same records again')
+      const values = new Set(records.map((r) => String(r.value)))
+      for (const value of seenByFailing) assert.ok(values.has(value), `record ${value} delivered again`)
+      assert.equal(records.length, 10)
+    })
+
+    test('after a clean close() the next member resumes exactly after the handled records', async (t) => {
+      const bus = await setup(t, 3)
+      const total = 60
+      await bus.publisher.publish(Array.from({ length: total / 2 }, (_, i) => ({ topic: bus.topic, key: `k${i % 6}`, value: String(i) })))
+      let first: Awaited<ReturnType<typeof consume>> | undefined
+      let closing: Promise<void> | undefined
+      first = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 4, maxBatchWaitMs: 20 }, async () => {
+        // Close while this batch is in hand: it must still be committed.
+        if (first !== undefined && first.records.length >= 8) closing ??= first.consumer.close()
+      })
+      await withTimeout(first.done, WAIT_MS, 'run() to resolve after close()')
+      await closing
+      const handled = first.records.map((r) => String(r.value))
+      assert.ok(handled.length > 8 && handled.length < total / 2, `first member handled ${handled.length}`)
+      await bus.publisher.publish(Array.from({ length: total / 2 }, (_, i) => ({ topic: bus.topic, key: `k${i % 6}`, value: String(total / 2 + i) })))
+      const second = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 50, maxBatchWaitMs: 20 })
+      await waitFor(() => handled.length + second.records.length >= total, 'the rest')
+      await second.consumer.close()
+      const rest = second.records.map((r) => String(r.value))
+      assert.deepEqual(new Set([...handled, ...rest]).size, total, 'nothing lost')
+      assert.equal(handled.length + rest.length, total, 'nothing repeated')
+    })
+
+    test('two groups each see every record', async (t) => {
+      const bus = await setup(t, 2)
+      await bus.publisher.publish(Array.from({ length: 50 }, (_, i) => ({ topic: bus.topic, key: `k${i % 5}`, value: String(i) })))
+      const a = await consume(t, bus, { topics: [bus.topic], groupId: `${bus.group}-a` })
+      const b = await consume(t, bus, { topics: [bus.topic], groupId: `${bus.group}-b` })
+      await waitFor(() => a.records.length >= 50 && b.records.length >= 50, 'both groups')
+      const values = (records: BusRecord[]): string[] => records.map((r) => String(r.value)).sort()
+      assert.deepEqual(values(a.records), values(b.records))
+      assert.equal(new Set(values(a.records)).size, 50)
+    })
+
+    test('ensureTopics is idempotent', async (t) => {
+      const bus = await setup(t, 2)
+      const other = `${bus.topic}-other`
+      await bus.admin.ensureTopics([{ name: bus.topic, partitions: 2, replicationFactor: 1 }])
+      await bus.admin.ensureTopics([
+        { name: bus.topic, partitions: 2, replicationFactor: 1 },
+        { name: other, partitions: 1, replicationFactor: 1 }
+      ])
+      await bus.admin.ensureTopics([{ name: other, partitions: 1, replicationFactor: 1 }])
+      await bus.publisher.publish([{ topic: other, key: 'k', value: 'v' }])
+      const { records } = await consume(t, bus, { topics: [other], groupId: bus.group })
+      await waitFor(() => records.length >= 1, 'a record on the new topic')
+    })
+  })
+}
+
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
