@@ -1,7 +1,7 @@
 // LiveFeed on Redis pub/sub: channel <prefix>live carries one JSON array of readings per stored batch.
 // Pub/sub is fire-and-forget by design: a listener that is away misses readings, which stay in Postgres.
 import type { Redis } from 'ioredis'
-import type { Reading } from '../../domain/reading.ts'
+import { validateReading, type Reading } from '../../domain/reading.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { LiveFeed, LiveListener } from '../../ports/live-feed.ts'
 import { openRedis } from './redis-connection.ts'
@@ -53,7 +53,12 @@ export class RedisLiveFeed implements LiveFeed {
       // A subscribed connection can do nothing else; ioredis resubscribes by itself after a reconnect.
       const subscriber = openRedis(this.options.url, this.options.logger, 'live-subscriber')
       subscriber.on('message', (_channel: string, message: string) => {
-        const readings = JSON.parse(message) as Reading[]
+        // Anyone can publish on the channel: what is not an array of readings is dropped, never thrown.
+        const readings = parseReadings(message)
+        if (readings === undefined) {
+          this.options.logger.warn({ channel: this.channel }, 'dropped a live-feed message that is not an array of readings')
+          return
+        }
         for (const l of this.listeners) l(readings)
       })
       this.subscriber = subscriber
@@ -71,4 +76,21 @@ export class RedisLiveFeed implements LiveFeed {
       this.listeners.delete(listener)
     }
   }
+}
+
+function parseReadings(message: string): Reading[] | undefined {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(message)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(parsed)) return undefined
+  const readings: Reading[] = []
+  for (const item of parsed) {
+    const result = validateReading(item)
+    if (!result.ok) return undefined
+    readings.push(result.reading)
+  }
+  return readings
 }
