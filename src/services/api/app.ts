@@ -24,6 +24,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // one line per request would drown the logs at this request rate; metrics count them instead
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
+    // a sensor id may be 128 characters: longer ones get a 400 from validation, not a 414
+    routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
     ajv: {
       // Query strings are validated like bodies: every bad field, unknown parameters refused.

@@ -1,0 +1,75 @@
+// Builds the API on real adapters (Postgres and Redis from the harness) for in-process tests.
+import type { FastifyInstance } from 'fastify'
+import { RedisLatestValues } from '../../src/adapters/cache/redis.ts'
+import { RedisLiveFeed } from '../../src/adapters/cache/redis-live-feed.ts'
+import { PostgresReadingQueries } from '../../src/adapters/store/postgres-queries.ts'
+import { PostgresReadingStore } from '../../src/adapters/store/postgres.ts'
+import { loadConfig, type Config } from '../../src/platform/config.ts'
+import { createLogger } from '../../src/platform/logger.ts'
+import { createMetricsRegistry } from '../../src/platform/metrics.ts'
+import { buildApp } from '../../src/services/api/app.ts'
+import { startApi, type RunningApi } from '../../src/services/api/server.ts'
+
+export const logger = createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent')
+
+export interface ApiFixture {
+  readonly app: FastifyInstance
+  readonly store: PostgresReadingStore
+  readonly queries: PostgresReadingQueries
+  readonly latest: RedisLatestValues
+  readonly live: RedisLiveFeed
+  readonly config: Config['api']
+  /** listens on a free loopback port (for curl, SSE) */
+  listen(): Promise<RunningApi>
+  close(): Promise<void>
+}
+
+let fixtures = 0
+
+export async function openApi(databaseUrl: string, redisUrl: string, api: Partial<Config['api']> = {}): Promise<ApiFixture> {
+  const config: Config['api'] = { ...loadConfig({}).api, host: '127.0.0.1', port: 0, ...api }
+  const keyPrefix = `apitest:${process.pid}:${++fixtures}:`
+  const store = new PostgresReadingStore({ url: databaseUrl, poolMax: 4, statementTimeoutMs: 10_000, connectTimeoutMs: config.requestTimeoutMs, logger })
+  await store.connect()
+  await store.migrate()
+  const queries = new PostgresReadingQueries({ pool: store.pool })
+  const latest = new RedisLatestValues({ url: redisUrl, keyPrefix, logger })
+  const live = new RedisLiveFeed({ url: redisUrl, keyPrefix, logger })
+  await latest.connect()
+  await live.connect()
+  const deps = { store, queries, latest, live }
+  const app = await buildApp({ ...deps, registry: createMetricsRegistry('api'), config, logger })
+  const running: RunningApi[] = []
+  return {
+    app,
+    ...deps,
+    config,
+    async listen() {
+      const api = await startApi({ deps: { ...deps, registry: createMetricsRegistry('api') }, config, logger })
+      running.push(api)
+      return api
+    },
+    async close() {
+      for (const r of running) await r.close()
+      await app.close()
+      await live.close()
+      await latest.close()
+      await store.close()
+    }
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await probe()
+      if (value !== undefined) return value
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
