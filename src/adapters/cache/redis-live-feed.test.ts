@@ -2,25 +2,16 @@
 // processes on one channel, foreign messages, outages.
 import assert from 'node:assert/strict'
 import { setTimeout as delay } from 'node:timers/promises'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { Collector, liveFeedContract } from '../../../test/contracts/live-feed.contract.ts'
-import { startRedis, type RedisServer } from '../../local/redis.ts'
+import { ownRedis, uniqueName, useRedis } from '../../../test/harness/index.ts'
 import { AppError } from '../../platform/errors.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { RedisLiveFeed } from './redis-live-feed.ts'
 
 const logger = createLogger('silent')
-let server: RedisServer
-let n = 0
-before(async () => {
-  server = await startRedis()
-})
-after(async () => {
-  await server.dispose()
-})
-
-const uniquePrefix = (): string => `test:${process.pid}:${++n}:`
+const uniquePrefix = (): string => `${uniqueName('cache')}:`
 
 async function open(url: string, keyPrefix = uniquePrefix()): Promise<RedisLiveFeed> {
   const feed = new RedisLiveFeed({ url, keyPrefix, logger })
@@ -28,7 +19,7 @@ async function open(url: string, keyPrefix = uniquePrefix()): Promise<RedisLiveF
   return feed
 }
 
-liveFeedContract('redis', { open: () => open(server.url) })
+liveFeedContract('redis', { open: async () => open((await useRedis()).url) })
 
 const T0 = 1_689_260_000
 const reading = (i: number): { sensor_id: string; value: number; timestamp: number } => ({ sensor_id: 'a', value: i, timestamp: T0 + i })
@@ -37,9 +28,9 @@ const isRetryable = (err: unknown): boolean => err instanceof AppError && err.re
 describe('RedisLiveFeed only', () => {
   test('a feed in another process (another instance) on the same prefix receives what one publishes', async (t) => {
     const prefix = uniquePrefix()
-    const publisher = await open(server.url, prefix)
-    const subscriber = await open(server.url, prefix)
-    const stranger = await open(server.url)
+    const publisher = await open((await useRedis()).url, prefix)
+    const subscriber = await open((await useRedis()).url, prefix)
+    const stranger = await open((await useRedis()).url)
     t.after(async () => {
       await Promise.all([publisher.close(), subscriber.close(), stranger.close()])
     })
@@ -55,8 +46,8 @@ describe('RedisLiveFeed only', () => {
 
   test('the channel is <prefix>live and carries a JSON array of readings', async (t) => {
     const prefix = uniquePrefix()
-    const feed = await open(server.url, prefix)
-    const raw = new Redis(server.url)
+    const feed = await open((await useRedis()).url, prefix)
+    const raw = new Redis((await useRedis()).url)
     t.after(async () => {
       await feed.close()
       raw.disconnect()
@@ -71,8 +62,8 @@ describe('RedisLiveFeed only', () => {
 
   test('a malformed message on the channel does not crash the subscriber, and later readings still arrive', async (t) => {
     const prefix = uniquePrefix()
-    const feed = await open(server.url, prefix)
-    const raw = new Redis(server.url)
+    const feed = await open((await useRedis()).url, prefix)
+    const raw = new Redis((await useRedis()).url)
     t.after(async () => {
       await feed.close()
       raw.disconnect()
@@ -93,12 +84,11 @@ describe('RedisLiveFeed only', () => {
   })
 
   test('publish while Redis is stopped rejects quickly with a retryable AppError; a subscriber resubscribes after the restart', async (t) => {
-    const own = await startRedis()
+    const own = await ownRedis()
     const publisher = await open(own.url, 'own:')
     const subscriber = await open(own.url, 'own:')
     t.after(async () => {
       await Promise.all([publisher.close(), subscriber.close()])
-      await own.dispose()
     })
     const c = new Collector()
     await subscriber.subscribe(c.listener)

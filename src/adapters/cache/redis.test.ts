@@ -1,25 +1,16 @@
 // RedisLatestValues against the LatestValues contract, plus what only Redis can do: outages and
 // several instances on one keyspace.
 import assert from 'node:assert/strict'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { latestContract } from '../../../test/contracts/latest.contract.ts'
-import { startRedis, type RedisServer } from '../../local/redis.ts'
+import { ownRedis, uniqueName, useRedis } from '../../../test/harness/index.ts'
 import { AppError } from '../../platform/errors.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { RedisLatestValues } from './redis.ts'
 
 const logger = createLogger('silent')
-let server: RedisServer
-let n = 0
-before(async () => {
-  server = await startRedis()
-})
-after(async () => {
-  await server.dispose()
-})
-
-const uniquePrefix = (): string => `test:${process.pid}:${++n}:`
+const uniquePrefix = (): string => `${uniqueName('cache')}:`
 
 async function open(url: string, keyPrefix = uniquePrefix()): Promise<RedisLatestValues> {
   const latest = new RedisLatestValues({ url, keyPrefix, logger })
@@ -27,7 +18,7 @@ async function open(url: string, keyPrefix = uniquePrefix()): Promise<RedisLates
   return latest
 }
 
-latestContract('redis', { open: () => open(server.url) })
+latestContract('redis', { open: async () => open((await useRedis()).url) })
 
 const T0 = 1_689_260_000
 const isRetryable = (err: unknown): boolean => err instanceof AppError && err.retryable && err.code === 'UNAVAILABLE'
@@ -35,8 +26,8 @@ const isRetryable = (err: unknown): boolean => err instanceof AppError && err.re
 describe('RedisLatestValues only', () => {
   test('keys live under the prefix: <prefix>latest (hash) and <prefix>sensors (set)', async (t) => {
     const prefix = uniquePrefix()
-    const latest = await open(server.url, prefix)
-    const raw = new Redis(server.url)
+    const latest = await open((await useRedis()).url, prefix)
+    const raw = new Redis((await useRedis()).url)
     t.after(async () => {
       await latest.close()
       raw.disconnect()
@@ -50,8 +41,8 @@ describe('RedisLatestValues only', () => {
 
   test('two instances on one prefix (two streaming processes) never move a sensor backwards', async (t) => {
     const prefix = uniquePrefix()
-    const one = await open(server.url, prefix)
-    const two = await open(server.url, prefix)
+    const one = await open((await useRedis()).url, prefix)
+    const two = await open((await useRedis()).url, prefix)
     t.after(async () => {
       await one.close()
       await two.close()
@@ -73,12 +64,9 @@ describe('RedisLatestValues only', () => {
   })
 
   test('Redis stopped: calls reject quickly with a retryable AppError; after a restart the same instance works again', async (t) => {
-    const own = await startRedis()
+    const own = await ownRedis()
     const latest = await open(own.url)
-    t.after(async () => {
-      await latest.close()
-      await own.dispose()
-    })
+    t.after(() => latest.close())
     await latest.update([{ sensor_id: 'a', value: 1, timestamp: T0 }])
     await own.stop()
 
@@ -110,12 +98,9 @@ describe('RedisLatestValues only', () => {
   })
 
   test('Redis killed mid-use: calls reject with a retryable AppError, never hang', async (t) => {
-    const own = await startRedis()
+    const own = await ownRedis()
     const latest = await open(own.url)
-    t.after(async () => {
-      await latest.close()
-      await own.dispose()
-    })
+    t.after(() => latest.close())
     await latest.update([{ sensor_id: 'a', value: 1, timestamp: T0 }])
     await own.kill()
     const started = Date.now()

@@ -1,39 +1,30 @@
-// PostgresReadingStore against the ReadingStore contract, on throwaway PostgreSQL servers.
-import { after, before } from 'node:test'
-import { startPostgres, type PostgresServer } from '../../local/postgres.ts'
-import { createLogger } from '../../platform/logger.ts'
+// PostgresReadingStore against the ReadingStore contract, on throwaway PostgreSQL servers (harness).
+import { freshDatabase, ownPostgres } from '../../../test/harness/index.ts'
 import { storeContract } from '../../../test/contracts/store.contract.ts'
+import { createLogger } from '../../platform/logger.ts'
 import { PostgresReadingStore } from './postgres.ts'
 
 const logger = createLogger('silent')
-let server: PostgresServer
-let n = 0
-const owned: PostgresServer[] = []
-before(async () => {
-  server = await startPostgres()
-  owned.push(server)
-})
-after(async () => {
-  for (const s of owned) await s.dispose()
-})
+
+function store(url: string): PostgresReadingStore {
+  return new PostgresReadingStore({ url, poolMax: 4, statementTimeoutMs: 30_000, connectTimeoutMs: 2_000, logger })
+}
 
 async function open(url: string): Promise<PostgresReadingStore> {
-  const store = new PostgresReadingStore({ url, poolMax: 4, statementTimeoutMs: 30_000, connectTimeoutMs: 2_000, logger })
-  await store.connect()
-  return store
+  const s = store(url)
+  await s.connect()
+  return s
 }
 
 storeContract('postgres', {
   freshDatabase: async () => {
-    const url = await server.createDatabase(`store_${process.pid}_${++n}`)
+    const url = await freshDatabase('store')
     return { open: () => open(url) }
   },
-  unreachable: () => {
-    return new PostgresReadingStore({ url: 'postgres://postgres@127.0.0.1:1/none', poolMax: 1, statementTimeoutMs: 1_000, connectTimeoutMs: 2_000, logger })
-  },
+  // port 1 on loopback: nothing listens there, the connection is refused at once
+  unreachable: () => store('postgres://postgres@127.0.0.1:1/none'),
   ownServer: async () => {
-    const own = await startPostgres()
-    owned.push(own)
-    return { open: () => open(own.url), stop: () => own.stop(), start: () => own.start() }
+    const server = await ownPostgres()
+    return { open: () => open(server.url), stop: () => server.stop(), start: () => server.start() }
   }
 })
