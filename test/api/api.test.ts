@@ -5,26 +5,15 @@ import { execFile } from 'node:child_process'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { startPostgres, type PostgresServer } from '../../src/local/postgres.ts'
-import { startRedis, type RedisServer } from '../../src/local/redis.ts'
+import { freshDatabase, useRedis } from '../harness/index.ts'
 import { openApi, waitFor, type ApiFixture } from './setup.ts'
 
 const run = promisify(execFile)
-let pg: PostgresServer
-let redis: RedisServer
-let databases = 0
 
 async function freshApi(api: Parameters<typeof openApi>[2] = {}): Promise<ApiFixture> {
-  const url = await pg.createDatabase(`api_${process.pid}_${++databases}`)
+  const [url, redis] = await Promise.all([freshDatabase('api'), useRedis()])
   return openApi(url, redis.url, api)
 }
-
-before(async () => {
-  ;[pg, redis] = await Promise.all([startPostgres(), startRedis()])
-})
-after(async () => {
-  await Promise.all([pg?.dispose(), redis?.dispose()])
-})
 
 const now = (): number => Math.floor(Date.now() / 1000)
 

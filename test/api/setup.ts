@@ -1,4 +1,5 @@
-// Builds the API on real adapters (Postgres and Redis from the harness) for in-process tests.
+// Builds the API on real adapters (Postgres and Redis from test/harness) for in-process tests: each
+// fixture has its own database (freshDatabase) and its own Redis key prefix (uniqueName).
 import type { FastifyInstance } from 'fastify'
 import { RedisLatestValues } from '../../src/adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../src/adapters/cache/redis-live-feed.ts'
@@ -9,6 +10,7 @@ import { createLogger } from '../../src/platform/logger.ts'
 import { createMetricsRegistry } from '../../src/platform/metrics.ts'
 import { buildApp } from '../../src/services/api/app.ts'
 import { startApi, type RunningApi } from '../../src/services/api/server.ts'
+import { uniqueName } from '../harness/index.ts'
 
 export const logger = createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent')
 
@@ -24,11 +26,9 @@ export interface ApiFixture {
   close(): Promise<void>
 }
 
-let fixtures = 0
-
 export async function openApi(databaseUrl: string, redisUrl: string, api: Partial<Config['api']> = {}): Promise<ApiFixture> {
   const config: Config['api'] = { ...loadConfig({}).api, host: '127.0.0.1', port: 0, ...api }
-  const keyPrefix = `apitest:${process.pid}:${++fixtures}:`
+  const keyPrefix = `${uniqueName('api')}:`
   const store = new PostgresReadingStore({ url: databaseUrl, poolMax: 4, statementTimeoutMs: 10_000, connectTimeoutMs: config.requestTimeoutMs, logger })
   await store.connect()
   await store.migrate()
