@@ -1,0 +1,193 @@
+// The data path end to end on real services: the real CLI's producer and streaming processes, a
+// throwaway Kafka, Postgres and Redis, and records injected by an ordinary Kafka client.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { freshDatabase, ownPostgres, uniqueName, useKafka, useRedis, type KafkaServer, type RedisServer } from '../harness/index.ts'
+import { caughtUp, readTopic, rowCount, sendRaw, sql, startCli, waitFor, type CliProcess } from './support.ts'
+
+let kafka: KafkaServer
+let redisServer: RedisServer
+let redis: Redis
+
+before(async () => {
+  ;[kafka, redisServer] = await Promise.all([useKafka(), useRedis()])
+  redis = new Redis(redisServer.url)
+  redis.on('error', () => {}) // the harness stops Redis when the file ends
+})
+after(async () => {
+  redis.disconnect()
+})
+
+interface Setup {
+  env: Record<string, string>
+  topic: string
+  dlq: string
+  group: string
+  prefix: string
+}
+
+function setup(databaseUrl: string): Setup {
+  const topic = uniqueName('readings')
+  const group = uniqueName('group')
+  const prefix = `${uniqueName('e2e')}:`
+  const dlq = `${topic}.dlq`
+  return {
+    topic,
+    dlq,
+    group,
+    prefix,
+    env: {
+      KAFKA_BROKERS: kafka.brokers,
+      KAFKA_TOPIC: topic,
+      KAFKA_DLQ_TOPIC: dlq,
+      KAFKA_GROUP_ID: group,
+      KAFKA_PARTITIONS: '6',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisServer.url,
+      REDIS_KEY_PREFIX: prefix,
+      BATCH_MAX_WAIT_MS: '50'
+    }
+  }
+}
+
+async function produce(s: Setup, extra: Record<string, string>): Promise<CliProcess> {
+  return startCli('producer', { ...s.env, PRODUCER_SENSORS: '100', ...extra })
+}
+
+interface Row {
+  sensor_id: string
+  value: number
+  ts: number
+}
+
+/** Postgres' newest reading per sensor, as the API shape, for comparing with Redis. */
+async function newestInPostgres(url: string): Promise<Map<string, { value: number; timestamp: number }>> {
+  const rows = await sql<Row>(url, 'SELECT DISTINCT ON (sensor_id) sensor_id, value, extract(epoch FROM ts)::float8 AS ts FROM sensor_data ORDER BY sensor_id, ts DESC')
+  return new Map(rows.map((r) => [r.sensor_id, { value: r.value, timestamp: Math.round(r.ts * 1000) / 1000 }]))
+}
+
+async function assertRedisMatchesPostgres(s: Setup, url: string): Promise<void> {
+  const newest = await newestInPostgres(url)
+  const latest = await redis.hgetall(`${s.prefix}latest`)
+  const sensors = await redis.smembers(`${s.prefix}sensors`)
+  assert.equal(Object.keys(latest).length, newest.size, 'one latest value per sensor in Postgres')
+  assert.deepEqual(new Set(sensors), new Set(newest.keys()))
+  for (const [id, expected] of newest) {
+    const cached = JSON.parse(latest[id] ?? 'null') as { value: number; timestamp: number } | null
+    assert.deepEqual(cached && { value: cached.value, timestamp: cached.timestamp }, expected, `latest value of ${id}`)
+  }
+}
+
+test('10,000 readings from the producer, duplicates, out-of-order and bad records: exactly once in Postgres, newest in Redis, bad in the DLQ', async () => {
+  const url = await freshDatabase('e2e')
+  const s = setup(url)
+  const streaming = startCli('streaming', s.env)
+  try {
+    const producer = await produce(s, { PRODUCER_COUNT: '10000', PRODUCER_RATE: '20000' })
+    assert.equal(await producer.exited(), 0, producer.output())
+    await waitFor('10,000 rows', async () => (await rowCount(url)) === 10_000)
+
+    const stored = await sql<Row>(url, 'SELECT sensor_id, value, extract(epoch FROM ts)::float8 AS ts FROM sensor_data ORDER BY random() LIMIT 300')
+    const [{ min }] = (await sql<{ min: number }>(url, 'SELECT extract(epoch FROM min(ts))::float8 AS min FROM sensor_data')) as [{ min: number }]
+    const sensors = Array.from({ length: 100 }, (_, i) => `sensor-${i + 1}`)
+    const now = Math.floor(Date.now() / 1000)
+
+    const bad: { value: string | undefined; key?: string; error: RegExp }[] = [
+      { value: 'not json at all', error: /not JSON/ },
+      { value: undefined, error: /empty message value/ },
+      { value: '{"sensor_id":"s1","value":"12.5","timestamp":1700000000}', error: /\/value must be a finite number/ },
+      { value: '{"sensor_id":"bad id!","value":1,"timestamp":1700000000}', error: /\/sensor_id must be/ },
+      { value: `{"sensor_id":"s1","value":1,"timestamp":${now * 1000}}`, error: /\/timestamp must not be more than one day in the future/ },
+      { value: '{"sensor_id":"s1","value":1,"timestamp":946684799}', error: /\/timestamp must not be before 2000/ },
+      { value: '[1,2,3]', error: /must be an object/ },
+      { value: 'null', error: /must be an object/ },
+      { value: '{"value":1,"timestamp":1700000000}', error: /\/sensor_id is required/ },
+      { value: JSON.stringify({ sensor_id: 'x'.repeat(5000), value: 1, timestamp: 1700000000 }), error: /\/sensor_id must be/ },
+      { value: '{"sensor_id":"s1","value":null,"timestamp":"yesterday"}', error: /\/value must be a finite number; \/timestamp must be a number/ },
+      { value: '\u00ff\u00fe{garbage', key: 'garbage', error: /not JSON/ }
+    ]
+    await sendRaw(kafka.brokers, s.topic, [
+      // replays of stored readings with other values: first write wins, nothing changes
+      ...stored.map((r) => ({ key: r.sensor_id, value: JSON.stringify({ sensor_id: r.sensor_id, value: r.value + 1000, timestamp: r.ts }) })),
+      // an hour older than anything stored: new rows, but never the latest value
+      ...sensors.map((id, i) => ({ key: id, value: JSON.stringify({ sensor_id: id, value: -i, timestamp: min - 3600 }) })),
+      // no timestamp: the record's time; extra fields: ignored
+      { key: 'sensor-notime', value: '{"sensor_id":"sensor-notime","value":7}', timestamp: BigInt(now * 1000) },
+      { key: 'sensor-extra', value: `{"sensor_id":"sensor-extra","value":8,"timestamp":${now},"unit":"C","v":2}` },
+      ...bad.map((b, i) => ({ key: b.key ?? `bad-${i}`, value: b.value, headers: { origin: 'test' } }))
+    ])
+
+    await waitFor('all injected records handled', async () => (await rowCount(url)) === 10_102 && (await caughtUp(kafka.brokers, s.group, s.topic)))
+    const dead = await readTopic(kafka.brokers, s.dlq, bad.length)
+    assert.equal(dead.length, bad.length)
+    for (const [i, b] of bad.entries()) {
+      const record = dead.find((d) => d.key === (b.key ?? `bad-${i}`))
+      assert.ok(record, `bad record ${i} is in the dead-letter topic`)
+      assert.equal(record.value ?? undefined, b.value, 'original value kept')
+      assert.match(record.headers.get('dlq-error') ?? '', b.error)
+      assert.equal(record.headers.get('dlq-source-topic'), s.topic)
+      assert.match(record.headers.get('dlq-source-partition') ?? '', /^\d+$/)
+      assert.match(record.headers.get('dlq-source-offset') ?? '', /^\d+$/)
+      assert.equal(record.headers.get('origin'), 'test', 'original headers kept')
+    }
+
+    // first write wins
+    for (const r of stored) {
+      const [row] = await sql<{ value: number }>(url, "SELECT value FROM sensor_data WHERE sensor_id = $1 AND ts = timestamptz 'epoch' + round($2::numeric * 1000)::int8 * interval '1 millisecond'", [r.sensor_id, r.ts])
+      assert.equal(row?.value, r.value, `value of ${r.sensor_id}@${r.ts} unchanged by a replay`)
+    }
+    const [notime] = await sql<{ ts: number }>(url, "SELECT extract(epoch FROM ts)::float8 AS ts FROM sensor_data WHERE sensor_id = 'sensor-notime'")
+    assert.equal(notime?.ts, now, 'a reading without timestamp takes the Kafka record time')
+    await assertRedisMatchesPostgres(s, url)
+
+    assert.equal(await streaming.stop(), 0, streaming.output())
+    assert.ok(await caughtUp(kafka.brokers, s.group, s.topic), 'offsets committed up to the end')
+  } finally {
+    if (streaming.child.exitCode === null) await streaming.kill()
+  }
+})
+
+test('streaming killed with SIGKILL mid-stream and restarted: nothing lost, nothing doubled', async () => {
+  const url = await freshDatabase('e2e')
+  const s = setup(url)
+  let streaming = startCli('streaming', s.env)
+  const producer = await produce(s, { PRODUCER_COUNT: '30000', PRODUCER_RATE: '5000' })
+  try {
+    await waitFor('some rows stored', async () => (await rowCount(url)) > 3_000)
+    await streaming.kill()
+    const atKill = await rowCount(url)
+    assert.ok(atKill < 30_000, 'killed mid-stream')
+    streaming = startCli('streaming', s.env)
+    assert.equal(await producer.exited(), 0, producer.output())
+    await waitFor('30,000 rows', async () => (await rowCount(url)) === 30_000 && (await caughtUp(kafka.brokers, s.group, s.topic)), 90_000)
+    const [{ n }] = (await sql<{ n: string }>(url, 'SELECT count(DISTINCT (sensor_id, ts)) AS n FROM sensor_data')) as [{ n: string }]
+    assert.equal(Number(n), 30_000)
+    await assertRedisMatchesPostgres(s, url)
+    assert.equal(await streaming.stop(), 0, streaming.output())
+  } finally {
+    for (const p of [streaming, producer]) if (p.child.exitCode === null) await p.kill()
+  }
+})
+
+test('Postgres stopped for a few seconds mid-stream: the service waits, resumes, loses nothing', async () => {
+  const postgres = await ownPostgres()
+  const url = await postgres.createDatabase(uniqueName('e2e'))
+  const s = setup(url)
+  const streaming = startCli('streaming', s.env)
+  const producer = await produce(s, { PRODUCER_COUNT: '20000', PRODUCER_RATE: '4000' })
+  try {
+    await waitFor('some rows stored', async () => (await rowCount(url)) > 2_000)
+    await postgres.stop()
+    await new Promise((r) => setTimeout(r, 4_000))
+    assert.equal(streaming.child.exitCode, null, 'streaming is still running while Postgres is down')
+    await postgres.start()
+    assert.equal(await producer.exited(), 0, producer.output())
+    await waitFor('20,000 rows', async () => (await rowCount(url)) === 20_000 && (await caughtUp(kafka.brokers, s.group, s.topic)), 90_000)
+    await assertRedisMatchesPostgres(s, url)
+    assert.match(streaming.output(), /write failed; retrying/)
+    assert.equal(await streaming.stop(), 0, streaming.output())
+  } finally {
+    for (const p of [streaming, producer]) if (p.child.exitCode === null) await p.kill()
+  }
+})

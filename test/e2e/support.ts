@@ -1,0 +1,153 @@
+// What the end-to-end tests share: the real CLI as a child process, an ordinary Kafka client (not
+// this project's adapter) to inject and read records, and polling with a deadline.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { Admin, Consumer, MessagesStreamModes, Producer, ProduceAcks, stringDeserializers, stringSerializers } from '@platformatic/kafka'
+import pg from 'pg'
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
+
+export interface CliProcess {
+  readonly child: ChildProcess
+  /** everything it printed so far (stdout and stderr) */
+  output(): string
+  /** SIGTERM, then the exit code (fails the test if it takes longer than `withinMs`) */
+  stop(withinMs?: number): Promise<number | null>
+  kill(): Promise<void>
+  exited(): Promise<number | null>
+}
+
+export function startCli(command: string, env: Record<string, string>): CliProcess {
+  const child = spawn(process.execPath, [CLI, command], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', METRICS_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()))
+  const exit = once(child, 'exit').then(([code]) => code as number | null)
+  return {
+    child,
+    output: () => output,
+    exited: () => exit,
+    stop: async (withinMs = 10_000) => {
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), withinMs)
+      const code = await exit
+      clearTimeout(timer)
+      if (child.signalCode === 'SIGKILL') throw new Error(`sensorstream ${command} did not stop within ${withinMs} ms:\n${output.slice(-3000)}`)
+      return code
+    },
+    kill: async () => {
+      child.kill('SIGKILL')
+      await exit
+    }
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await probe()
+      if (value !== undefined && value !== false) return value
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+export interface RawRecord {
+  key: string | undefined
+  value: string | undefined
+  headers?: Record<string, string>
+  timestamp?: bigint
+}
+
+/** Sends records with a plain @platformatic/kafka producer, as any other Kafka client would. */
+export async function sendRaw(brokers: string, topic: string, records: readonly RawRecord[]): Promise<void> {
+  const producer = new Producer({ clientId: 'e2e-raw', bootstrapBrokers: [brokers], serializers: stringSerializers })
+  try {
+    await producer.send({
+      acks: ProduceAcks.ALL,
+      messages: records.map((r) => ({
+        topic,
+        ...(r.key === undefined ? {} : { key: r.key }),
+        ...(r.value === undefined ? {} : { value: r.value }),
+        ...(r.headers === undefined ? {} : { headers: r.headers }),
+        ...(r.timestamp === undefined ? {} : { timestamp: r.timestamp })
+      }))
+    })
+  } finally {
+    await producer.close()
+  }
+}
+
+export interface ReadRecord {
+  key: string | null
+  value: string | null
+  headers: Map<string, string>
+}
+
+/** Reads a whole topic from the beginning with a throwaway group: exactly `count` records expected. */
+export async function readTopic(brokers: string, topic: string, count: number, timeoutMs = 30_000): Promise<ReadRecord[]> {
+  const consumer = new Consumer({
+    groupId: `e2e-reader-${process.pid}-${Date.now()}`,
+    clientId: 'e2e-reader',
+    bootstrapBrokers: [brokers],
+    deserializers: stringDeserializers,
+    autocommit: false,
+    maxWaitTime: 200
+  })
+  const records: ReadRecord[] = []
+  try {
+    const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST })
+    const timer = setTimeout(() => void stream.close(), timeoutMs)
+    for await (const m of stream) {
+      records.push({ key: m.key ?? null, value: m.value ?? null, headers: new Map(m.headers as Map<string, string>) })
+      if (records.length >= count) break
+    }
+    clearTimeout(timer)
+    await stream.close()
+  } finally {
+    await consumer.close(true)
+  }
+  return records
+}
+
+/** Committed offsets of `group` equal the end offsets of every partition of `topic`. */
+export async function caughtUp(brokers: string, group: string, topic: string): Promise<boolean> {
+  const admin = new Admin({ clientId: 'e2e-admin', bootstrapBrokers: [brokers] })
+  try {
+    const [meta] = [await admin.metadata({ topics: [topic] })]
+    const partitions = meta.topics.get(topic)?.partitionsCount ?? 0
+    const ends = await admin.listOffsets({
+      topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, i) => ({ partitionIndex: i, timestamp: -1n })) }]
+    })
+    const committed = await admin.listConsumerGroupOffsets({ groups: [group] })
+    const done = new Map<number, bigint>()
+    for (const t of committed[0]?.topics ?? []) if (t.name === topic) for (const p of t.partitions) done.set(p.partitionIndex, p.committedOffset)
+    return (ends[0]?.partitions ?? []).every((p) => p.offset === 0n || done.get(p.partitionIndex) === p.offset)
+  } finally {
+    await admin.close()
+  }
+}
+
+export async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<R>(text, params)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+export async function rowCount(url: string): Promise<number> {
+  const rows = await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM sensor_data').catch(() => [{ n: '0' }])
+  return Number(rows[0]?.n ?? 0)
+}
