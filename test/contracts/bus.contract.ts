@@ -2,9 +2,9 @@
 // drift from Kafka. Each case uses topics and groups of its own (random names) on the bus that
 // `makeBus` returns; the suite calls `cleanup` after each case.
 import assert from 'node:assert/strict'
-import { randomUUID } from 'node:crypto'
 import { describe, test, type TestContext } from 'node:test'
 import type { BatchHandler, BusAdmin, BusConsumer, BusPublisher, BusRecord, ConsumeOptions, OutgoingRecord } from '../../src/ports/bus.ts'
+import { uniqueName } from '../harness/names.ts'
 
 export interface BusUnderTest {
   /** connected */
@@ -23,10 +23,9 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
   async function setup(t: TestContext, partitions = 3): Promise<BusUnderTest & { topic: string; group: string }> {
     const bus = await makeBus()
     t.after(() => bus.cleanup())
-    const id = randomUUID().slice(0, 8)
-    const topic = `contract-${id}`
+    const topic = uniqueName('bus_contract')
     await bus.admin.ensureTopics([{ name: topic, partitions, replicationFactor: 1 }])
-    return { ...bus, topic, group: `group-${id}` }
+    return { ...bus, topic, group: uniqueName('bus_group') }
   }
 
   /** Runs a consumer in the background, collecting what it receives; closed after the case. */
@@ -150,12 +149,13 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       const bus = await setup(t, 3)
       const total = 60
       await bus.publisher.publish(Array.from({ length: total / 2 }, (_, i) => ({ topic: bus.topic, key: `k${i % 6}`, value: String(i) })))
-      let first: Awaited<ReturnType<typeof consume>> | undefined
+      const started: { first?: Awaited<ReturnType<typeof consume>> } = {}
       let closing: Promise<void> | undefined
-      first = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 4, maxBatchWaitMs: 20 }, async () => {
+      const first = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 4, maxBatchWaitMs: 20 }, async () => {
         // Close while this batch is in hand: it must still be committed.
-        if (first !== undefined && first.records.length >= 8) closing ??= first.consumer.close()
+        if (started.first !== undefined && started.first.records.length >= 8) closing ??= started.first.consumer.close()
       })
+      started.first = first
       await withTimeout(first.done, WAIT_MS, 'run() to resolve after close()')
       await closing
       const handled = first.records.map((r) => String(r.value))

@@ -32,11 +32,13 @@ export class KafkaBusPublisher implements BusPublisher {
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return
     const producer = this.#open()
+    const now = BigInt(Date.now())
     // One send for the whole array: the client groups it into one produce request per broker,
     // which is what makes thousands of records per call cheap.
-    const messages = records.map(toMessage)
+    const messages = records.map((record) => toMessage(record, now))
     try {
-      await producer.send({ messages })
+      // Sequential sends keep per-key order when the call has to be split.
+      for (const chunk of timestampWindows(messages)) await producer.send({ messages: chunk })
     } catch (err) {
       this.#logger.warn({ err: errorText(err), records: records.length }, 'kafka publish failed')
       throw toAppError(err, 'publish')
@@ -84,7 +86,33 @@ function javaCompatiblePartitioner(): (message: Message, key: Buffer | undefined
   }
 }
 
-function toMessage(record: OutgoingRecord): Message {
+// @platformatic/dynamic-buffer 0.3.1 zigzag-encodes 64-bit varints with `>> 31n` instead of `>> 63n`,
+// so a record whose timestamp is 2^31 ms (~25 days) or more away from the first record of its batch
+// gets a wrong timestamp on the wire. Records are therefore sent in runs whose timestamps all lie
+// within that window (nearly always one run).
+const MAX_TIMESTAMP_SPREAD = 2n ** 31n - 1n
+
+function timestampWindows(messages: Message[]): Message[][] {
+  const windows: Message[][] = []
+  let current: Message[] = []
+  let min = 0n
+  let max = 0n
+  for (const message of messages) {
+    const ts = message.timestamp as bigint
+    if (current.length > 0 && (ts - min > MAX_TIMESTAMP_SPREAD || max - ts > MAX_TIMESTAMP_SPREAD)) {
+      windows.push(current)
+      current = []
+    }
+    if (current.length === 0) min = max = ts
+    else if (ts < min) min = ts
+    else if (ts > max) max = ts
+    current.push(message)
+  }
+  if (current.length > 0) windows.push(current)
+  return windows
+}
+
+function toMessage(record: OutgoingRecord, now: bigint): Message {
   if (record.topic.length === 0) throw new AppError('INTERNAL', 'kafka publish: record without a topic')
   const message: Message = {
     topic: record.topic,
@@ -97,7 +125,7 @@ function toMessage(record: OutgoingRecord): Message {
     for (const [name, value] of Object.entries(record.headers)) headers.set(Buffer.from(name), Buffer.from(value))
     message.headers = headers
   }
-  if (record.timestampMs !== undefined) message.timestamp = BigInt(Math.trunc(record.timestampMs))
+  message.timestamp = record.timestampMs === undefined ? now : BigInt(Math.trunc(record.timestampMs))
   return message
 }
 
