@@ -3,13 +3,13 @@
 import { Redis } from 'ioredis'
 import type { Logger } from '../../platform/logger.ts'
 
-export function openRedis(url: string, logger: Logger, name: string): Redis {
+export function openRedis(url: string, logger: Logger, name: string, commandTimeoutMs = 5_000): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    connectTimeout: 5_000,
-    commandTimeout: 5_000,
+    connectTimeout: Math.max(commandTimeoutMs, 1_000),
+    commandTimeout: commandTimeoutMs,
     connectionName: `sensorstream-${name}`,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000)
   })

@@ -37,6 +37,8 @@ export interface RedisLatestOptions {
   readonly url: string
   readonly keyPrefix: string
   readonly logger: Logger
+  /** a command that takes longer fails (retryable) [5000] */
+  readonly commandTimeoutMs?: number
 }
 
 export class RedisLatestValues implements LatestValues {
@@ -45,7 +47,7 @@ export class RedisLatestValues implements LatestValues {
   private readonly sensorsKey: string
 
   constructor(options: RedisLatestOptions) {
-    this.redis = openRedis(options.url, options.logger, 'latest')
+    this.redis = openRedis(options.url, options.logger, 'latest', options.commandTimeoutMs)
     this.redis.defineCommand('sensorstreamUpdateLatest', { numberOfKeys: 2, lua: UPDATE_SCRIPT })
     this.latestKey = `${options.keyPrefix}latest`
     this.sensorsKey = `${options.keyPrefix}sensors`

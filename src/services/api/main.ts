@@ -38,7 +38,12 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     logger: logger.child({ component: 'postgres' })
   })
   const queries = new PostgresReadingQueries({ pool: store.pool })
-  const latest = new RedisLatestValues({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'redis' }) })
+  const latest = new RedisLatestValues({
+    url: redisUrl,
+    keyPrefix: config.redis.keyPrefix,
+    commandTimeoutMs: timeoutMs,
+    logger: logger.child({ component: 'redis' })
+  })
   const live = new RedisLiveFeed({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'live' }) })
   const opened = await connectAll({ store, queries, latest, live }, logger, signal)
   if (signal.aborted) {
