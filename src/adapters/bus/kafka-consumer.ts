@@ -183,6 +183,9 @@ export class KafkaBusConsumer implements BusConsumer {
     consumer.on('consumer:group:join', (event: { generationId?: number; assignments?: unknown }) =>
       this.#logger.info({ group: options.groupId, generation: event.generationId, assignments: event.assignments }, 'joined consumer group')
     )
+    // Without a listener an 'error' event (a failed rejoin) would crash the process; #pump also
+    // listens, to drop this member and join again.
+    consumer.on('error', (err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka consumer group error'))
     consumer.on('consumer:heartbeat:error', (event: { error: Error }) =>
       this.#logger.debug({ err: errorText(event.error) }, 'kafka heartbeat failed')
     )

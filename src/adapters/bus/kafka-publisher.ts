@@ -13,6 +13,7 @@ export class KafkaBusPublisher implements BusPublisher {
   readonly #options: KafkaBusOptions
   readonly #logger: Logger
   #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
+  #closed = false
 
   constructor(options: KafkaBusOptions) {
     this.#options = options
@@ -46,6 +47,7 @@ export class KafkaBusPublisher implements BusPublisher {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
     const producer = this.#producer
     this.#producer = undefined
     if (producer === undefined) return
@@ -57,6 +59,7 @@ export class KafkaBusPublisher implements BusPublisher {
   }
 
   #open(): Producer<Buffer, Buffer, Buffer, Buffer> {
+    if (this.#closed) throw new AppError('UNAVAILABLE', 'kafka publisher is closed')
     this.#producer ??= new Producer<Buffer, Buffer, Buffer, Buffer>({
       ...baseClientOptions(this.#options),
       // Idempotence: the broker drops the duplicates a retried request would otherwise append,
