@@ -73,4 +73,6 @@ export interface TopicSpec {
 export interface BusAdmin extends Lifecycle {
   /** Creates the topics that do not exist yet; existing ones are left as they are. */
   ensureTopics(topics: readonly TopicSpec[]): Promise<void>
+  /** Records of `topic` that `groupId` has not committed yet, summed over partitions (its lag). */
+  consumerLag(groupId: string, topic: string): Promise<number>
 }

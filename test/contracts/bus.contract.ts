@@ -180,6 +180,18 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       assert.equal(new Set(values(a.records)).size, 50)
     })
 
+    test('consumerLag counts the records a group has not committed', async (t) => {
+      const bus = await setup(t, 3)
+      await bus.publisher.publish(Array.from({ length: 30 }, (_, i) => ({ topic: bus.topic, key: `k${i % 7}`, value: String(i) })))
+      assert.equal(await bus.admin.consumerLag(bus.group, bus.topic), 30, 'a group that never committed lags by everything')
+      const { consumer, records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group })
+      await waitFor(() => records.length >= 30, 'all records')
+      await consumer.close()
+      assert.equal(await bus.admin.consumerLag(bus.group, bus.topic), 0)
+      await bus.publisher.publish(Array.from({ length: 5 }, (_, i) => ({ topic: bus.topic, key: `k${i}`, value: String(i) })))
+      assert.equal(await bus.admin.consumerLag(bus.group, bus.topic), 5)
+    })
+
     test('ensureTopics is idempotent', async (t) => {
       const bus = await setup(t, 2)
       const other = `${bus.topic}-other`

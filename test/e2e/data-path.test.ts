@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
+import { freePort } from '../../src/local/free-port.ts'
 import { freshDatabase, ownPostgres, uniqueName, useKafka, useRedis, type KafkaServer, type RedisServer } from '../harness/index.ts'
 import { caughtUp, readTopic, rowCount, sendRaw, sql, startCli, waitFor, type CliProcess } from './support.ts'
 
@@ -82,7 +83,8 @@ async function assertRedisMatchesPostgres(s: Setup, url: string): Promise<void> 
 test('10,000 readings from the producer, duplicates, out-of-order and bad records: exactly once in Postgres, newest in Redis, bad in the DLQ', async () => {
   const url = await freshDatabase('e2e')
   const s = setup(url)
-  const streaming = startCli('streaming', s.env)
+  const metricsPort = await freePort()
+  const streaming = startCli('streaming', { ...s.env, METRICS_PORT: String(metricsPort) })
   try {
     const producer = await produce(s, { PRODUCER_COUNT: '10000', PRODUCER_RATE: '20000' })
     assert.equal(await producer.exited(), 0, producer.output())
@@ -140,6 +142,14 @@ test('10,000 readings from the producer, duplicates, out-of-order and bad record
     const [notime] = await sql<{ ts: number }>(url, "SELECT extract(epoch FROM ts)::float8 AS ts FROM sensor_data WHERE sensor_id = 'sensor-notime'")
     assert.equal(notime?.ts, now, 'a reading without timestamp takes the Kafka record time')
     await assertRedisMatchesPostgres(s, url)
+
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+    const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1])
+    assert.equal(metric('sensorstream_stored_total'), 10_102)
+    assert.equal(metric('sensorstream_duplicates_total'), stored.length)
+    assert.equal(metric('sensorstream_dead_lettered_total'), bad.length)
+    assert.equal(metric('sensorstream_consumed_total'), 10_102 + stored.length + bad.length)
+    assert.equal(metric('sensorstream_consumer_lag_records'), 0)
 
     assert.equal(await streaming.stop(), 0, streaming.output())
     assert.ok(await caughtUp(kafka.brokers, s.group, s.topic), 'offsets committed up to the end')

@@ -51,6 +51,29 @@ export class KafkaBusAdmin implements BusAdmin {
     }
   }
 
+  async consumerLag(groupId: string, topic: string): Promise<number> {
+    const admin = this.#open()
+    try {
+      const metadata = await admin.metadata({ topics: [topic] })
+      const count = metadata.topics.get(topic)?.partitionsCount ?? 0
+      const [ends, groups] = await Promise.all([
+        admin.listOffsets({ topics: [{ name: topic, partitions: Array.from({ length: count }, (_, i) => ({ partitionIndex: i, timestamp: -1n })) }] }),
+        admin.listConsumerGroupOffsets({ groups: [{ groupId, topics: [{ name: topic, partitionIndexes: Array.from({ length: count }, (_, i) => i) }] }] })
+      ])
+      const committed = new Map<number, bigint>()
+      for (const t of groups[0]?.topics ?? []) for (const p of t.partitions) committed.set(p.partitionIndex, p.committedOffset)
+      let lag = 0n
+      for (const p of ends[0]?.partitions ?? []) {
+        const done = committed.get(p.partitionIndex) ?? -1n
+        // -1: nothing committed yet, the whole partition is behind (its start is not tracked here)
+        lag += done < 0n ? p.offset : p.offset > done ? p.offset - done : 0n
+      }
+      return Number(lag)
+    } catch (err) {
+      throw toAppError(err, 'consumerLag')
+    }
+  }
+
   async close(): Promise<void> {
     const admin = this.#admin
     this.#admin = undefined

@@ -60,7 +60,12 @@ export class MemoryBus {
   }
 
   admin(): BusAdmin {
-    return { connect: async () => {}, close: async () => {}, ensureTopics: async (topics) => this.#ensureTopics(topics) }
+    return {
+      connect: async () => {},
+      close: async () => {},
+      ensureTopics: async (topics) => this.#ensureTopics(topics),
+      consumerLag: async (groupId, topic) => this.#lag(groupId, topic)
+    }
   }
 
   #ensureTopics(topics: readonly TopicSpec[]): void {
@@ -108,6 +113,17 @@ export class MemoryBus {
     const n = this.#roundRobin.get(topic) ?? 0
     this.#roundRobin.set(topic, (n + 1) % partitions)
     return n
+  }
+
+  #lag(groupId: string, topic: string): number {
+    const committed = this.#groups.get(groupId)?.committed
+    let lag = 0n
+    for (const [index, partition] of (this.#topics.get(topic) ?? []).entries()) {
+      const end = partition.start + BigInt(partition.records.length)
+      const done = committed?.get(`${topic}:${index}`) ?? partition.start
+      if (end > done) lag += end - done
+    }
+    return Number(lag)
   }
 
   /** @internal used by MemoryConsumer */

@@ -11,6 +11,9 @@ export class StreamingMetrics {
   readonly batchSeconds: Histogram
   readonly endToEndSeconds: Histogram
   readonly lastBatchAt: Gauge
+  readonly lag: Gauge
+  /** asked at every scrape; set once the service knows its group and topic */
+  lagProbe: (() => Promise<number>) | undefined
 
   constructor(registry: Registry) {
     const registers = [registry]
@@ -43,5 +46,15 @@ export class StreamingMetrics {
       registers
     })
     this.lastBatchAt = new Gauge({ name: 'sensorstream_last_batch_timestamp_seconds', help: 'when the last batch was committed', registers })
+    const probe = (): Promise<number> | undefined => this.lagProbe?.().catch(() => -1)
+    this.lag = new Gauge({
+      name: 'sensorstream_consumer_lag_records',
+      help: 'records in the topic not yet committed by the consumer group (-1: the bus did not answer)',
+      registers,
+      async collect() {
+        const lag = await probe()
+        if (lag !== undefined) this.set(lag)
+      }
+    })
   }
 }

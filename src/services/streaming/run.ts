@@ -27,6 +27,7 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
     { name: kafka.dlqTopic, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor }
   ])
   await deps.store.migrate()
+  deps.metrics.lagProbe = () => deps.admin.consumerLag(kafka.groupId, kafka.topic)
   const handler = createIngestHandler({
     store: deps.store,
     latest: deps.latest,
