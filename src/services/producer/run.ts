@@ -85,6 +85,6 @@ export async function runProducer(deps: ProducerDeps, config: Config, logger: Lo
   }
 
   const seconds = (Date.now() - started) / 1000
-  logger.info({ sent, seconds: Math.round(seconds * 10) / 10 }, 'producer stopped')
+  logger.info({ sent, seconds: Math.round(seconds * 1000) / 1000 }, 'producer stopped')
   return { sent, seconds }
 }

@@ -1,0 +1,148 @@
+// Item 3: the same rows loaded straight into an identical table (sensorstream's migrations, so the
+// same unique key and indexes) without Kafka or Redis, by several methods; the fastest idempotent
+// one (ON CONFLICT DO NOTHING, as sensorstream must be) is the ceiling. Rows and COPY payloads are
+// prepared before the clock starts: this measures what Postgres takes, not what the client costs.
+import { pipeline } from 'node:stream/promises'
+import { Readable } from 'node:stream'
+import pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import { migrate } from '../../src/adapters/store/migrate.ts'
+import type { Bench } from './context.ts'
+
+export interface Rows {
+  readonly ids: string[]
+  readonly values: number[]
+  readonly ms: number[]
+}
+
+const INSERT_UNNEST = `
+INSERT INTO sensor_data (sensor_id, value, ts)
+SELECT s, v, timestamptz 'epoch' + ms * interval '1 millisecond'
+FROM unnest($1::text[], $2::float8[], $3::int8[]) AS t(s, v, ms)
+ON CONFLICT (sensor_id, ts) DO NOTHING`
+
+/** The rows sensorstream stored from a topic, in the order they were stored. */
+export async function readRows(databaseUrl: string): Promise<Rows> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ s: string; v: number; ms: string }>(
+      'SELECT sensor_id AS s, value AS v, (extract(epoch FROM ts) * 1000)::int8 AS ms FROM sensor_data ORDER BY id'
+    )
+    return { ids: rows.map((r) => r.s), values: rows.map((r) => r.v), ms: rows.map((r) => Number(r.ms)) }
+  } finally {
+    await client.end()
+  }
+}
+
+interface Batch {
+  readonly params: [string[], number[], number[]]
+  readonly copy: Buffer
+}
+
+/** Splits rows into `lanes` groups by sensor (a sensor always in the same lane), then into batches. */
+function plan(rows: Rows, lanes: number, batchRows: number): Batch[][] {
+  const laneRows: number[][] = Array.from({ length: lanes }, () => [])
+  const laneOf = new Map<string, number>()
+  for (let i = 0; i < rows.ids.length; i++) {
+    const id = rows.ids[i] as string
+    let lane = laneOf.get(id)
+    if (lane === undefined) {
+      lane = laneOf.size % lanes
+      laneOf.set(id, lane)
+    }
+    ;(laneRows[lane] as number[]).push(i)
+  }
+  return laneRows.map((indexes) => {
+    const batches: Batch[] = []
+    for (let start = 0; start < indexes.length; start += batchRows) {
+      const slice = indexes.slice(start, start + batchRows)
+      const ids = slice.map((i) => rows.ids[i] as string)
+      const values = slice.map((i) => rows.values[i] as number)
+      const ms = slice.map((i) => rows.ms[i] as number)
+      const text = slice.map((i) => `${rows.ids[i]}\t${rows.values[i]}\t${new Date(rows.ms[i] as number).toISOString()}\n`).join('')
+      batches.push({ params: [ids, values, ms], copy: Buffer.from(text) })
+    }
+    return batches
+  })
+}
+
+type Loader = (client: pg.Client, batch: Batch) => Promise<void>
+
+const copyInto = (client: pg.Client, table: string, payload: Buffer): Promise<void> =>
+  pipeline(Readable.from([payload]), client.query(copyFrom(`COPY ${table} (sensor_id, value, ts) FROM STDIN`)))
+
+const LOADERS: Record<string, Loader> = {
+  unnest: async (client, batch) => {
+    await client.query(INSERT_UNNEST, batch.params)
+  },
+  'copy-staging': async (client, batch) => {
+    await client.query('BEGIN')
+    await client.query('CREATE TEMP TABLE IF NOT EXISTS staging (sensor_id text, value float8, ts timestamptz) ON COMMIT DELETE ROWS')
+    await copyInto(client, 'staging', batch.copy)
+    await client.query('INSERT INTO sensor_data (sensor_id, value, ts) SELECT sensor_id, value, ts FROM staging ON CONFLICT (sensor_id, ts) DO NOTHING')
+    await client.query('COMMIT')
+  },
+  'copy-direct': async (client, batch) => {
+    await copyInto(client, 'sensor_data', batch.copy)
+  }
+}
+
+export interface Method {
+  readonly name: string
+  readonly loader: keyof typeof LOADERS
+  readonly lanes: number
+  readonly batchRows: number
+  /** ignores duplicates as sensorstream must (false: fails on one, so it is only a reference) */
+  readonly idempotent: boolean
+}
+
+export const METHODS: readonly Method[] = [
+  { name: 'unnest, 1 connection, 10k rows', loader: 'unnest', lanes: 1, batchRows: 10_000, idempotent: true },
+  { name: 'unnest, 2 connections, 10k rows', loader: 'unnest', lanes: 2, batchRows: 10_000, idempotent: true },
+  { name: 'unnest, 2 connections, 50k rows', loader: 'unnest', lanes: 2, batchRows: 50_000, idempotent: true },
+  { name: 'COPY to staging + INSERT ON CONFLICT, 2 connections, 10k rows', loader: 'copy-staging', lanes: 2, batchRows: 10_000, idempotent: true },
+  { name: 'COPY to staging + INSERT ON CONFLICT, 2 connections, 50k rows', loader: 'copy-staging', lanes: 2, batchRows: 50_000, idempotent: true },
+  { name: 'plain COPY (no ON CONFLICT), 2 connections, 50k rows', loader: 'copy-direct', lanes: 2, batchRows: 50_000, idempotent: false }
+]
+
+export interface Prepared {
+  readonly method: Method
+  readonly databaseUrl: string
+  readonly lanes: Batch[][]
+  readonly rows: number
+}
+
+export async function prepare(bench: Bench, rows: Rows, method: Method): Promise<Prepared> {
+  const databaseUrl = await bench.database('ceiling')
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 })
+  await migrate(pool)
+  await pool.end()
+  return { method, databaseUrl, lanes: plan(rows, method.lanes, method.batchRows), rows: rows.ids.length }
+}
+
+/** One timed load into the emptied table; rows per second. */
+export async function load(prepared: Prepared): Promise<number> {
+  const clients = await Promise.all(prepared.lanes.map(async () => {
+    const client = new pg.Client({ connectionString: prepared.databaseUrl })
+    await client.connect()
+    return client
+  }))
+  try {
+    const first = clients[0] as pg.Client
+    await first.query('TRUNCATE sensor_data')
+    await first.query('CHECKPOINT')
+    const loader = LOADERS[prepared.method.loader] as Loader
+    const started = performance.now()
+    await Promise.all(prepared.lanes.map(async (batches, lane) => {
+      const client = clients[lane] as pg.Client
+      for (const batch of batches) await loader(client, batch)
+    }))
+    const seconds = (performance.now() - started) / 1000
+    const { rows } = await first.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data')
+    if (Number(rows[0]?.n) !== prepared.rows) throw new Error(`ceiling ${prepared.method.name}: ${rows[0]?.n} rows, expected ${prepared.rows}`)
+    return prepared.rows / seconds
+  } finally {
+    await Promise.all(clients.map((c) => c.end()))
+  }
+}

@@ -1,0 +1,82 @@
+// What every benchmark item gets: the services, the sizes of this run, unique names and progress output.
+import { createDatabase } from '../../src/local/pg-database.ts'
+import type { Offsets } from './kafka.ts'
+import type { Services } from './services.ts'
+
+export interface Sizes {
+  /** readings per topic (item 1, 3, 7) */
+  readonly readings: number
+  readonly sensors: number
+  /** readings the naive design consumes per run */
+  readonly naiveReadings: number
+  /** rows already in the table for the growth item */
+  readonly growthRows: number
+  readonly runs: number
+  readonly apiSeconds: number
+  /** measuring window per delay run */
+  readonly delaySeconds: number
+  readonly delayRate: number
+}
+
+export const FULL: Sizes = {
+  readings: 1_000_000,
+  sensors: 10_000,
+  naiveReadings: 100_000,
+  growthRows: 20_000_000,
+  runs: 3,
+  apiSeconds: 10,
+  delaySeconds: 15,
+  delayRate: 2_000
+}
+
+export const QUICK: Sizes = {
+  readings: 100_000,
+  sensors: 10_000,
+  naiveReadings: 5_000,
+  growthRows: 1_000_000,
+  runs: 3,
+  apiSeconds: 3,
+  delaySeconds: 4,
+  delayRate: 2_000
+}
+
+export interface Bench {
+  readonly services: Services
+  readonly offsets: Offsets
+  readonly sizes: Sizes
+  readonly quick: boolean
+  /** wall-clock start of the benchmark (unix ms) */
+  readonly startedAt: number
+  progress(message: string): void
+  /** a fresh, empty database on the benchmark's Postgres; its URL */
+  database(label: string): Promise<string>
+  /** a unique name (topics, groups, key prefixes) */
+  name(label: string): string
+  /** environment for the CLI: the three services and unique names derived from `label` */
+  env(extra: Record<string, string>): Record<string, string>
+}
+
+export function createBench(services: Services, offsets: Offsets, sizes: Sizes, quick: boolean): Bench {
+  const started = Date.now()
+  let counter = 0
+  const name = (label: string): string => `bench-${label}-${process.pid}-${++counter}`
+  return {
+    services,
+    offsets,
+    sizes,
+    quick,
+    startedAt: started,
+    progress: (message) => {
+      const s = ((Date.now() - started) / 1000).toFixed(0).padStart(4)
+      process.stdout.write(`[${s} s] ${message}\n`)
+    },
+    database: (label) => createDatabase(services.postgres.url, name(label).replaceAll('-', '_')),
+    name,
+    env: (extra) => ({
+      KAFKA_BROKERS: services.kafka.brokers,
+      REDIS_URL: services.redis.url,
+      KAFKA_PARTITIONS: '6',
+      ...extra
+    })
+  }
+}

@@ -1,0 +1,48 @@
+// Item 7's starting point: a table that already holds `rows` readings, written on the server with
+// generate_series (not through Kafka): `sensors` sensors, evenly spread over the day that ends an
+// hour before the benchmark started, in time order (ids follow time, as real ingestion would).
+// Keys and indexes are dropped for the load and rebuilt after it, exactly as the migrations define
+// them, then the table is vacuumed and analysed (as autovacuum would have done by then).
+import pg from 'pg'
+import { migrate } from '../../src/adapters/store/migrate.ts'
+
+export async function preload(databaseUrl: string, rows: number, sensors: number, endMs: number): Promise<void> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 })
+  await migrate(pool)
+  await pool.end()
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    await client.query("SET maintenance_work_mem = '1GB'")
+    const constraints = await client.query<{ name: string; def: string }>(
+      "SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = 'sensor_data'::regclass AND contype IN ('p', 'u') ORDER BY contype"
+    )
+    const indexes = await client.query<{ name: string; def: string }>(
+      `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+       WHERE i.indrelid = 'sensor_data'::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)`
+    )
+    for (const c of constraints.rows) await client.query(`ALTER TABLE sensor_data DROP CONSTRAINT "${c.name}"`)
+    for (const i of indexes.rows) await client.query(`DROP INDEX "${i.name}"`)
+    const perSensor = Math.ceil(rows / sensors)
+    const stepMs = Math.floor(86_400_000 / perSensor)
+    const startMs = endMs - perSensor * stepMs
+    await client.query(
+      `INSERT INTO sensor_data (sensor_id, value, ts)
+       SELECT 'sensor-' || s, round((20 + 5 * sin(i / 50.0 + s))::numeric, 3)::float8,
+              timestamptz 'epoch' + ($1::int8 + i * $2::int8 + s % $2::int8) * interval '1 millisecond'
+       FROM generate_series(0, $3::int - 1) AS i, generate_series(1, $4::int) AS s
+       LIMIT $5`,
+      [startMs, stepMs, perSensor, sensors, rows]
+    )
+    for (const c of constraints.rows) await client.query(`ALTER TABLE sensor_data ADD CONSTRAINT "${c.name}" ${c.def}`)
+    for (const i of indexes.rows) await client.query(i.def)
+    await client.query('VACUUM ANALYZE sensor_data')
+  } finally {
+    await client.end()
+  }
+}
+
+/** The preloaded day: [from, to) in unix seconds. */
+export function preloadedDay(endMs: number): { from: number; to: number } {
+  return { from: endMs / 1000 - 86_400, to: endMs / 1000 }
+}

@@ -1,0 +1,87 @@
+// Items 1, 4 and 7: the producer fills a topic (readings/s into Kafka with acks=all), then the
+// streaming service, started as users start it, consumes the topic until every reading is stored
+// and its offset committed.
+import pg from 'pg'
+import { startCli } from './child.ts'
+import type { Bench } from './context.ts'
+import { cpuSeconds, peakRssMb } from './proc.ts'
+import { until } from './wait.ts'
+
+export interface ProducedTopic {
+  readonly topic: string
+  readonly readings: number
+  readonly readingsPerS: number
+}
+
+/** `sensorstream producer` with PRODUCER_COUNT readings as fast as it goes; the rate it reports. */
+export async function produce(bench: Bench, readings: number): Promise<ProducedTopic> {
+  const topic = bench.name('readings')
+  const cli = startCli('producer', bench.env({
+    KAFKA_TOPIC: topic,
+    PRODUCER_SENSORS: String(bench.sizes.sensors),
+    PRODUCER_RATE: '10000000',
+    PRODUCER_COUNT: String(readings)
+  }))
+  const stopped = cli.logged('producer stopped')
+  const code = await cli.exited()
+  const line = await stopped
+  if (code !== 0) throw new Error(`producer exited with ${code}:\n${cli.output().slice(-3000)}`)
+  const sent = Number(line.sent)
+  const seconds = Number(line.seconds)
+  const total = await bench.offsets.total(topic)
+  if (sent !== readings || total !== readings) throw new Error(`producer sent ${sent}, topic ${topic} holds ${total}, expected ${readings}`)
+  return { topic, readings, readingsPerS: sent / seconds }
+}
+
+export interface IngestRun {
+  readonly readingsPerS: number
+  readonly seconds: number
+  readonly peakRssMb: number
+  readonly cpuSPerMillion: number
+  readonly rowsAfter: number
+}
+
+/**
+ * `sensorstream streaming` from process start until the group's committed offsets reach the end of
+ * the topic (offsets are committed only after Postgres and Redis have the batch). Then the row count
+ * is checked: exactly the topic's readings were added.
+ */
+export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: string, prefix: string): Promise<IngestRun> {
+  const group = bench.name('group')
+  const rowsBefore = await countRows(databaseUrl)
+  const ends = await bench.offsets.ends(topic.topic)
+  const started = performance.now()
+  const cli = startCli('streaming', bench.env({
+    KAFKA_TOPIC: topic.topic,
+    KAFKA_DLQ_TOPIC: `${topic.topic}.dlq`,
+    KAFKA_GROUP_ID: group,
+    DATABASE_URL: databaseUrl,
+    REDIS_KEY_PREFIX: prefix
+  }))
+  try {
+    await until(`streaming to consume ${topic.topic}`, () => bench.offsets.caughtUp(group, topic.topic, ends), { timeoutMs: 15 * 60_000, everyMs: 25, child: cli })
+    const seconds = (performance.now() - started) / 1000
+    const peak = peakRssMb(cli.pid)
+    const cpu = cpuSeconds(cli.pid)
+    const code = await cli.stop()
+    if (code !== 0) throw new Error(`streaming exited with ${code} on SIGTERM:\n${cli.output().slice(-3000)}`)
+    const rowsAfter = await countRows(databaseUrl)
+    if (rowsAfter - rowsBefore !== topic.readings) throw new Error(`expected ${topic.readings} new rows, found ${rowsAfter - rowsBefore}`)
+    return { readingsPerS: topic.readings / seconds, seconds, peakRssMb: peak, cpuSPerMillion: cpu / (topic.readings / 1e6), rowsAfter }
+  } finally {
+    await cli.stop()
+  }
+}
+
+export async function countRows(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const exists = await client.query("SELECT to_regclass('sensor_data') IS NOT NULL AS ok")
+    if (exists.rows[0]?.ok !== true) return 0
+    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data')
+    return Number(rows[0]?.n ?? 0)
+  } finally {
+    await client.end()
+  }
+}

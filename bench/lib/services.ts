@@ -1,0 +1,66 @@
+// Throwaway Kafka, Postgres and Redis for one benchmark run (the launchers the tests use), plus the
+// few Postgres settings the benchmark changes, the same for every item.
+import pg from 'pg'
+import { startKafka, KAFKA_VERSION, type KafkaServer } from '../../src/local/kafka.ts'
+import { startPostgres, type PostgresServer } from '../../src/local/postgres.ts'
+import { startRedis, type RedisServer } from '../../src/local/redis.ts'
+
+/**
+ * Server settings applied with ALTER SYSTEM and a restart, identical for the ceiling, the naive design
+ * and sensorstream. src/local/postgres.ts itself starts throwaway servers with fsync=off,
+ * synchronous_commit=off and full_page_writes=off.
+ */
+export const POSTGRES_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '1GB',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
+  maintenance_work_mem: '1GB'
+}
+
+export interface Services {
+  readonly kafka: KafkaServer
+  readonly postgres: PostgresServer
+  readonly redis: RedisServer
+  readonly versions: { readonly kafka: string; readonly postgres: string; readonly redis: string }
+  stop(): Promise<void>
+}
+
+export async function startServices(): Promise<Services> {
+  const [kafka, postgres, redis] = await Promise.all([startKafka({ partitions: 6, heapMb: 1024 }), startPostgres(), startRedis()])
+  try {
+    const client = new pg.Client({ connectionString: postgres.url })
+    await client.connect()
+    for (const [name, value] of Object.entries(POSTGRES_SETTINGS)) await client.query(`ALTER SYSTEM SET ${name} = '${value}'`)
+    await client.end()
+    await postgres.stop()
+    await postgres.start()
+    const check = new pg.Client({ connectionString: postgres.url })
+    await check.connect()
+    const version = (await check.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?'
+    await check.end()
+    const redisVersion = await redisServerVersion(redis.url)
+    return {
+      kafka,
+      postgres,
+      redis,
+      versions: { kafka: KAFKA_VERSION, postgres: version, redis: redisVersion },
+      stop: async () => {
+        await Promise.allSettled([kafka.dispose(), postgres.dispose(), redis.dispose()])
+      }
+    }
+  } catch (err) {
+    await Promise.allSettled([kafka.dispose(), postgres.dispose(), redis.dispose()])
+    throw err
+  }
+}
+
+async function redisServerVersion(url: string): Promise<string> {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(url)
+  try {
+    const info = await redis.info('server')
+    return /redis_version:(\S+)/.exec(info)?.[1] ?? '?'
+  } finally {
+    redis.disconnect()
+  }
+}

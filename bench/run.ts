@@ -1,0 +1,314 @@
+// `npm run bench [-- --quick] [-- --only=ingest,naive,ceiling,producer,delay,api,growth]`:
+// sensorstream against the seed's naive design and what Postgres alone takes, all in one run on
+// throwaway Kafka, Postgres and Redis; prints a table and writes bench/results.json. See
+// docs/performance.md for what is measured and how.
+import { writeFileSync } from 'node:fs'
+import { cpus, totalmem, release } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { endpoints, hammer, startApiCli } from './lib/api.ts'
+import { load, METHODS, prepare, readRows } from './lib/ceiling.ts'
+import { createBench, FULL, QUICK, type Bench } from './lib/context.ts'
+import { measureDelay } from './lib/delay.ts'
+import { preload, preloadedDay } from './lib/growth.ts'
+import { ingest, produce, type ProducedTopic } from './lib/ingest.ts'
+import { Offsets } from './lib/kafka.ts'
+import { naive } from './lib/naive.ts'
+import { loadAverage, processorCount } from './lib/proc.ts'
+import { POSTGRES_SETTINGS, startServices } from './lib/services.ts'
+import { figure, formatNumber, ratio, table, type Figure } from './lib/stats.ts'
+
+const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url))
+const ITEMS = ['producer', 'ingest', 'naive', 'ceiling', 'growth', 'api', 'delay'] as const
+type Item = (typeof ITEMS)[number]
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const onlyArg = args.find((a) => a.startsWith('--only='))
+const only = new Set<Item>(onlyArg === undefined ? ITEMS : (onlyArg.slice('--only='.length).split(',') as Item[]))
+for (const item of only) if (!ITEMS.includes(item)) throw new Error(`unknown item ${item}; items: ${ITEMS.join(', ')}`)
+const runsArg = args.find((a) => a.startsWith('--runs='))
+const readingsArg = args.find((a) => a.startsWith('--readings='))
+// --runs and --readings are for trying things out; the figures the issue asks for use the defaults.
+const sizes = {
+  ...(quick ? QUICK : FULL),
+  ...(runsArg === undefined ? {} : { runs: Number(runsArg.slice('--runs='.length)) }),
+  ...(readingsArg === undefined ? {} : { readings: Number(readingsArg.slice('--readings='.length)) })
+}
+
+type Json = Record<string, unknown>
+const results: Json & { notes: string[] } = {
+  shape: 'every measured figure is {median, min, max, runs}: the median of the runs, the extreme runs, and every run in order; ratios are medians over medians (min and max from the extreme runs)',
+  generated_at: new Date().toISOString(),
+  quick,
+  notes: []
+}
+
+function save(): void {
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`)
+}
+
+async function main(): Promise<void> {
+  const wallStart = Date.now()
+  process.stdout.write(`sensorstream benchmark${quick ? ' (--quick)' : ''}: ${sizes.readings.toLocaleString('en-US')} readings over ${sizes.sensors.toLocaleString('en-US')} sensors, ${sizes.runs} runs per figure; load average ${loadAverage()}\n`)
+  const services = await startServices()
+  const offsets = new Offsets(services.kafka.brokers)
+  const bench = createBench(services, offsets, sizes, quick)
+  results.machine = {
+    cores: processorCount(),
+    cpu: cpus()[0]?.model ?? '?',
+    memory_gb: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+    postgres: services.versions.postgres,
+    kafka: services.versions.kafka,
+    redis: services.versions.redis,
+    load_average_at_start: loadAverage(),
+    postgres_settings: {
+      'from src/local/postgres.ts (throwaway instances)': 'fsync=off, synchronous_commit=off, full_page_writes=off',
+      'set by the benchmark (ALTER SYSTEM, same for every item)': POSTGRES_SETTINGS
+    },
+    kafka_settings: 'single node KRaft (src/local/kafka.ts), 1 GiB heap, topics of 6 partitions, replication factor 1',
+    colocated: 'Kafka, Postgres, Redis, the services and the load generators share the machine'
+  }
+  bench.progress(`services up: Kafka ${services.versions.kafka}, Postgres ${services.versions.postgres}, Redis ${services.versions.redis}`)
+  try {
+    await runItems(bench)
+  } finally {
+    ;(results.machine as Json).load_average_at_end = loadAverage()
+    results.wall_seconds = Math.round((Date.now() - wallStart) / 1000)
+    save()
+    await offsets.close().catch(() => undefined)
+    await services.stop()
+  }
+  process.stdout.write(`\n${summary()}\n\nwritten: ${RESULTS} (${results.wall_seconds} s)\n`)
+}
+
+async function runItems(bench: Bench): Promise<void> {
+  const { sizes } = bench
+  const needTopics = only.has('producer') || only.has('ingest') || only.has('naive') || only.has('ceiling') || only.has('growth')
+  const topics: ProducedTopic[] = []
+  if (needTopics) {
+    const rates: number[] = []
+    for (let r = 0; r < sizes.runs; r++) {
+      const topic = await produce(bench, sizes.readings)
+      topics.push(topic)
+      rates.push(topic.readingsPerS)
+      bench.progress(`producer run ${r + 1}/${sizes.runs}: ${formatNumber(topic.readingsPerS)} readings/s into ${topic.topic}`)
+    }
+    results.producer = { readings_per_s: figure(rates), readings_per_run: sizes.readings, sensors: sizes.sensors }
+    save()
+  }
+
+  const empty: Figure[] = []
+  let firstDatabase: string | undefined
+  if (only.has('ingest') || only.has('ceiling') || only.has('growth')) {
+    const rate: number[] = []
+    const rss: number[] = []
+    const cpu: number[] = []
+    const secs: number[] = []
+    for (let r = 0; r < sizes.runs; r++) {
+      const db = await bench.database('ingest')
+      firstDatabase ??= db
+      const run = await ingest(bench, topics[r] as ProducedTopic, db, `${bench.name('ingest')}:`)
+      rate.push(run.readingsPerS)
+      rss.push(run.peakRssMb)
+      cpu.push(run.cpuSPerMillion)
+      secs.push(run.seconds)
+      bench.progress(`ingest run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB, ${run.cpuSPerMillion.toFixed(1)} CPU s per million`)
+    }
+    empty.push(figure(rate))
+    results.ingest = {
+      readings_per_s: figure(rate),
+      peak_rss_mb: figure(rss),
+      cpu_s_per_million: figure(cpu),
+      seconds: figure(secs),
+      readings_per_run: sizes.readings,
+      how: '`node src/cli.ts streaming` (default settings) on a fresh database and group; timed from spawn until the committed offsets reach the end of every partition; rows counted after'
+    }
+    save()
+  }
+
+  if (only.has('naive')) {
+    const rate: number[] = []
+    for (let r = 0; r < sizes.runs; r++) {
+      const perS = await naive(bench, topics[r] as ProducedTopic, sizes.naiveReadings)
+      rate.push(perS)
+      bench.progress(`naive run ${r + 1}/${sizes.runs}: ${formatNumber(perS)} readings/s over ${sizes.naiveReadings.toLocaleString('en-US')} readings`)
+    }
+    results.naive = {
+      readings_per_s: figure(rate),
+      readings_per_run: sizes.naiveReadings,
+      how: `the seed's design in the benchmark process: per message one INSERT … ON CONFLICT DO NOTHING and one Redis SET, each awaited, pg pool of 5, client auto-commit; the first ${sizes.naiveReadings.toLocaleString('en-US')} readings of each ingest topic; timed from the first message to the last write`
+    }
+    save()
+  }
+
+  if (only.has('ceiling') && firstDatabase !== undefined) {
+    const rows = await readRows(firstDatabase)
+    const methods: Json = {}
+    let best: { name: string; figure: Figure } | undefined
+    let plainCopy: Figure | undefined
+    for (const method of METHODS) {
+      const prepared = await prepare(bench, rows, method)
+      const rate: number[] = []
+      for (let r = 0; r < sizes.runs; r++) rate.push(await load(prepared))
+      const f = figure(rate)
+      methods[method.name] = { readings_per_s: f, idempotent: method.idempotent }
+      bench.progress(`ceiling ${method.name}: ${formatNumber(f.median)} rows/s (${rate.map(formatNumber).join(', ')})`)
+      if (method.idempotent && (best === undefined || f.median > best.figure.median)) best = { name: method.name, figure: f }
+      if (!method.idempotent) plainCopy = f
+    }
+    results.ceiling = {
+      readings_per_s: best?.figure,
+      method: best?.name,
+      methods,
+      plain_copy_readings_per_s: plainCopy,
+      rows: rows.ids.length,
+      how: 'the rows of the first ingest run, loaded into a fresh table made by the same migrations (same unique key and indexes), TRUNCATE + CHECKPOINT before each run; the ceiling is the fastest method that ignores duplicates (ON CONFLICT DO NOTHING) as sensorstream must; plain COPY fails on a duplicate, so it is shown for reference only'
+    }
+    save()
+  }
+
+  if (only.has('growth') && topics.length > 0) {
+    const db = await bench.database('growth')
+    const preloadStarted = performance.now()
+    const endMs = bench.startedAt - 3_600_000
+    await preload(db, sizes.growthRows, sizes.sensors, endMs)
+    const preloadSeconds = (performance.now() - preloadStarted) / 1000
+    bench.progress(`growth: ${sizes.growthRows.toLocaleString('en-US')} rows preloaded with generate_series in ${preloadSeconds.toFixed(0)} s`)
+    const prefix = `${bench.name('growth')}:`
+    const rate: number[] = []
+    for (let r = 0; r < sizes.runs; r++) {
+      const run = await ingest(bench, topics[r] as ProducedTopic, db, prefix)
+      rate.push(run.readingsPerS)
+      bench.progress(`growth run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s into a table of ${(run.rowsAfter - sizes.readings).toLocaleString('en-US')} rows`)
+    }
+    const grown = figure(rate)
+    results.growth = {
+      readings_per_s_empty: empty[0],
+      readings_per_s_grown: grown,
+      ratio: empty[0] === undefined ? undefined : ratio(grown, empty[0]),
+      preload_rows: sizes.growthRows,
+      preload_seconds: Math.round(preloadSeconds),
+      how: `the ingest item again, into a table preloaded with ${sizes.growthRows.toLocaleString('en-US')} rows (${sizes.sensors.toLocaleString('en-US')} sensors over one day, generate_series on the server, indexes rebuilt, VACUUM ANALYZE); runs follow one another, so run n starts at ${sizes.growthRows.toLocaleString('en-US')} + (n-1) × ${sizes.readings.toLocaleString('en-US')} rows; the empty-table rate is the ingest item's`
+    }
+    save()
+    if (only.has('api')) await apiItem(bench, db, prefix, preloadedDay(endMs))
+  } else if (only.has('api')) {
+    const db = await bench.database('api')
+    const endMs = bench.startedAt - 3_600_000
+    await preload(db, Math.min(sizes.growthRows, 2_000_000), sizes.sensors, endMs)
+    results.notes.push('api item without the growth item: a table of its own, preloaded, and Redis empty (every GET /recent is a cache miss)')
+    await apiItem(bench, db, `${bench.name('api')}:`, preloadedDay(endMs))
+  }
+
+  if (only.has('delay')) {
+    const runs = await measureDelay(bench, sizes.runs, sizes.delaySeconds, sizes.delayRate)
+    results.delay = {
+      p50_ms: figure(runs.map((r) => r.p50Ms)),
+      p99_ms: figure(runs.map((r) => r.p99Ms)),
+      max_ms: figure(runs.map((r) => r.maxMs)),
+      probes_per_run: runs.map((r) => r.probes),
+      rate: sizes.delayRate,
+      how: `producer CLI at ${sizes.delayRate}/s over 1,000 sensors, streaming and API CLIs; 20 probe readings/s (each its own sensor, idempotent acks=all publish) timed from before the publish until GET /recent/:id returns them (polled every 5 ms); ${sizes.delaySeconds} s windows, one window per run`
+    }
+    save()
+  }
+}
+
+async function apiItem(bench: Bench, db: string, prefix: string, day: { from: number; to: number }): Promise<void> {
+  const api = await startApiCli(bench, db, prefix)
+  const out: Json = {}
+  try {
+    for (const endpoint of endpoints(bench.sizes.sensors, day)) {
+      const rps: number[] = []
+      const p50: number[] = []
+      const p99: number[] = []
+      let failed = 0
+      for (let r = 0; r < bench.sizes.runs; r++) {
+        const run = await hammer(api.url, endpoint, bench.sizes.apiSeconds)
+        rps.push(run.rps)
+        p50.push(run.p50Ms)
+        p99.push(run.p99Ms)
+        failed += run.failed
+      }
+      out[endpoint.key] = { endpoint: endpoint.label, rps: figure(rps), p50_ms: figure(p50), p99_ms: figure(p99), failed_requests: failed }
+      bench.progress(`api ${endpoint.label}: ${formatNumber(figure(rps).median)} req/s, p99 ${figure(p99).median} ms${failed > 0 ? `, ${failed} failed` : ''}`)
+    }
+  } finally {
+    await api.stop()
+  }
+  results.api = {
+    ...out,
+    how: `\`node src/cli.ts api\` on the growth item's database (its preloaded day of ${bench.sizes.growthRows.toLocaleString('en-US')} rows plus the ingested ones; Redis holds every sensor's latest value), autocannon with 64 connections for ${bench.sizes.apiSeconds} s per run, a random sensor of ${bench.sizes.sensors.toLocaleString('en-US')} per request; POST /data sends 100 readings of random sensors per request`
+  }
+  save()
+}
+
+function cell(f: unknown, suffix = ''): string {
+  const fig = f as Figure | undefined
+  if (fig === undefined || fig === null || typeof fig.median !== 'number') return '—'
+  return `${formatNumber(fig.median)}${suffix} (${formatNumber(fig.min)}–${formatNumber(fig.max)})`
+}
+
+function summary(): string {
+  const r = results as Record<string, Json | undefined>
+  const api = (key: string): Json | undefined => r.api?.[key] as Json | undefined
+  const rows: string[][] = [['figure', 'median (min–max)']]
+  const add = (label: string, value: string): void => void rows.push([label, value])
+  add('ingest, end to end (readings/s)', cell(r.ingest?.readings_per_s))
+  add('ingest, peak RSS of streaming (MB)', cell(r.ingest?.peak_rss_mb))
+  add('ingest, CPU s per million readings', cell(r.ingest?.cpu_s_per_million))
+  add(`naive design (readings/s, ${String(r.naive?.readings_per_run ?? '?')} readings)`, cell(r.naive?.readings_per_s))
+  add(`ceiling (rows/s, ${String(r.ceiling?.method ?? '?')})`, cell(r.ceiling?.readings_per_s))
+  add('plain COPY, no ON CONFLICT (rows/s, reference)', cell(r.ceiling?.plain_copy_readings_per_s))
+  add('producer (readings/s, acks=all)', cell(r.producer?.readings_per_s))
+  add(`delay at ${String(r.delay?.rate ?? '?')}/s, p50 (ms)`, cell(r.delay?.p50_ms))
+  add(`delay at ${String(r.delay?.rate ?? '?')}/s, p99 (ms)`, cell(r.delay?.p99_ms))
+  for (const key of ['recent', 'data', 'stats', 'post']) {
+    const e = api(key)
+    if (e === undefined) continue
+    add(`${String(e.endpoint)} (req/s)`, cell(e.rps))
+    add(`${String(e.endpoint)} p50 / p99 (ms)`, `${cell(e.p50_ms)} / ${cell(e.p99_ms)}`)
+  }
+  add('growth: readings/s with the preloaded table', cell(r.growth?.readings_per_s_grown))
+  add('growth ratio (grown / empty)', cell(r.growth?.ratio))
+  const ingestRate = r.ingest?.readings_per_s as Figure | undefined
+  const naiveRate = r.naive?.readings_per_s as Figure | undefined
+  const ceilingRate = r.ceiling?.readings_per_s as Figure | undefined
+  if (ingestRate !== undefined && naiveRate !== undefined) {
+    results.vs_naive = ratio(ingestRate, naiveRate)
+    add('ingest / naive (×)', cell(results.vs_naive))
+  }
+  if (ingestRate !== undefined && ceilingRate !== undefined) {
+    results.of_ceiling = ratio(ingestRate, ceilingRate)
+    add('ingest / ceiling', cell(results.of_ceiling))
+  }
+  results.targets = targets()
+  save()
+  return table(rows)
+}
+
+function targets(): Json {
+  const r = results as Record<string, Json | undefined>
+  const median = (x: unknown): number | undefined => (x as Figure | undefined)?.median
+  const api = (key: string, field: string): number | undefined => median((r.api?.[key] as Json | undefined)?.[field])
+  const check = (value: number | undefined, op: '>=' | '<=', target: number): Json =>
+    ({ target: `${op} ${target}`, value, met: value === undefined ? undefined : op === '>=' ? value >= target : value <= target })
+  return {
+    'ingest.readings_per_s >= 60000': check(median(r.ingest?.readings_per_s), '>=', 60_000),
+    'ingest.readings_per_s >= 100000 (stretch)': check(median(r.ingest?.readings_per_s), '>=', 100_000),
+    'ingest / naive >= 25': check(median(results.vs_naive), '>=', 25),
+    'ingest / ceiling >= 0.70': check(median(results.of_ceiling), '>=', 0.7),
+    'ingest.peak_rss_mb <= 250': check(median((r.ingest?.peak_rss_mb as Figure | undefined)?.max === undefined ? undefined : { median: (r.ingest?.peak_rss_mb as Figure).max }), '<=', 250),
+    'delay.p99_ms <= 250': check(median(r.delay?.p99_ms), '<=', 250),
+    'api.recent.rps >= 9000': check(api('recent', 'rps'), '>=', 9_000),
+    'api.recent.p99_ms <= 15': check(api('recent', 'p99_ms'), '<=', 15),
+    'growth.ratio >= 0.80': check(median(r.growth?.ratio), '>=', 0.8)
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.exitCode = 1
+})
