@@ -1,0 +1,195 @@
+// `sensorstream all` (what `npm start` runs) as a child process: on the embedded defaults (in-process
+// bus and cache, its own PostgreSQL in DATA_DIR), then with real Postgres and Redis, then with Kafka too.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { freePort } from '../../src/local/free-port.ts'
+import { freshDatabase, uniqueName, useKafka, useRedis } from '../harness/index.ts'
+import { rowCount, startCli, waitFor, type CliProcess } from './support.ts'
+
+const dirs: string[] = []
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+function dataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sensorstream-e2e-all-'))
+  chmodSync(dir, 0o755) // as root the embedded PostgreSQL runs as `postgres`, who must enter it
+  dirs.push(dir)
+  return dir
+}
+
+interface Reading {
+  sensor_id: string
+  value: number
+  timestamp: number
+}
+
+async function getJson<T>(url: string): Promise<{ status: number; body: T; headers: Headers }> {
+  const res = await fetch(url)
+  return { status: res.status, body: (await res.json()) as T, headers: res.headers }
+}
+
+/** Starts `sensorstream all` and waits for its API line; returns the process and the API URL. */
+async function startAll(env: Record<string, string>): Promise<{ cli: CliProcess; api: string }> {
+  const cli = startCli('all', { PRODUCER_INTERVAL_MS: '200', BATCH_MAX_WAIT_MS: '50', ...env })
+  try {
+    const api = await waitFor(
+      'the API line',
+      async () => {
+        if (cli.child.exitCode !== null) throw new Error(`exited with ${cli.child.exitCode}:\n${cli.output()}`)
+        return /^ {2}api {7}(http:\/\/\S+)/m.exec(cli.output())?.[1]
+      },
+      60_000,
+      50
+    )
+    return { cli, api }
+  } catch (err) {
+    await cli.kill()
+    throw err
+  }
+}
+
+async function producerReadingsVisible(api: string): Promise<Reading[]> {
+  return waitFor(
+    'the producer readings of sensor-123 in GET /data',
+    async () => {
+      const { status, body } = await getJson<Reading[]>(`${api}/data?sensor_id=sensor-123&limit=100`)
+      return status === 200 && body.length > 0 && body
+    },
+    20_000,
+    100
+  )
+}
+
+async function postThenRecent(api: string, sensorId: string, value: number): Promise<string | null> {
+  const timestamp = Math.floor(Date.now() / 1000)
+  const posted = await fetch(`${api}/data`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sensor_id: sensorId, value, timestamp })
+  })
+  assert.equal(posted.status, 201, await posted.clone().text())
+  const recent = await getJson<Reading>(`${api}/recent/${sensorId}`)
+  assert.equal(recent.status, 200)
+  assert.deepEqual(recent.body, { sensor_id: sensorId, value, timestamp })
+  return recent.headers.get('x-cache')
+}
+
+/** Command lines of running processes that mention `text` (pgrep -f), other than pgrep itself. */
+function processesMentioning(text: string): string {
+  try {
+    return execFileSync('pgrep', ['-fa', text], { encoding: 'utf8' }).trim()
+  } catch {
+    return ''
+  }
+}
+
+test('embedded defaults: data flows, POST then /recent, a second start is refused, SIGTERM exits 0 and leaves nothing, a restart keeps the data', async () => {
+  const dir = dataDir()
+  const port = String(await freePort())
+  const started = Date.now()
+  const { cli, api } = await startAll({ DATA_DIR: dir, PORT: port })
+  let stopped = false
+  try {
+    const output = cli.output()
+    assert.match(output, /^ {2}postgres {2}postgres:\/\/postgres(:\*\*\*)?@127\.0\.0\.1:\d+\/sensorstream .*embedded/m)
+    assert.match(output, /^ {2}kafka {5}in-process bus/m)
+    assert.match(output, /^ {2}redis {5}in-process cache/m)
+    assert.equal(api, `http://127.0.0.1:${port}`)
+
+    const readings = await producerReadingsVisible(api)
+    assert.ok(readings.every((r) => r.sensor_id === 'sensor-123' && Number.isFinite(r.value)))
+    const firstReadingMs = Date.now() - started
+    assert.equal(await postThenRecent(api, 'e2e-all-embedded', 42.5), 'hit')
+    await waitFor('a progress line', async () => /^readings: \d+ produced, \d+ stored, [\d.]+\/s$/m.test(cli.output()), 15_000)
+
+    // A second start on the same DATA_DIR says the first is running and exits non-zero.
+    const second = startCli('all', { DATA_DIR: dir, PORT: String(await freePort()) })
+    const code = await second.exited()
+    assert.notEqual(code, 0)
+    assert.match(second.output(), new RegExp(`already running with data in ${dir} \\(pid ${cli.child.pid}\\)`))
+    assert.match(cli.output(), /^readings: /m, 'the first one is unaffected')
+
+    assert.equal(await cli.stop(15_000), 0, cli.output())
+    stopped = true
+    assert.match(cli.output(), /^stopped$/m)
+    assert.equal(processesMentioning(join(dir, 'postgres')), '', 'the embedded PostgreSQL is shut down')
+    assert.equal(processesMentioning(dir), '', 'no process left')
+    assert.ok(!existsSync(join(dir, 'sensorstream.pid')), 'the lock is released')
+    process.stdout.write(`# first producer reading visible after ${firstReadingMs} ms\n`)
+  } finally {
+    if (!stopped) await cli.kill()
+  }
+
+  // The restart finds the data (the in-process cache is new: /recent answers from Postgres).
+  const again = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_COUNT: '1' })
+  try {
+    const recent = await getJson<Reading>(`${api}/recent/e2e-all-embedded`)
+    assert.equal(recent.status, 200)
+    assert.equal(recent.body.value, 42.5)
+    const history = await getJson<Reading[]>(`${api}/data?sensor_id=sensor-123&limit=1000`)
+    assert.ok(history.body.length >= 2, 'the readings of the first run are still there')
+
+    // A run that is killed leaves a stale lock: the next start takes it over.
+    await again.cli.kill()
+    assert.ok(existsSync(join(dir, 'sensorstream.pid')))
+    await waitFor('the killed run\'s PostgreSQL to go', async () => processesMentioning(join(dir, 'postgres')) === '', 15_000)
+    const third = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_COUNT: '1' })
+    assert.equal((await getJson<Reading>(`${api}/recent/e2e-all-embedded`)).body.value, 42.5)
+    assert.equal(await third.cli.stop(15_000), 0, third.cli.output())
+  } finally {
+    await again.cli.kill()
+  }
+  assert.equal(processesMentioning(dir), '')
+})
+
+test('DATABASE_URL and REDIS_URL set: the real Postgres and Redis serve, nothing embedded starts for them', async () => {
+  const [databaseUrl, redis] = await Promise.all([freshDatabase('all'), useRedis()])
+  const dir = dataDir()
+  const { cli, api } = await startAll({ DATA_DIR: dir, PORT: String(await freePort()), DATABASE_URL: databaseUrl, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `${uniqueName('all')}:` })
+  let stopped = false
+  try {
+    assert.match(cli.output(), new RegExp(`^ {2}postgres {2}${databaseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
+    assert.match(cli.output(), new RegExp(`^ {2}redis {5}${redis.url}`, 'm'))
+    assert.match(cli.output(), /^ {2}kafka {5}in-process bus/m)
+    await producerReadingsVisible(api)
+    assert.ok((await rowCount(databaseUrl)) > 0, 'the readings are in the given database')
+    assert.equal(await postThenRecent(api, 'e2e-all-real', 7.25), 'hit')
+    assert.ok(!existsSync(join(dir, 'postgres')), 'no embedded PostgreSQL')
+    assert.equal(await cli.stop(15_000), 0, cli.output())
+    stopped = true
+  } finally {
+    if (!stopped) await cli.kill()
+  }
+  assert.equal(processesMentioning(dir), '')
+})
+
+test('KAFKA_BROKERS set too: every part is the real service', async () => {
+  const [kafka, databaseUrl, redis] = await Promise.all([useKafka(), freshDatabase('all'), useRedis()])
+  const topic = uniqueName('all')
+  const { cli, api } = await startAll({
+    DATA_DIR: dataDir(),
+    PORT: String(await freePort()),
+    KAFKA_BROKERS: kafka.brokers,
+    KAFKA_TOPIC: topic,
+    KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_GROUP_ID: uniqueName('group'),
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: `${uniqueName('all')}:`
+  })
+  let stopped = false
+  try {
+    assert.match(cli.output(), new RegExp(`^ {2}kafka {5}${kafka.brokers} \\(topic ${topic}`, 'm'))
+    await producerReadingsVisible(api)
+    assert.equal(await postThenRecent(api, 'e2e-all-kafka', 1.5), 'hit')
+    assert.equal(await cli.stop(15_000), 0, cli.output())
+    stopped = true
+  } finally {
+    if (!stopped) await cli.kill()
+  }
+})
