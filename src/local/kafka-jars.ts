@@ -40,7 +40,17 @@ const stderrLine = (line: string): void => {
  * Makes sure the broker jars are in the cache and returns their folder (`…/libs`). The first call
  * runs Maven (a progress line goes to `log`, stderr by default); later calls return at once.
  */
-export async function ensureKafkaJars(log: (line: string) => void = stderrLine): Promise<string> {
+export function ensureKafkaJars(log: (line: string) => void = stderrLine): Promise<string> {
+  // One fetch per process, however many brokers start at once.
+  fetching ??= fetchKafkaJars(log).finally(() => {
+    fetching = undefined
+  })
+  return fetching
+}
+
+let fetching: Promise<string> | undefined
+
+async function fetchKafkaJars(log: (line: string) => void): Promise<string> {
   const dir = kafkaCacheDir()
   const libs = join(dir, 'libs')
   const marker = join(dir, 'complete')
