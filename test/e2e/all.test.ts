@@ -33,15 +33,16 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T; heade
   return { status: res.status, body: (await res.json()) as T, headers: res.headers }
 }
 
-/** Starts `sensorstream all` and waits for its API line; returns the process and the API URL. */
+/** Starts `sensorstream all` and waits for all its startup lines; returns the process and the API URL. */
 async function startAll(env: Record<string, string>): Promise<{ cli: CliProcess; api: string }> {
   const cli = startCli('all', { PRODUCER_INTERVAL_MS: '200', BATCH_MAX_WAIT_MS: '50', ...env })
   try {
     const api = await waitFor(
-      'the API line',
+      'the startup lines',
       async () => {
         if (cli.child.exitCode !== null) throw new Error(`exited with ${cli.child.exitCode}:\n${cli.output()}`)
-        return /^ {2}api {7}(http:\/\/\S+)/m.exec(cli.output())?.[1]
+        // The lines may arrive in several chunks: wait for the last one before reading them.
+        return /^Ctrl-C stops everything\.$/m.test(cli.output()) ? /^ {2}api {7}(http:\/\/\S+)/m.exec(cli.output())?.[1] : undefined
       },
       60_000,
       50
