@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { requireExecutable } from './environment.ts'
 import { canConnect, freePort, LOOPBACK } from './free-port.ts'
 import { ensureKafkaJars, JAVA_INSTALL, KAFKA_VERSION } from './kafka-jars.ts'
-import { makeTempDir, removeTempDir, spawnService, terminate, waitUntil, type ServiceProcess } from './processes.ts'
+import { makeTempDir, removeTempDir, serviceControl, spawnService, terminate, waitUntil, type ServiceControl, type ServiceProcess } from './processes.ts'
 
 export { ensureKafkaJars, KAFKA_VERSION } from './kafka-jars.ts'
 
@@ -31,26 +31,16 @@ export interface KafkaOptions {
   readonly startTimeoutMs?: number
 }
 
-export interface KafkaServer {
+/** stop() is SIGTERM (the broker's clean shutdown); dispose() removes the data dir unless persistent. */
+export interface KafkaServer extends ServiceControl {
   /** `127.0.0.1:port`, for KAFKA_BROKERS */
   readonly brokers: string
   readonly port: number
   readonly controllerPort: number
   readonly dataDir: string
   readonly logFile: string
-  /** the broker's pid while running */
-  readonly pid: number | undefined
-  /** SIGTERM (clean shutdown), SIGKILL after 15 s; the data stays for start() */
-  stop(): Promise<void>
-  /** SIGKILL, like a crash; resolves once the process is gone */
-  kill(): Promise<void>
-  /** starts again on the same ports and data dir; no-op while running */
-  start(): Promise<void>
-  /** stop(), then remove the data dir unless persistent */
-  dispose(): Promise<void>
 }
 
-const STOP_GRACE_MS = 15_000
 const READY_LINE = 'Kafka Server started'
 const run = promisify(execFile)
 
@@ -160,12 +150,9 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaServe
 
   const jvmArgs = [`-Xms${heapMb}m`, `-Xmx${heapMb}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError',
     '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jFile}`, '-cp', classpath, 'kafka.Kafka', propertiesFile]
-  let proc: ServiceProcess | undefined
-
-  const launch = async (): Promise<void> => {
+  const launch = async (): Promise<ServiceProcess> => {
     const offset = existsSync(logFile) ? statSync(logFile).size : 0
     const started = await spawnService(java, jvmArgs, { logFile, cwd: dataDir, detached })
-    proc = started
     const logged = (): boolean => readFileSync(logFile).subarray(offset).includes(READY_LINE)
     try {
       await waitUntil(async () => logged() && (await canConnect(port)), { what: `Kafka broker on ${LOOPBACK}:${port}`, timeoutMs, proc: started, logFile })
@@ -173,12 +160,14 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaServe
       await terminate(started, 'SIGKILL', 0)
       throw err
     }
+    return started
   }
 
   // Ports picked here can be taken by someone else before the broker binds them: pick again.
+  let first: ServiceProcess
   for (let attempt = 1; ; attempt++) {
     try {
-      await launch()
+      first = await launch()
       break
     } catch (err) {
       const portClash = /Address already in use/.test(String(err))
@@ -192,28 +181,6 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaServe
     }
   }
 
-  const stop = async (): Promise<void> => {
-    if (proc !== undefined) await terminate(proc, 'SIGTERM', STOP_GRACE_MS)
-  }
-  return {
-    brokers: `${LOOPBACK}:${port}`,
-    port,
-    controllerPort,
-    dataDir,
-    logFile,
-    get pid() {
-      return proc === undefined || proc.hasExited() ? undefined : proc.pid
-    },
-    stop,
-    kill: async () => {
-      if (proc !== undefined) await terminate(proc, 'SIGKILL', 0)
-    },
-    start: async () => {
-      if (proc === undefined || proc.hasExited()) await launch()
-    },
-    dispose: async () => {
-      await stop()
-      if (!persistent) removeTempDir(dataDir)
-    }
-  }
+  const control = serviceControl({ first, launch, cleanup: () => (persistent ? undefined : removeTempDir(dataDir)) })
+  return Object.assign(control, { brokers: `${LOOPBACK}:${port}`, port, controllerPort, dataDir, logFile })
 }

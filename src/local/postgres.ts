@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { findExecutable, isRoot, osUser, versionedDirs, type OsUser } from './environment.ts'
 import { freePort, LOOPBACK } from './free-port.ts'
 import { createDatabase, postgresAnswers } from './pg-database.ts'
-import { makeTempDir, removeTempDir, spawnService, terminate, waitUntil, type ServiceProcess } from './processes.ts'
+import { makeTempDir, removeTempDir, serviceControl, spawnService, STOP_GRACE_MS, terminate, waitUntil, type ServiceControl, type ServiceProcess } from './processes.ts'
 
 export interface PostgresOptions {
   /** [a free one] */
@@ -24,28 +24,18 @@ export interface PostgresOptions {
   readonly startTimeoutMs?: number
 }
 
-export interface PostgresServer {
+/** stop() is `pg_ctl stop -m fast`, kill() a SIGKILL to the postmaster; dispose() removes the data dir unless persistent. */
+export interface PostgresServer extends ServiceControl {
   /** `postgres://postgres@127.0.0.1:PORT/postgres` (trust auth) */
   readonly url: string
   readonly port: number
   readonly dataDir: string
   readonly logFile: string
-  /** the postmaster's pid while running */
-  readonly pid: number | undefined
   /** creates a database and returns its URL */
   createDatabase(name: string): Promise<string>
-  /** `pg_ctl stop -m fast`; the data stays for start() */
-  stop(): Promise<void>
-  /** SIGKILL to the postmaster, like a crash; resolves once it is gone */
-  kill(): Promise<void>
-  /** starts again on the same port and data dir; no-op while running */
-  start(): Promise<void>
-  /** stop(), then remove the data dir unless persistent */
-  dispose(): Promise<void>
 }
 
 export const POSTGRES_INSTALL = 'apt-get update && apt-get install -y postgresql'
-const STOP_GRACE_MS = 15_000
 const run = promisify(execFile)
 
 /** The folder with initdb, pg_ctl and postgres: from PATH, else the newest /usr/lib/postgresql/N/bin. */
@@ -116,17 +106,14 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const settings = [`listen_addresses=${LOOPBACK}`, `unix_socket_directories=${socketDir}`,
     ...(persistent ? [] : ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'])]
   const args = ['-D', dataDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])]
-  let proc: ServiceProcess | undefined
-
-  const launch = async (): Promise<void> => {
+  const launch = async (): Promise<ServiceProcess> => {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const offset = existsSync(logFile) ? statSync(logFile).size : 0
       const started = await spawnService(join(bin, 'postgres'), args, { logFile, cwd: dataDir, detached, user })
-      proc = started
       try {
         await waitUntil(() => postgresAnswers(url), { what: `PostgreSQL on ${LOOPBACK}:${port}`, timeoutMs: Math.max(0, deadline - Date.now()), proc: started, logFile, intervalMs: 100 })
-        return
+        return started
       } catch (err) {
         await terminate(started, 'SIGKILL', 0)
         const output = readFileSync(logFile).subarray(offset).toString()
@@ -135,42 +122,26 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       }
     }
   }
+  let first: ServiceProcess
   try {
-    await launch()
+    first = await launch()
   } catch (err) {
     if (options.dataDir === undefined) removeTempDir(dataDir)
     throw err
   }
 
-  const stop = async (): Promise<void> => {
-    const running = proc
-    if (running === undefined || running.hasExited()) return
-    try {
-      await run(join(bin, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', String(STOP_GRACE_MS / 1000)], { cwd: dataDir, ...asUser })
-    } catch {
-      // not running any more, or too slow: the signal below settles it
-    }
-    await terminate(running, 'SIGINT', STOP_GRACE_MS)
-  }
-  return {
-    url,
-    port,
-    dataDir,
-    logFile,
-    get pid() {
-      return proc === undefined || proc.hasExited() ? undefined : proc.pid
+  const control = serviceControl({
+    first,
+    launch,
+    stop: async (running) => {
+      try {
+        await run(join(bin, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', String(STOP_GRACE_MS / 1000)], { cwd: dataDir, ...asUser })
+      } catch {
+        // not running any more, or too slow: the signal below settles it
+      }
+      await terminate(running, 'SIGINT', STOP_GRACE_MS)
     },
-    createDatabase: (name) => createDatabase(url, name),
-    stop,
-    kill: async () => {
-      if (proc !== undefined) await terminate(proc, 'SIGKILL', 0)
-    },
-    start: async () => {
-      if (proc === undefined || proc.hasExited()) await launch()
-    },
-    dispose: async () => {
-      await stop()
-      if (!persistent) removeTempDir(dataDir)
-    }
-  }
+    cleanup: () => (persistent ? undefined : removeTempDir(dataDir))
+  })
+  return Object.assign(control, { url, port, dataDir, logFile, createDatabase: (name: string) => createDatabase(url, name) })
 }

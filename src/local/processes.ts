@@ -106,6 +106,56 @@ export async function terminate(proc: ServiceProcess, sig: NodeJS.Signals, grace
   await proc.exited
 }
 
+/** How long a service may take to stop cleanly before it is killed. */
+export const STOP_GRACE_MS = 15_000
+
+/** What every launcher hands out to stop, crash and restart its service (same ports, same data). */
+export interface ServiceControl {
+  /** the server's pid while it runs */
+  readonly pid: number | undefined
+  /** a clean stop; the data stays for start() */
+  stop(): Promise<void>
+  /** SIGKILL, like a crash; resolves once it is gone */
+  kill(): Promise<void>
+  /** starts it again when it is not running */
+  start(): Promise<void>
+  /** stop() and remove what was throwaway */
+  dispose(): Promise<void>
+}
+
+export interface ServiceControlOptions {
+  /** the running process of the first launch */
+  readonly first: ServiceProcess
+  /** starts the service again and resolves with its process once it is ready */
+  readonly launch: () => Promise<ServiceProcess>
+  /** a clean stop of `proc` [SIGTERM, SIGKILL after STOP_GRACE_MS] */
+  readonly stop?: (proc: ServiceProcess) => Promise<void>
+  /** run by dispose() after the stop, e.g. to remove a throwaway folder */
+  readonly cleanup?: () => void
+}
+
+export function serviceControl(options: ServiceControlOptions): ServiceControl {
+  let proc = options.first
+  const stopProcess = options.stop ?? ((p: ServiceProcess) => terminate(p, 'SIGTERM', STOP_GRACE_MS))
+  const stop = async (): Promise<void> => {
+    if (!proc.hasExited()) await stopProcess(proc)
+  }
+  return {
+    get pid() {
+      return proc.hasExited() ? undefined : proc.pid
+    },
+    stop,
+    kill: () => terminate(proc, 'SIGKILL', 0),
+    start: async () => {
+      if (proc.hasExited()) proc = await options.launch()
+    },
+    dispose: async () => {
+      await stop()
+      options.cleanup?.()
+    }
+  }
+}
+
 /** The last `lines` lines of a log file, for error messages. */
 export function logTail(file: string, lines = 25): string {
   try {

@@ -4,7 +4,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { requireExecutable } from './environment.ts'
 import { freePort, LOOPBACK } from './free-port.ts'
-import { makeTempDir, removeTempDir, spawnService, terminate, waitUntil, type ServiceProcess } from './processes.ts'
+import { makeTempDir, removeTempDir, serviceControl, spawnService, terminate, waitUntil, type ServiceControl, type ServiceProcess } from './processes.ts'
 
 export interface RedisOptions {
   /** [a free one] */
@@ -17,24 +17,15 @@ export interface RedisOptions {
   readonly startTimeoutMs?: number
 }
 
-export interface RedisServer {
+/** stop() is SIGTERM; nothing is saved, so a restart starts empty. dispose() removes the temporary folder. */
+export interface RedisServer extends ServiceControl {
   /** `redis://127.0.0.1:PORT` */
   readonly url: string
   readonly port: number
   readonly logFile: string
-  readonly pid: number | undefined
-  /** SIGTERM, SIGKILL after 15 s (nothing is saved: a restart starts empty) */
-  stop(): Promise<void>
-  /** SIGKILL; resolves once it is gone */
-  kill(): Promise<void>
-  /** starts again on the same port; no-op while running */
-  start(): Promise<void>
-  /** stop(), then remove the temporary folder */
-  dispose(): Promise<void>
 }
 
 export const REDIS_INSTALL = 'apt-get update && apt-get install -y redis-server'
-const STOP_GRACE_MS = 15_000
 
 /** True when 127.0.0.1:`port` answers PING with PONG (no auth). */
 export function redisAnswers(port: number, timeoutMs = 1_000): Promise<boolean> {
@@ -64,45 +55,24 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   const logFile = join(dir, 'redis.log')
   const args = ['--bind', LOOPBACK, '--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no',
     '--dir', dir, '--loglevel', 'warning']
-  let proc: ServiceProcess | undefined
-
-  const launch = async (): Promise<void> => {
+  const launch = async (): Promise<ServiceProcess> => {
     const started = await spawnService(binary, args, { logFile, cwd: dir, detached: options.detached === true })
-    proc = started
     try {
       await waitUntil(() => redisAnswers(port), { what: `Redis on ${LOOPBACK}:${port}`, timeoutMs: options.startTimeoutMs ?? 10_000, proc: started, logFile, intervalMs: 20 })
     } catch (err) {
       await terminate(started, 'SIGKILL', 0)
       throw err
     }
+    return started
   }
+  let first: ServiceProcess
   try {
-    await launch()
+    first = await launch()
   } catch (err) {
     if (temp) removeTempDir(dir)
     throw err
   }
 
-  const stop = async (): Promise<void> => {
-    if (proc !== undefined) await terminate(proc, 'SIGTERM', STOP_GRACE_MS)
-  }
-  return {
-    url: `redis://${LOOPBACK}:${port}`,
-    port,
-    logFile,
-    get pid() {
-      return proc === undefined || proc.hasExited() ? undefined : proc.pid
-    },
-    stop,
-    kill: async () => {
-      if (proc !== undefined) await terminate(proc, 'SIGKILL', 0)
-    },
-    start: async () => {
-      if (proc === undefined || proc.hasExited()) await launch()
-    },
-    dispose: async () => {
-      await stop()
-      if (temp) removeTempDir(dir)
-    }
-  }
+  const control = serviceControl({ first, launch, cleanup: () => (temp ? removeTempDir(dir) : undefined) })
+  return Object.assign(control, { url: `redis://${LOOPBACK}:${port}`, port, logFile })
 }
