@@ -18,6 +18,7 @@ import { aborted } from '../../platform/shutdown.ts'
 import type { BusAdmin, BusConsumer, BusPublisher } from '../../ports/bus.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
+import { openApiStore } from '../api/main.ts'
 import { startApi, type RunningApi } from '../api/server.ts'
 import { connectAll, type Opened } from '../connect.ts'
 import { runProducer } from '../producer/run.ts'
@@ -103,15 +104,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const bus = chooseBus(config, quiet)
     const cache = chooseCache(config, quiet)
     const store = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: quiet.child({ component: 'postgres' }) })
-    // The API's own pool: no statement and no wait for a connection lasts longer than a request may.
-    const timeoutMs = config.api.requestTimeoutMs
-    const apiStore = new PostgresReadingStore({
-      url: databaseUrl,
-      poolMax: config.database.poolMax,
-      statementTimeoutMs: Math.min(config.database.statementTimeoutMs, Math.max(timeoutMs, 100)),
-      connectTimeoutMs: timeoutMs,
-      logger: quiet.child({ component: 'api-postgres' })
-    })
+    const apiStore = openApiStore(config, databaseUrl, quiet.child({ component: 'api-postgres' }))
     const queries = new PostgresReadingQueries({ pool: apiStore.pool })
     const counted = countingPublisher(bus.publisher, config.kafka.topic)
     opened = await connectAll(

@@ -4,12 +4,25 @@ import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
-import { requireServices } from '../../platform/config.ts'
+import { requireServices, type Config } from '../../platform/config.ts'
+import type { Logger } from '../../platform/logger.ts'
 import { createMetricsRegistry, collectProcessMetrics } from '../../platform/metrics.ts'
 import { aborted } from '../../platform/shutdown.ts'
 import { connectAll } from '../connect.ts'
 import type { ServiceMain } from '../service.ts'
 import { startApi } from './server.ts'
+
+/** The API's own pool: no statement and no wait for a connection lasts longer than a request may. */
+export function openApiStore(config: Config, databaseUrl: string, logger: Logger): PostgresReadingStore {
+  const timeoutMs = config.api.requestTimeoutMs
+  return new PostgresReadingStore({
+    url: databaseUrl,
+    poolMax: config.database.poolMax,
+    statementTimeoutMs: Math.min(config.database.statementTimeoutMs, Math.max(timeoutMs, 100)),
+    connectTimeoutMs: timeoutMs,
+    logger
+  })
+}
 
 export const main: ServiceMain = async ({ config, logger, signal }) => {
   requireServices(config, 'api', ['database', 'redis'])
@@ -28,15 +41,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     throw err
   }
 
-  // The API's own pool: no statement and no wait for a connection lasts longer than a request may.
   const timeoutMs = config.api.requestTimeoutMs
-  const store = new PostgresReadingStore({
-    url: databaseUrl,
-    poolMax: config.database.poolMax,
-    statementTimeoutMs: Math.min(config.database.statementTimeoutMs, Math.max(timeoutMs, 100)),
-    connectTimeoutMs: timeoutMs,
-    logger: logger.child({ component: 'postgres' })
-  })
+  const store = openApiStore(config, databaseUrl, logger.child({ component: 'postgres' }))
   const queries = new PostgresReadingQueries({ pool: store.pool })
   const latest = new RedisLatestValues({
     url: redisUrl,
