@@ -201,3 +201,27 @@ test('Postgres stopped for a few seconds mid-stream: the service waits, resumes,
     for (const p of [streaming, producer]) if (p.child.exitCode === null) await p.kill()
   }
 })
+
+test('two streaming instances in one group share the partitions: each stores part, together exactly all', async () => {
+  const url = await freshDatabase('e2e')
+  const s = setup(url)
+  const ports = [await freePort(), await freePort()]
+  const instances = ports.map((port) => startCli('streaming', { ...s.env, METRICS_PORT: String(port) }))
+  try {
+    const producer = await produce(s, { PRODUCER_COUNT: '20000', PRODUCER_RATE: '5000' })
+    assert.equal(await producer.exited(), 0, producer.output())
+    await waitFor('20,000 rows', async () => (await rowCount(url)) === 20_000 && (await caughtUp(kafka.brokers, s.group, s.topic)), 90_000)
+    const stored = await Promise.all(
+      ports.map(async (port) => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+        return Number(/^sensorstream_stored_total\{[^}]*\} (\S+)$/m.exec(text)?.[1])
+      })
+    )
+    assert.ok(stored.every((n) => n > 0), `each instance stored some: ${stored.join(', ')}`)
+    assert.equal((stored[0] ?? 0) + (stored[1] ?? 0), 20_000, 'and together exactly all')
+    await assertRedisMatchesPostgres(s, url)
+    for (const instance of instances) assert.equal(await instance.stop(), 0, instance.output())
+  } finally {
+    for (const p of instances) if (p.child.exitCode === null) await p.kill()
+  }
+})
