@@ -29,6 +29,14 @@ for (const item of only) if (!ITEMS.includes(item)) throw new Error(`unknown ite
 const runsArg = args.find((a) => a.startsWith('--runs='))
 const readingsArg = args.find((a) => a.startsWith('--readings='))
 // --runs and --readings are for trying things out; the figures the issue asks for use the defaults.
+// --variants=label=/path/to/checkout,…: the ingest item also runs those checkouts' streaming
+// service, run by run in turn with this one, for before/after figures from the same run.
+const variantsArg = args.find((a) => a.startsWith('--variants='))
+const variants = (variantsArg === undefined ? [] : variantsArg.slice('--variants='.length).split(',')).map((v) => {
+  const [label, dir] = v.split('=')
+  if (label === undefined || dir === undefined) throw new Error(`--variants: "${v}" is not label=path`)
+  return { label, cli: `${dir}/src/cli.ts` }
+})
 const sizes = {
   ...(quick ? QUICK : FULL),
   ...(runsArg === undefined ? {} : { runs: Number(runsArg.slice('--runs='.length)) }),
@@ -106,6 +114,7 @@ async function runItems(bench: Bench): Promise<void> {
     const rss: number[] = []
     const cpu: number[] = []
     const secs: number[] = []
+    const variantRuns: Record<string, { rate: number[]; rss: number[]; cpu: number[] }> = {}
     for (let r = 0; r < sizes.runs; r++) {
       const db = await bench.database('ingest')
       firstDatabase ??= db
@@ -115,6 +124,17 @@ async function runItems(bench: Bench): Promise<void> {
       cpu.push(run.cpuSPerMillion)
       secs.push(run.seconds)
       bench.progress(`ingest run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB, ${run.cpuSPerMillion.toFixed(1)} CPU s per million`)
+      for (const variant of variants) {
+        const v = await ingest(bench, topics[r] as ProducedTopic, await bench.database('variant'), `${bench.name('variant')}:`, variant.cli)
+        const runs = (variantRuns[variant.label] ??= { rate: [], rss: [], cpu: [] })
+        runs.rate.push(v.readingsPerS)
+        runs.rss.push(v.peakRssMb)
+        runs.cpu.push(v.cpuSPerMillion)
+        bench.progress(`  variant ${variant.label}: ${formatNumber(v.readingsPerS)} readings/s (${v.seconds.toFixed(1)} s), peak RSS ${v.peakRssMb.toFixed(0)} MB, ${v.cpuSPerMillion.toFixed(1)} CPU s per million`)
+      }
+    }
+    if (variants.length > 0) {
+      results.ingest_variants = Object.fromEntries(Object.entries(variantRuns).map(([label, v]) => [label, { readings_per_s: figure(v.rate), peak_rss_mb: figure(v.rss), cpu_s_per_million: figure(v.cpu) }]))
     }
     empty.push(figure(rate))
     results.ingest = {

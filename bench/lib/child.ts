@@ -19,8 +19,9 @@ export interface Cli {
   stop(withinMs?: number): Promise<number | null>
 }
 
-export function startCli(command: string, env: Record<string, string>): Cli {
-  const child = spawn(process.execPath, [CLI, command], {
+/** `cli`: another checkout's src/cli.ts, to compare versions in one run (`--variants`). */
+export function startCli(command: string, env: Record<string, string>, cli = CLI): Cli {
+  const child = spawn(process.execPath, [cli, command], {
     env: {
       PATH: process.env.PATH ?? '',
       LOG_LEVEL: 'info',

@@ -46,7 +46,7 @@ export interface IngestRun {
  * the topic (offsets are committed only after Postgres and Redis have the batch). Then the row count
  * is checked: exactly the topic's readings were added.
  */
-export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: string, prefix: string): Promise<IngestRun> {
+export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: string, prefix: string, cliPath?: string): Promise<IngestRun> {
   const group = bench.name('group')
   const rowsBefore = await countRows(databaseUrl)
   const ends = await bench.offsets.ends(topic.topic)
@@ -57,7 +57,7 @@ export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: st
     KAFKA_GROUP_ID: group,
     DATABASE_URL: databaseUrl,
     REDIS_KEY_PREFIX: prefix
-  }))
+  }), cliPath)
   try {
     await until(`streaming to consume ${topic.topic}`, () => bench.offsets.caughtUp(group, topic.topic, ends), { timeoutMs: 15 * 60_000, everyMs: 25, child: cli })
     const seconds = (performance.now() - started) / 1000

@@ -36,7 +36,7 @@ export async function startServices(): Promise<Services> {
     await postgres.start()
     const check = new pg.Client({ connectionString: postgres.url })
     await check.connect()
-    const version = (await check.query<{ v: string }>('SHOW server_version')).rows[0]?.v ?? '?'
+    const version = (await check.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?'
     await check.end()
     const redisVersion = await redisServerVersion(redis.url)
     return {

@@ -53,12 +53,19 @@ export interface ConsumeOptions {
   readonly maxBatchWaitMs: number
   /** where a group without committed offsets starts; default earliest */
   readonly fromBeginning?: boolean
+  /**
+   * Batches handed to the handler before the oldest one has resolved [1]. Offsets are still
+   * committed in batch order, each only once its batch and every batch before it have resolved;
+   * fetching pauses while this many are in hand. A handler that allows more than one keeps the order
+   * of its own writes (per key) across batches. An adapter may hand over fewer.
+   */
+  readonly maxInFlightBatches?: number
 }
 
 export interface BusConsumer extends Lifecycle {
   /**
-   * Joins the group and feeds batches to `handler`, one at a time: fetching pauses while a batch is
-   * being handled, so memory stays bounded. Resolves when `close()` has stopped it after
+   * Joins the group and feeds batches to `handler`, one at a time unless `maxInFlightBatches` says
+   * otherwise: fetching pauses while that many batches are being handled, so memory stays bounded. Resolves when `close()` has stopped it after
    * committing the last handled batch; rejects if the handler or the bus fails for good.
    */
   run(options: ConsumeOptions, handler: BatchHandler): Promise<void>

@@ -1,7 +1,9 @@
 // Cuts a @platformatic/kafka message stream into batches of at most `maxRecords`, handed over
-// `maxWaitMs` after their first record at the latest. The stream is paused from the moment a batch
-// is ready until resume(): a paused MessagesStream sends no fetch request, so at most one batch plus
-// the stream's own buffer (highWaterMark messages, one fetch response) is held in memory.
+// `maxWaitMs` after their first record at the latest. It pulls messages with read() (paused mode)
+// only while it is filling a batch: the stream fetches only when its buffer is below highWaterMark,
+// so at most the batches in hand plus the stream's buffer (highWaterMark messages and one fetch
+// response) are held in memory. (Flowing mode with pause()/resume() is not bounded: the client's
+// resume() starts a fetch whatever its buffer holds, so the buffer grew by a fetch per batch.)
 import type { Message, MessagesStream } from '@platformatic/kafka'
 import type { BusRecord } from '../../ports/bus.ts'
 
@@ -35,6 +37,8 @@ export class StreamBatcher {
   readonly #positions = new Map<string, bigint>()
   #timer: NodeJS.Timeout | undefined
   #ready = false
+  /** a batch was handed over and there is no room for another yet: do not read */
+  #paused = false
   #stopped = false
   #failure: unknown
   #waiter: Waiter | undefined
@@ -43,7 +47,7 @@ export class StreamBatcher {
     this.#stream = stream
     this.#maxRecords = maxRecords
     this.#maxWaitMs = maxWaitMs
-    stream.on('data', (message: KafkaMessage) => this.#add(message))
+    stream.on('readable', () => this.#drain())
     stream.on('error', (err: unknown) => this.fail(err))
     stream.on('close', () => this.fail(new Error('kafka message stream closed')))
   }
@@ -58,17 +62,26 @@ export class StreamBatcher {
     })
   }
 
-  /** Fetching starts again (call after the previous batch is handled and committed). */
+  /** Filling the next batch starts again (call when there is room for another batch in hand). */
   resume(): void {
-    if (!this.#stopped && this.#failure === undefined) this.#stream.resume()
+    this.#paused = false
+    this.#drain()
   }
 
   /** No more batches: a waiting next() resolves undefined; records not yet handed over are dropped. */
   stop(): void {
     this.#stopped = true
     this.#clearTimer()
-    this.#stream.pause()
     this.#settle((waiter) => waiter.resolve(undefined))
+  }
+
+  /** Reads buffered messages into the batch being filled, until it is full or the buffer is empty. */
+  #drain(): void {
+    while (!this.#paused && !this.#ready && !this.#stopped && this.#failure === undefined) {
+      const message = this.#stream.read() as KafkaMessage | null
+      if (message === null) return
+      this.#add(message)
+    }
   }
 
   fail(err: unknown): void {
@@ -93,9 +106,8 @@ export class StreamBatcher {
   #markReady(): void {
     this.#clearTimer()
     if (this.#ready || this.#records.length === 0) return
-    // Pausing inside a 'data' listener also stops the rest of the current fetch response: those
-    // records stay in the stream's buffer for the next batch.
-    this.#stream.pause()
+    // No more reads until resume(): the rest of the buffer waits for the next batch.
+    this.#paused = true
     this.#ready = true
     const waiter = this.#waiter
     if (waiter !== undefined) {

@@ -8,7 +8,7 @@ import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { sleep } from '../../platform/retry.ts'
 import { backoffMs, baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
-import { StreamBatcher, type CommitPosition } from './kafka-batcher.ts'
+import { StreamBatcher, type CommitPosition, type KafkaBatch } from './kafka-batcher.ts'
 import { errorText, isPermanentKafkaError, isRebalanceError, toAppError } from './kafka-errors.ts'
 
 export interface KafkaBusConsumerOptions extends KafkaBusOptions {
@@ -98,8 +98,14 @@ export class KafkaBusConsumer implements BusConsumer {
     }
   }
 
+  /**
+   * Hands batches to the handler, up to `maxInFlightBatches` at once, and commits each batch's
+   * offsets once it and every earlier batch have been handled, in batch order. Fetching pauses while
+   * that many batches are in hand, so memory holds at most that many batches plus one fetch.
+   */
   async #pump(consumer: KafkaConsumer, stream: KafkaStream, options: ConsumeOptions, handler: BatchHandler): Promise<void> {
     const signal = this.#closing.signal
+    const maxInFlight = Math.max(1, Math.floor(options.maxInFlightBatches ?? 1))
     const batcher = new StreamBatcher(stream, options.maxBatchRecords, options.maxBatchWaitMs)
     const stop = (): void => batcher.stop()
     // The client emits 'error' when rejoining the group failed for good: this member is lost.
@@ -107,16 +113,49 @@ export class KafkaBusConsumer implements BusConsumer {
     signal.addEventListener('abort', stop, { once: true })
     consumer.on('error', lost)
     if (signal.aborted) stop()
+    type Handled = { readonly kind: 'handled'; readonly error?: { readonly cause: unknown } }
+    type Next = { readonly kind: 'next'; readonly batch: KafkaBatch | undefined } | { readonly kind: 'lost'; readonly error: unknown }
+    const inFlight: { readonly handled: Promise<Handled>; readonly commits: readonly CommitPosition[] }[] = []
+    let next: Promise<Next> | undefined
+    let stopped = false
     try {
       for (;;) {
-        const batch = await batcher.next()
-        if (batch === undefined) return
-        try {
-          await handler(batch.records, { signal })
-        } catch (err) {
-          throw new HandlerFailure(err)
+        if (!stopped && next === undefined && inFlight.length < maxInFlight) next = batcher.next().then(
+          (batch): Next => ({ kind: 'next', batch }),
+          (error: unknown): Next => ({ kind: 'lost', error })
+        )
+        const oldest = inFlight[0]
+        if (next === undefined && oldest === undefined) return
+        const event: Handled | Next = await Promise.race([...(next === undefined ? [] : [next]), ...(oldest === undefined ? [] : [oldest.handled])])
+        if (event.kind === 'lost') {
+          // The stream failed: let the batches in hand finish (uncommitted, they are redelivered) so
+          // that they do not overlap with the redelivery, then rejoin.
+          await Promise.all(inFlight.map((b) => b.handled))
+          throw event.error
         }
-        await this.#commit(consumer, batch.commits)
+        if (event.kind === 'next') {
+          next = undefined
+          if (event.batch === undefined) {
+            // Stopped: commit what is in hand, then return.
+            stopped = true
+            continue
+          }
+          const handled = handler(event.batch.records, { signal }).then(
+            (): Handled => ({ kind: 'handled' }),
+            (cause: unknown): Handled => ({ kind: 'handled', error: { cause } })
+          )
+          inFlight.push({ handled, commits: event.batch.commits })
+          // Room for another batch: fetch it while this one is being handled.
+          if (inFlight.length < maxInFlight) batcher.resume()
+          continue
+        }
+        inFlight.shift()
+        if (event.error !== undefined) {
+          // Later batches are not committed: wait for them to settle, then stop with the error.
+          await Promise.all(inFlight.map((b) => b.handled))
+          throw new HandlerFailure(event.error.cause)
+        }
+        await this.#commit(consumer, (oldest as { commits: readonly CommitPosition[] }).commits)
         batcher.resume()
       }
     } finally {
@@ -174,8 +213,8 @@ export class KafkaBusConsumer implements BusConsumer {
       // The stream buffers at most about one batch while the handler runs (plus one fetch response,
       // bounded by maxBytes).
       highWaterMark: Math.max(16, options.maxBatchRecords),
-      maxBytes: 8 * 1024 * 1024,
-      maxBytesPerPartition: 1024 * 1024,
+      maxBytes: 1024 * 1024,
+      maxBytesPerPartition: 256 * 1024,
       maxWaitTime: Math.min(1_000, Math.max(10, options.maxBatchWaitMs)),
       // Only records of committed transactions, as the Java client's read_committed.
       isolationLevel: 1

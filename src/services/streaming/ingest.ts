@@ -23,8 +23,29 @@ export interface IngestDeps {
   readonly logger: Logger
 }
 
-export function createIngestHandler(deps: IngestDeps): BatchHandler {
+/**
+ * Postgres writes run on this many connections at once: a batch is split by sensor, and a sensor's
+ * readings always take the same lane, where writes run one after another in batch order. So two
+ * batches in hand at once never reorder the writes of one (sensor_id, timestamp): first write wins.
+ */
+export const WRITE_LANES = 2
+
+/** Which lane a sensor's writes take (FNV-1a of the id). */
+export function laneOf(sensorId: string, lanes: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < sensorId.length; i++) h = Math.imul(h ^ sensorId.charCodeAt(i), 0x01000193)
+  return (h >>> 0) % lanes
+}
+
+export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): BatchHandler {
   const { metrics, logger } = deps
+  // The tail of each lane's writes, and of the Redis updates: the next batch's writes queue behind them.
+  const laneTails: Promise<unknown>[] = Array.from({ length: lanes }, () => Promise.resolve())
+  let redisTail: Promise<unknown> = Promise.resolve()
+
+  function after<T>(tail: Promise<unknown>, work: () => Promise<T>): Promise<T> {
+    return tail.then(work, work)
+  }
 
   /** Retries a write until it succeeds or the consumer is closing; logs the first failure of an outage. */
   function persist<T>(dependency: string, signal: AbortSignal, write: () => Promise<T>): Promise<T> {
@@ -63,13 +84,22 @@ export function createIngestHandler(deps: IngestDeps): BatchHandler {
 
     if (valid.length > 0) {
       // Postgres and Redis are independent: write both at once. A crash between them is repaired
-      // by the redelivery, because both writes are idempotent.
-      const [result] = await Promise.all([
-        persist('postgres', signal, () => deps.store.write(valid)),
-        persist('redis', signal, () => deps.latest.update(valid))
-      ])
-      metrics.stored.inc(result.inserted)
-      metrics.duplicates.inc(result.duplicates)
+      // by the redelivery, because both writes are idempotent. Each queues behind the previous
+      // batch's write of the same lane (Redis: behind its previous update), keeping batch order.
+      const parts = splitByLane(valid, lanes)
+      const writes = parts.map((part, lane) => {
+        if (part.length === 0) return Promise.resolve({ inserted: 0, duplicates: 0 })
+        const write = after(laneTails[lane] as Promise<unknown>, () => persist('postgres', signal, () => deps.store.write(part)))
+        laneTails[lane] = write
+        return write
+      })
+      const update = after(redisTail, () => persist('redis', signal, () => deps.latest.update(valid)))
+      redisTail = update
+      const [results] = await Promise.all([Promise.all(writes), update])
+      for (const result of results) {
+        metrics.stored.inc(result.inserted)
+        metrics.duplicates.inc(result.duplicates)
+      }
       // The live feed is best effort: a listener that misses a reading finds it in Postgres.
       deps.live.publish(valid).catch((err: Error) => logger.debug({ err: err.message }, 'live feed publish failed'))
     }
@@ -80,4 +110,11 @@ export function createIngestHandler(deps: IngestDeps): BatchHandler {
     metrics.batchSeconds.observe((performance.now() - started) / 1000)
     metrics.lastBatchAt.set(finished / 1000)
   }
+}
+
+function splitByLane(readings: readonly Reading[], lanes: number): Reading[][] {
+  if (lanes === 1) return [readings as Reading[]]
+  const parts: Reading[][] = Array.from({ length: lanes }, () => [])
+  for (const r of readings) (parts[laneOf(r.sensor_id, lanes)] as Reading[]).push(r)
+  return parts
 }

@@ -10,6 +10,9 @@ import type { ReadingStore } from '../../ports/store.ts'
 import { createIngestHandler } from './ingest.ts'
 import type { StreamingMetrics } from './metrics.ts'
 
+/** Batches in hand at once: one being written while the next is fetched and decoded. */
+export const MAX_IN_FLIGHT_BATCHES = 2
+
 export interface StreamingDeps {
   readonly consumer: BusConsumer
   readonly deadLetters: BusPublisher
@@ -45,7 +48,16 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
   logger.info({ topic: kafka.topic, group: kafka.groupId, dlq: kafka.dlqTopic }, 'consuming')
   try {
     await deps.consumer.run(
-      { topics: [kafka.topic], groupId: kafka.groupId, maxBatchRecords: streaming.batchMaxRows, maxBatchWaitMs: streaming.batchMaxWaitMs, fromBeginning: true },
+      {
+        topics: [kafka.topic],
+        groupId: kafka.groupId,
+        maxBatchRecords: streaming.batchMaxRows,
+        maxBatchWaitMs: streaming.batchMaxWaitMs,
+        fromBeginning: true,
+        // The next batch is fetched and decoded while the previous one is being written; the handler
+        // keeps per-sensor write order across the two.
+        maxInFlightBatches: MAX_IN_FLIGHT_BATCHES
+      },
       handler
     )
   } catch (err) {
