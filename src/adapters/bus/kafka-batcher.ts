@@ -39,6 +39,7 @@ export class StreamBatcher {
   #ready = false
   /** a batch was handed over and there is no room for another yet: do not read */
   #paused = false
+  #eager = false
   #stopped = false
   #failure: unknown
   #waiter: Waiter | undefined
@@ -62,6 +63,17 @@ export class StreamBatcher {
     })
   }
 
+  /**
+   * Eager: nothing is in hand, so a batch is handed over as soon as the stream's buffer is drained,
+   * without waiting to fill up or for maxWaitMs. Batches then grow with the load by themselves
+   * (whatever arrives while the previous batch is written): low delay when quiet, full batches
+   * when busy.
+   */
+  setEager(eager: boolean): void {
+    this.#eager = eager
+    if (eager) this.#drain()
+  }
+
   /** Filling the next batch starts again (call when there is room for another batch in hand). */
   resume(): void {
     this.#paused = false
@@ -79,7 +91,10 @@ export class StreamBatcher {
   #drain(): void {
     while (!this.#paused && !this.#ready && !this.#stopped && this.#failure === undefined) {
       const message = this.#stream.read() as KafkaMessage | null
-      if (message === null) return
+      if (message === null) {
+        if (this.#eager && this.#records.length > 0) this.#markReady()
+        return
+      }
       this.#add(message)
     }
   }

@@ -126,6 +126,8 @@ export class KafkaBusConsumer implements BusConsumer {
         )
         const oldest = inFlight[0]
         if (next === undefined && oldest === undefined) return
+        // Nothing in hand: hand over what has arrived at once rather than wait for a full batch.
+        batcher.setEager(oldest === undefined)
         const event: Handled | Next = await Promise.race([...(next === undefined ? [] : [next]), ...(oldest === undefined ? [] : [oldest.handled])])
         if (event.kind === 'lost') {
           // The stream failed: let the batches in hand finish (uncommitted, they are redelivered) so
