@@ -93,6 +93,15 @@ async function main(): Promise<void> {
 
 async function runItems(bench: Bench): Promise<void> {
   const { sizes } = bench
+  results.notes.push(
+    `every figure is the median of ${sizes.runs} runs, with min and max; ratios compare medians from this same run`,
+    `ingest, growth and the ceiling use ${sizes.readings.toLocaleString('en-US')} readings over ${sizes.sensors.toLocaleString('en-US')} sensors per run (one topic of 6 partitions per run, filled by the producer item)`,
+    `the naive design runs on a ${sizes.naiveReadings.toLocaleString('en-US')}-reading subset (the first readings of each topic): one INSERT and one SET per message is too slow for the whole topic`,
+    'streaming, producer and API run as users run them: `node src/cli.ts <command>` child processes with their default settings, configured only through the environment',
+    'peak RSS is VmHWM of the streaming process (/proc/<pid>/status) read when it has caught up; CPU is utime + stime of that process (/proc/<pid>/stat), startup included',
+    'Postgres is a throwaway instance: fsync, synchronous_commit and full_page_writes are off (src/local/postgres.ts), which flatters every Postgres figure alike (ceiling, naive, sensorstream)',
+    `the growth table is preloaded on the server (generate_series, keys and indexes rebuilt after the load, VACUUM ANALYZE): ${sizes.growthRows.toLocaleString('en-US')} rows`
+  )
   const needTopics = only.has('producer') || only.has('ingest') || only.has('naive') || only.has('ceiling') || only.has('growth')
   const topics: ProducedTopic[] = []
   if (needTopics) {
@@ -252,7 +261,14 @@ async function apiItem(bench: Bench, db: string, prefix: string, day: { from: nu
         p99.push(run.p99Ms)
         failed += run.failed
       }
-      out[endpoint.key] = { endpoint: endpoint.label, rps: figure(rps), p50_ms: figure(p50), p99_ms: figure(p99), failed_requests: failed }
+      out[endpoint.key] = {
+        endpoint: endpoint.label,
+        rps: figure(rps),
+        p50_ms: figure(p50),
+        p99_ms: figure(p99),
+        failed_requests: failed,
+        ...(endpoint.key === 'post' ? { readings_per_s: figure(rps.map((x) => x * 100)) } : {})
+      }
       bench.progress(`api ${endpoint.label}: ${formatNumber(figure(rps).median)} req/s, p99 ${figure(p99).median} ms${failed > 0 ? `, ${failed} failed` : ''}`)
     }
   } finally {

@@ -98,7 +98,9 @@ export interface Method {
 }
 
 export const METHODS: readonly Method[] = [
-  { name: 'unnest, 1 connection, 10k rows', loader: 'unnest', lanes: 1, batchRows: 10_000, idempotent: true },
+  { name: 'unnest, 1 connection, 5k rows', loader: 'unnest', lanes: 1, batchRows: 5_000, idempotent: true },
+  { name: 'unnest, 2 connections, 5k rows', loader: 'unnest', lanes: 2, batchRows: 5_000, idempotent: true },
+  { name: 'COPY to staging + INSERT ON CONFLICT, 2 connections, 5k rows', loader: 'copy-staging', lanes: 2, batchRows: 5_000, idempotent: true },
   { name: 'unnest, 2 connections, 10k rows', loader: 'unnest', lanes: 2, batchRows: 10_000, idempotent: true },
   { name: 'unnest, 2 connections, 50k rows', loader: 'unnest', lanes: 2, batchRows: 50_000, idempotent: true },
   { name: 'COPY to staging + INSERT ON CONFLICT, 2 connections, 10k rows', loader: 'copy-staging', lanes: 2, batchRows: 10_000, idempotent: true },
