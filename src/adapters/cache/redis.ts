@@ -10,19 +10,24 @@ import type { LatestValues } from '../../ports/latest.ts'
 import { openRedis } from './redis-connection.ts'
 import { translateRedisError } from './redis-errors.ts'
 
-// KEYS[1] latest hash, KEYS[2] sensors set; ARGV: sensor_id, timestamp, json, sensor_id, …
+// KEYS[1] latest hash, KEYS[2] sensors set; ARGV: sensor_id, timestamp, json, sensor_id, … (each
+// sensor once). A handful of commands per call, whatever its size: one HMGET of the current values,
+// the comparisons in Lua, one HSET of the newer ones and one SADD.
 const UPDATE_SCRIPT = `
-local updated = 0
-for i = 1, #ARGV, 3 do
-  local id, ts = ARGV[i], tonumber(ARGV[i + 1])
-  local current = redis.call('HGET', KEYS[1], id)
-  if not current or cjson.decode(current).timestamp < ts then
-    redis.call('HSET', KEYS[1], id, ARGV[i + 2])
-    updated = updated + 1
+local ids, updates = {}, {}
+for i = 1, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+local current = redis.call('HMGET', KEYS[1], unpack(ids))
+for n = 1, #ids do
+  local i = n * 3 - 2
+  local cur = current[n]
+  if not cur or cjson.decode(cur).timestamp < tonumber(ARGV[i + 1]) then
+    updates[#updates + 1] = ARGV[i]
+    updates[#updates + 1] = ARGV[i + 2]
   end
-  redis.call('SADD', KEYS[2], id)
 end
-return updated`
+if #updates > 0 then redis.call('HSET', KEYS[1], unpack(updates)) end
+redis.call('SADD', KEYS[2], unpack(ids))
+return #updates / 2`
 
 /** Readings per script call: keeps each call short so Redis never blocks for long. */
 const CHUNK = 2_000
