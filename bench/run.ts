@@ -239,10 +239,21 @@ async function runItems(bench: Bench): Promise<void> {
       max_ms: figure(runs.map((r) => r.maxMs)),
       probes_per_run: runs.map((r) => r.probes),
       rate: sizes.delayRate,
+      ...(variants.length === 0 ? {} : { variants: await delayVariants(bench) }),
       how: `producer CLI at ${sizes.delayRate}/s over 1,000 sensors, streaming and API CLIs; 20 probe readings/s (each its own sensor, idempotent acks=all publish) timed from before the publish until GET /recent/:id returns them (polled every 5 ms); ${sizes.delaySeconds} s windows, one window per run`
     }
     save()
   }
+}
+
+async function delayVariants(bench: Bench): Promise<Json> {
+  const out: Json = {}
+  for (const variant of variants) {
+    bench.progress(`delay, variant ${variant.label}`)
+    const runs = await measureDelay(bench, bench.sizes.runs, bench.sizes.delaySeconds, bench.sizes.delayRate, variant.cli)
+    out[variant.label] = { p50_ms: figure(runs.map((r) => r.p50Ms)), p99_ms: figure(runs.map((r) => r.p99Ms)) }
+  }
+  return out
 }
 
 async function apiItem(bench: Bench, db: string, prefix: string, day: { from: number; to: number }): Promise<void> {

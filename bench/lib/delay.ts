@@ -23,12 +23,12 @@ export interface DelayRun {
   readonly probes: number
 }
 
-export async function measureDelay(bench: Bench, windows: number, seconds: number, rate: number): Promise<DelayRun[]> {
+export async function measureDelay(bench: Bench, windows: number, seconds: number, rate: number, cliPath?: string): Promise<DelayRun[]> {
   const topic = bench.name('steady')
   const prefix = `${bench.name('steady')}:`
   const databaseUrl = await bench.database('steady')
   const env = bench.env({ KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: `${topic}.dlq`, KAFKA_GROUP_ID: bench.name('steady-group'), DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: prefix })
-  const streaming = startCli('streaming', env)
+  const streaming = startCli('streaming', env, cliPath)
   const consuming = streaming.logged('consuming')
   consuming.catch(() => undefined)
   const producer = startCli('producer', { ...env, PRODUCER_SENSORS: '1000', PRODUCER_RATE: String(rate) })

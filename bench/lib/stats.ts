@@ -13,7 +13,7 @@ export function figure(runs: readonly number[]): Figure {
   const sorted = [...runs].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   const median = sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
-  return { median: round(median), min: round(sorted[0] as number), max: round(sorted[sorted.length - 1] as number), runs: runs.map(round) }
+  return { median: round(median), min: round(sorted[0] as number), max: round(sorted[sorted.length - 1] as number), runs: runs.map((x) => round(x)) }
 }
 
 /** Nearest-rank percentile of already sorted values. */

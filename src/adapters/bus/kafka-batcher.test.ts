@@ -1,0 +1,67 @@
+// StreamBatcher on a plain object-mode stream standing in for the client's MessagesStream: full
+// batches, hand-over after maxWaitMs, eager hand-over, and no reading while no batch may be taken.
+import assert from 'node:assert/strict'
+import { Readable } from 'node:stream'
+import { test } from 'node:test'
+import type { MessagesStream } from '@platformatic/kafka'
+import { StreamBatcher } from './kafka-batcher.ts'
+
+type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>
+
+function message(partition: number, offset: number): unknown {
+  return { topic: 't', partition, offset: BigInt(offset), leaderEpoch: 0, key: Buffer.from('k'), value: Buffer.from('v'), timestamp: 1n, headers: new Map() }
+}
+
+function source(count: number): Readable {
+  let next = 0
+  return new Readable({
+    objectMode: true,
+    highWaterMark: 8,
+    read() {
+      if (next < count) this.push(message(next % 2, Math.floor(next / 2)))
+      next++
+    }
+  })
+}
+
+test('full batches of maxRecords, commits past the last offset of each partition', async () => {
+  const batcher = new StreamBatcher(source(25) as unknown as Stream, 10, 60_000)
+  const first = await batcher.next()
+  assert.equal(first?.records.length, 10)
+  assert.deepEqual(first?.commits.map((c) => [c.partition, c.offset]), [[0, 5n], [1, 5n]])
+  batcher.resume()
+  const second = await batcher.next()
+  assert.equal(second?.records.length, 10)
+  batcher.stop()
+  assert.equal(await batcher.next(), undefined)
+})
+
+test('a partial batch is handed over maxWaitMs after its first record', async () => {
+  const batcher = new StreamBatcher(source(3) as unknown as Stream, 10, 50)
+  const started = Date.now()
+  const batch = await batcher.next()
+  assert.equal(batch?.records.length, 3)
+  assert.ok(Date.now() - started >= 40)
+  batcher.stop()
+})
+
+test('eager: what has arrived is handed over at once', async () => {
+  const batcher = new StreamBatcher(source(3) as unknown as Stream, 10, 60_000)
+  batcher.setEager(true)
+  const started = Date.now()
+  const batch = await batcher.next()
+  assert.equal(batch?.records.length, 3)
+  assert.ok(Date.now() - started < 1_000)
+  batcher.stop()
+})
+
+test('no reading while a batch is handed over and no resume() came: the stream stays at its high-water mark', async () => {
+  const stream = source(1_000)
+  const batcher = new StreamBatcher(stream as unknown as Stream, 10, 60_000)
+  assert.equal((await batcher.next())?.records.length, 10)
+  await new Promise((r) => setTimeout(r, 50))
+  assert.ok(stream.readableLength <= 8, `buffered ${stream.readableLength}`)
+  batcher.resume()
+  assert.equal((await batcher.next())?.records.length, 10)
+  batcher.stop()
+})
