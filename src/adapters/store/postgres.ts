@@ -101,15 +101,24 @@ export class PostgresReadingStore implements ReadingStore {
   }
 }
 
-function columns(readings: readonly Reading[]): [string[], number[], number[]] {
+/**
+ * The batch as three array literals (`{"a","b"}`, `{1.5,2}`, `{1000,2000}`): built with one join each
+ * instead of letting the driver escape every element, which costs several percent of the streaming
+ * service's CPU at high rates. Values are finite numbers (validated), so String() is valid input.
+ */
+function columns(readings: readonly Reading[]): [string, string, string] {
   const ids = new Array<string>(readings.length)
-  const values = new Array<number>(readings.length)
-  const ms = new Array<number>(readings.length)
+  const values = new Array<string>(readings.length)
+  const ms = new Array<string>(readings.length)
   for (let i = 0; i < readings.length; i++) {
     const r = readings[i] as Reading
-    ids[i] = r.sensor_id
-    values[i] = r.value
-    ms[i] = Math.round(r.timestamp * 1000)
+    const id = r.sensor_id
+    ids[i] = NEEDS_ESCAPE.test(id) ? `"${id.replace(NEEDS_ESCAPE_ALL, '\\$&')}"` : `"${id}"`
+    values[i] = String(r.value)
+    ms[i] = String(Math.round(r.timestamp * 1000))
   }
-  return [ids, values, ms]
+  return [`{${ids.join(',')}}`, `{${values.join(',')}}`, `{${ms.join(',')}}`]
 }
+
+const NEEDS_ESCAPE = /["\\]/
+const NEEDS_ESCAPE_ALL = /["\\]/g
