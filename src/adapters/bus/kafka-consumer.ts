@@ -3,8 +3,8 @@
 // when the client gives up, the member is dropped and a new one joins again with backoff, resuming
 // from the committed offsets, so no record is skipped (some may be delivered twice, by design).
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, type MessagesStream } from '@platformatic/kafka'
-import type { BatchHandler, BusConsumer, ConsumeOptions } from '../../ports/bus.ts'
-import { AppError } from '../../platform/errors.ts'
+import type { BatchHandler, ConsumeOptions } from '../../ports/bus.ts'
+import { SingleRunConsumer } from './consumer-base.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { sleep } from '../../platform/retry.ts'
 import { backoffMs, baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
@@ -29,38 +29,18 @@ class HandlerFailure {
   }
 }
 
-export class KafkaBusConsumer implements BusConsumer {
+export class KafkaBusConsumer extends SingleRunConsumer {
   readonly #options: KafkaBusConsumerOptions
   readonly #logger: Logger
-  readonly #closing = new AbortController()
-  #running: Promise<void> | undefined
 
   constructor(options: KafkaBusConsumerOptions) {
+    super()
     this.#options = options
     this.#logger = options.logger.child({ component: 'kafka-consumer' })
   }
 
-  /** Nothing to open: run() joins the group and connects to the brokers it needs. */
-  async connect(): Promise<void> {}
-
-  run(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
-    if (this.#running !== undefined) return Promise.reject(new AppError('CONFLICT', 'this consumer is already running'))
-    if (this.#closing.signal.aborted) return Promise.reject(new AppError('CONFLICT', 'this consumer is closed'))
-    if (!(options.maxBatchRecords >= 1) || !(options.maxBatchWaitMs >= 0)) {
-      return Promise.reject(new AppError('INTERNAL', 'maxBatchRecords must be ≥ 1 and maxBatchWaitMs ≥ 0'))
-    }
-    this.#running = this.#loop(options, handler)
-    return this.#running
-  }
-
-  /** Stops fetching, lets the batch in hand finish and commits it, leaves the group; run() then resolves. */
-  async close(): Promise<void> {
-    this.#closing.abort()
-    await this.#running?.catch(() => undefined)
-  }
-
-  async #loop(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
-    const signal = this.#closing.signal
+  protected async loop(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
+    const signal = this.closing.signal
     for (let attempt = 1; !signal.aborted; attempt++) {
       const consumer = this.#createConsumer(options)
       // Joining can take as long as the client's retries: closing the client cuts it short.
@@ -104,7 +84,7 @@ export class KafkaBusConsumer implements BusConsumer {
    * that many batches are in hand, so memory holds at most that many batches plus one fetch.
    */
   async #pump(consumer: KafkaConsumer, stream: KafkaStream, options: ConsumeOptions, handler: BatchHandler): Promise<void> {
-    const signal = this.#closing.signal
+    const signal = this.closing.signal
     const maxInFlight = Math.max(1, Math.floor(options.maxInFlightBatches ?? 1))
     const batcher = new StreamBatcher(stream, options.maxBatchRecords, options.maxBatchWaitMs)
     const stop = (): void => batcher.stop()
@@ -171,7 +151,7 @@ export class KafkaBusConsumer implements BusConsumer {
    * the new owner redelivers from the previous commit, which the idempotent data path absorbs.
    */
   async #commit(consumer: KafkaConsumer, commits: readonly CommitPosition[]): Promise<void> {
-    const signal = this.#closing.signal
+    const signal = this.closing.signal
     let giveUpAt = Number.POSITIVE_INFINITY
     for (let attempt = 1; ; attempt++) {
       const owned = ownedPartitions(consumer)

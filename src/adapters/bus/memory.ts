@@ -14,6 +14,7 @@ import type {
   TopicSpec
 } from '../../ports/bus.ts'
 import { AppError } from '../../platform/errors.ts'
+import { SingleRunConsumer } from './consumer-base.ts'
 import { partitionForKey } from './kafka-partitioner.ts'
 
 export interface MemoryBusOptions {
@@ -204,34 +205,16 @@ export class MemoryBus {
   }
 }
 
-class MemoryConsumer implements BusConsumer {
+class MemoryConsumer extends SingleRunConsumer {
   readonly #bus: MemoryBus
-  readonly #closing = new AbortController()
-  #running: Promise<void> | undefined
 
   constructor(bus: MemoryBus) {
+    super()
     this.#bus = bus
   }
 
-  async connect(): Promise<void> {}
-
-  run(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
-    if (this.#running !== undefined) return Promise.reject(new AppError('CONFLICT', 'this consumer is already running'))
-    if (this.#closing.signal.aborted) return Promise.reject(new AppError('CONFLICT', 'this consumer is closed'))
-    if (!(options.maxBatchRecords >= 1) || !(options.maxBatchWaitMs >= 0)) {
-      return Promise.reject(new AppError('INTERNAL', 'maxBatchRecords must be ≥ 1 and maxBatchWaitMs ≥ 0'))
-    }
-    this.#running = this.#loop(options, handler)
-    return this.#running
-  }
-
-  async close(): Promise<void> {
-    this.#closing.abort()
-    await this.#running?.catch(() => undefined)
-  }
-
-  async #loop(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
-    const signal = this.#closing.signal
+  protected async loop(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
+    const signal = this.closing.signal
     let wakeUp: (() => void) | undefined
     const member: Member = {
       topics: [...options.topics],
