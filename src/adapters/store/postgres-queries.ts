@@ -1,15 +1,15 @@
 // ReadingQueries on PostgreSQL. Every value from the caller travels as a bound parameter; the SQL
 // text is assembled only from fixed fragments. Newest-first pages use keyset paging on (ts, id),
 // served by the index of migration 002 (or by UNIQUE (sensor_id, ts) for one sensor).
-import pg from 'pg'
+import type pg from 'pg'
 import { normalizeTimestamp, type Reading } from '../../domain/reading.ts'
-import type { Logger } from '../../platform/logger.ts'
 import type { BucketStats, ListQuery, Page, ReadingQueries, StatsQuery } from '../../ports/queries.ts'
 import { translatePgError } from './postgres-errors.ts'
 
-export type PostgresQueriesOptions =
-  | { readonly pool: pg.Pool }
-  | { readonly url: string; readonly poolMax: number; readonly statementTimeoutMs: number; readonly connectTimeoutMs?: number; readonly logger: Logger }
+/** The queries share the pool of a PostgresReadingStore (its `pool`), which owns and closes it. */
+export interface PostgresQueriesOptions {
+  readonly pool: pg.Pool
+}
 
 interface ReadingRow {
   id: string
@@ -44,33 +44,17 @@ GROUP BY 1 ORDER BY 1`
 
 export class PostgresReadingQueries implements ReadingQueries {
   private readonly pool: pg.Pool
-  private readonly ownsPool: boolean
 
   constructor(options: PostgresQueriesOptions) {
-    if ('pool' in options) {
-      this.pool = options.pool
-      this.ownsPool = false
-    } else {
-      this.pool = new pg.Pool({
-        connectionString: options.url,
-        max: options.poolMax,
-        connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-        statement_timeout: options.statementTimeoutMs,
-        application_name: 'sensorstream-queries'
-      })
-      const { logger } = options
-      this.pool.on('error', (err) => logger.warn({ err: err.message }, 'idle postgres connection lost'))
-      this.ownsPool = true
-    }
+    this.pool = options.pool
   }
 
   async connect(): Promise<void> {
     await this.ping()
   }
 
-  async close(): Promise<void> {
-    if (this.ownsPool) await this.pool.end()
-  }
+  /** The pool belongs to the store, which closes it. */
+  async close(): Promise<void> {}
 
   async ping(): Promise<void> {
     await this.query('ping', 'SELECT 1', [])
