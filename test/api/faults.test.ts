@@ -7,110 +7,113 @@ import { openApi, waitFor, type ApiFixture } from './setup.ts'
 
 const now = (): number => Math.floor(Date.now() / 1000)
 
-describe('Redis down', () => {
-  let pg: PostgresServer
-  let redis: RedisServer
-  let f: ApiFixture
+interface Servers {
+  pg: PostgresServer
+  redis: RedisServer
+  f: ApiFixture
+}
+
+/** Servers of the suite's own (so that it may stop them) and the API on them, opened before its tests. */
+function ownServers(): Servers {
+  const servers = {} as Servers
   before(async () => {
-    ;[pg, redis] = await Promise.all([ownPostgres(), ownRedis()])
-    f = await openApi(await pg.createDatabase(uniqueName('faults')), redis.url, { requestTimeoutMs: 1000 })
+    ;[servers.pg, servers.redis] = await Promise.all([ownPostgres(), ownRedis()])
+    servers.f = await openApi(await servers.pg.createDatabase(uniqueName('faults')), servers.redis.url, { requestTimeoutMs: 1000 })
   })
-  after(() => f.close())
+  after(() => servers.f.close())
+  return servers
+}
+
+describe('Redis down', () => {
+  const s = ownServers()
 
   test('reads fall back to Postgres (x-cache: bypassed), writes are stored, readiness names redis; all recover', async () => {
     const t = now() - 60
-    assert.equal((await f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'r1', value: 1, timestamp: t } })).statusCode, 201)
-    await redis.stop()
+    assert.equal((await s.f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'r1', value: 1, timestamp: t } })).statusCode, 201)
+    await s.redis.stop()
 
-    const recent = await f.app.inject('/recent/r1')
+    const recent = await s.f.app.inject('/recent/r1')
     assert.equal(recent.statusCode, 200)
     assert.equal(recent.headers['x-cache'], 'bypassed')
     assert.deepEqual(recent.json(), { sensor_id: 'r1', value: 1, timestamp: t })
 
-    const sensors = await f.app.inject('/sensors')
+    const sensors = await s.f.app.inject('/sensors')
     assert.equal(sensors.statusCode, 200)
     assert.equal(sensors.headers['x-cache'], 'bypassed')
     assert.deepEqual(sensors.json(), [{ sensor_id: 'r1', value: 1, timestamp: t }])
 
-    const write = await f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'r1', value: 2, timestamp: t + 1 } })
+    const write = await s.f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'r1', value: 2, timestamp: t + 1 } })
     assert.equal(write.statusCode, 201)
     assert.equal(write.headers['x-cache'], 'bypassed')
-    assert.deepEqual(await f.store.latest('r1'), { sensor_id: 'r1', value: 2, timestamp: t + 1 })
-    assert.equal((await f.app.inject('/recent/r1')).json().value, 2)
-    assert.equal((await f.app.inject('/data')).statusCode, 200)
+    assert.deepEqual(await s.f.store.latest('r1'), { sensor_id: 'r1', value: 2, timestamp: t + 1 })
+    assert.equal((await s.f.app.inject('/recent/r1')).json().value, 2)
+    assert.equal((await s.f.app.inject('/data')).statusCode, 200)
 
-    const ready = await f.app.inject('/readyz')
+    const ready = await s.f.app.inject('/readyz')
     assert.equal(ready.statusCode, 503)
     assert.equal(ready.json().error, 'UNAVAILABLE')
     assert.equal(ready.json().details.postgres, 'ok')
     assert.notEqual(ready.json().details.redis, 'ok')
-    assert.equal((await f.app.inject('/stream')).statusCode, 503)
+    assert.equal((await s.f.app.inject('/stream')).statusCode, 503)
 
-    const metrics = await f.app.inject('/metrics')
+    const metrics = await s.f.app.inject('/metrics')
     assert.match(metrics.body, /sensorstream_api_dependency_errors_total\{dependency="redis",operation="get",kind="unavailable"/)
     assert.match(metrics.body, /sensorstream_api_cache_bypassed_total\{route="\/recent\/:sensor_id"[^}]*\} [1-9]/)
 
-    await redis.start() // empty: nothing was saved
-    await waitFor('redis back', async () => ((await f.app.inject('/readyz')).statusCode === 200 ? true : undefined))
-    const miss = await f.app.inject('/recent/r1')
+    await s.redis.start() // empty: nothing was saved
+    await waitFor('redis back', async () => ((await s.f.app.inject('/readyz')).statusCode === 200 ? true : undefined))
+    const miss = await s.f.app.inject('/recent/r1')
     assert.equal(miss.headers['x-cache'], 'miss')
     assert.equal(miss.json().value, 2)
-    assert.equal((await f.app.inject('/recent/r1')).headers['x-cache'], 'hit')
+    assert.equal((await s.f.app.inject('/recent/r1')).headers['x-cache'], 'hit')
   })
 
   test('a Redis that hangs answers within the request timeout from Postgres', async () => {
-    await waitFor('redis ready', async () => ((await f.app.inject('/readyz')).statusCode === 200 ? true : undefined))
-    process.kill(redis.pid as number, 'SIGSTOP')
+    await waitFor('redis ready', async () => ((await s.f.app.inject('/readyz')).statusCode === 200 ? true : undefined))
+    process.kill(s.redis.pid as number, 'SIGSTOP')
     try {
       const started = Date.now()
-      const recent = await f.app.inject('/recent/r1')
+      const recent = await s.f.app.inject('/recent/r1')
       assert.equal(recent.statusCode, 200)
       assert.equal(recent.headers['x-cache'], 'bypassed')
       assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`)
     } finally {
-      process.kill(redis.pid as number, 'SIGCONT')
+      process.kill(s.redis.pid as number, 'SIGCONT')
     }
   })
 })
 
 describe('Postgres down', () => {
-  let pg: PostgresServer
-  let redis: RedisServer
-  let f: ApiFixture
-  before(async () => {
-    ;[pg, redis] = await Promise.all([ownPostgres(), ownRedis()])
-    f = await openApi(await pg.createDatabase(uniqueName('faults')), redis.url, { requestTimeoutMs: 1000 })
-  })
-  after(() => f.close())
+  const s = ownServers()
 
   test('latest values still come from Redis; history and writes answer 503; all recover', async () => {
     const t = now() - 60
-    assert.equal((await f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'p1', value: 5, timestamp: t } })).statusCode, 201)
-    await pg.stop()
+    assert.equal((await s.f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'p1', value: 5, timestamp: t } })).statusCode, 201)
+    await s.pg.stop()
 
-    const recent = await f.app.inject('/recent/p1')
+    const recent = await s.f.app.inject('/recent/p1')
     assert.equal(recent.statusCode, 200)
     assert.equal(recent.headers['x-cache'], 'hit')
     assert.deepEqual(recent.json(), { sensor_id: 'p1', value: 5, timestamp: t })
-    assert.equal((await f.app.inject('/sensors')).statusCode, 200)
+    assert.equal((await s.f.app.inject('/sensors')).statusCode, 200)
 
     for (const url of ['/data', '/sensors/p1/readings', '/sensors/p1/stats', '/recent/unknown-sensor']) {
-      const res = await f.app.inject(url)
+      const res = await s.f.app.inject(url)
       assert.equal(res.statusCode, 503, url)
       assert.equal(res.json().error, 'UNAVAILABLE', url)
       assert.equal(res.headers['retry-after'], '1')
     }
-    const write = await f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'p1', value: 6, timestamp: t + 1 } })
+    const write = await s.f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'p1', value: 6, timestamp: t + 1 } })
     assert.equal(write.statusCode, 503)
-    assert.equal((await f.app.inject('/recent/p1')).json().value, 5, 'a failed write must not change the latest value')
-    const ready = await f.app.inject('/readyz')
+    assert.equal((await s.f.app.inject('/recent/p1')).json().value, 5, 'a failed write must not change the latest value')
+    const ready = await s.f.app.inject('/readyz')
     assert.equal(ready.statusCode, 503)
     assert.equal(ready.json().details.redis, 'ok')
 
-    await pg.start()
-    await waitFor('postgres back', async () => ((await f.app.inject('/data')).statusCode === 200 ? true : undefined))
-    assert.equal((await f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'p1', value: 6, timestamp: t + 1 } })).statusCode, 201)
-    assert.equal((await f.app.inject('/recent/p1')).json().value, 6)
-    assert.equal((await f.app.inject('/readyz')).statusCode, 200)
+    await s.pg.start()
+    await waitFor('postgres back', async () => ((await s.f.app.inject('/data')).statusCode === 200 ? true : undefined))
+    assert.equal((await s.f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'p1', value: 6, timestamp: t + 1 } })).statusCode, 201)
+    assert.equal((await s.f.app.inject('/recent/p1')).json().value, 6)
+    assert.equal((await s.f.app.inject('/readyz')).statusCode, 200)
   })
 })
