@@ -65,3 +65,19 @@ test('no reading while a batch is handed over and no resume() came: the stream s
   assert.equal((await batcher.next())?.records.length, 10)
   batcher.stop()
 })
+
+test('records re-read after a rebalance are dropped, but their offsets are committed again', async () => {
+  // Offsets 0-3 of partition 0, then 1-3 again: the stream re-reads from an older committed offset.
+  const stream = Readable.from([0, 1, 2, 3, 1, 2, 3].map((offset) => message(0, offset)), { objectMode: true })
+  const batcher = new StreamBatcher(stream as unknown as Stream, 4, 60_000)
+  const first = await batcher.next()
+  assert.deepEqual(first?.records.map((r) => r.offset), [0n, 1n, 2n, 3n])
+  assert.deepEqual(first?.commits.map((c) => c.offset), [4n])
+  // If the first batch lost its commit to the rebalance, this one carries it: no records, commit 4.
+  batcher.setEager(true)
+  batcher.resume()
+  const second = await batcher.next()
+  assert.deepEqual(second?.records, [])
+  assert.deepEqual(second?.commits.map((c) => [c.partition, c.offset]), [[0, 4n]])
+  batcher.stop()
+})

@@ -32,7 +32,9 @@ export class StreamBatcher {
   /**
    * Next expected offset per partition, across batches of this stream. After a rebalance the stream
    * re-reads from the committed offset while older fetched records may still sit in its buffer;
-   * records below this position were already handed over and are dropped.
+   * records below this position were already handed over and are dropped, but their offsets still
+   * go into the batch's commits: the batch that carried them may have lost its commit to the
+   * rebalance, and commits run in batch order, so that batch is stored before this one commits.
    */
   readonly #positions = new Map<string, bigint>()
   #timer: NodeJS.Timeout | undefined
@@ -92,7 +94,7 @@ export class StreamBatcher {
     while (!this.#paused && !this.#ready && !this.#stopped && this.#failure === undefined) {
       const message = this.#stream.read() as KafkaMessage | null
       if (message === null) {
-        if (this.#eager && this.#records.length > 0) this.#markReady()
+        if (this.#eager && !this.#isEmpty()) this.#markReady()
         return
       }
       this.#add(message)
@@ -110,17 +112,27 @@ export class StreamBatcher {
     if (this.#stopped || this.#failure !== undefined) return
     const key = `${message.topic}:${message.partition}`
     const position = this.#positions.get(key)
-    if (position !== undefined && message.offset < position) return
-    this.#positions.set(key, message.offset + 1n)
-    this.#records.push(toBusRecord(message))
-    this.#commits.set(key, { topic: message.topic, partition: message.partition, offset: message.offset + 1n, leaderEpoch: message.leaderEpoch })
+    const commit = { topic: message.topic, partition: message.partition, offset: message.offset + 1n, leaderEpoch: message.leaderEpoch }
+    if (position !== undefined && message.offset < position) {
+      const pending = this.#commits.get(key)
+      if (pending === undefined || pending.offset < commit.offset) this.#commits.set(key, commit)
+    } else {
+      this.#positions.set(key, commit.offset)
+      this.#records.push(toBusRecord(message))
+      this.#commits.set(key, commit)
+    }
     if (this.#records.length >= this.#maxRecords) this.#markReady()
     else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#markReady(), this.#maxWaitMs)
   }
 
+  /** A batch may carry commits only (records re-read after a rebalance, dropped). */
+  #isEmpty(): boolean {
+    return this.#records.length === 0 && this.#commits.size === 0
+  }
+
   #markReady(): void {
     this.#clearTimer()
-    if (this.#ready || this.#records.length === 0) return
+    if (this.#ready || this.#isEmpty()) return
     // No more reads until resume(): the rest of the buffer waits for the next batch.
     this.#paused = true
     this.#ready = true

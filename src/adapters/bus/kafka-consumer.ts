@@ -122,7 +122,9 @@ export class KafkaBusConsumer extends SingleRunConsumer {
             stopped = true
             continue
           }
-          const handled = handler(event.batch.records, { signal }).then(
+          // A batch of re-read records only (see StreamBatcher) has nothing to handle, only commits.
+          const records = event.batch.records
+          const handled = (records.length === 0 ? Promise.resolve() : handler(records, { signal })).then(
             (): Handled => ({ kind: 'handled' }),
             (cause: unknown): Handled => ({ kind: 'handled', error: { cause } })
           )
@@ -160,6 +162,19 @@ export class KafkaBusConsumer extends SingleRunConsumer {
         this.#logger.info({ revoked: commits.length - offsets.length }, 'partitions revoked before commit; their new owner redelivers them')
       }
       if (offsets.length === 0) return
+      // A commit refused by a rebalance is retried by the client itself after it rejoined, with this
+      // same array, read again on each attempt. Drop the partitions this member lost in the rejoin,
+      // or the late retry moves their new owner's committed offset back (seen with two members:
+      // the group then never caught up, though every record was stored).
+      const prune = (): void => {
+        const nowOwned = ownedPartitions(consumer)
+        if (nowOwned === undefined) return
+        for (let i = offsets.length - 1; i >= 0; i--) {
+          const c = offsets[i] as CommitPosition
+          if (!nowOwned.has(`${c.topic}:${c.partition}`)) offsets.splice(i, 1)
+        }
+      }
+      consumer.on('consumer:group:join', prune)
       try {
         await consumer.commit({ offsets })
         return
@@ -178,6 +193,8 @@ export class KafkaBusConsumer extends SingleRunConsumer {
         const delay = backoffMs(attempt, 200, 5_000)
         this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka commit failed; retrying')
         await sleep(signal.aborted ? Math.min(delay, 500) : delay)
+      } finally {
+        consumer.off('consumer:group:join', prune)
       }
     }
   }
