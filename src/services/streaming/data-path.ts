@@ -1,4 +1,5 @@
-// `sensorstream streaming`: Kafka → Postgres + Redis, with a Prometheus endpoint on METRICS_PORT.
+// The streaming service itself: Kafka → Postgres + Redis, with a Prometheus endpoint on METRICS_PORT.
+// main.ts runs it in a worker thread.
 import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapters/bus/kafka.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
