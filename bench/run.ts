@@ -2,6 +2,7 @@
 // sensorstream against the seed's naive design and what Postgres alone takes, all in one run on
 // throwaway Kafka, Postgres and Redis; prints a table and writes bench/results.json. See
 // docs/performance.md for what is measured and how.
+import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem, release } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -30,12 +31,13 @@ const runsArg = args.find((a) => a.startsWith('--runs='))
 const readingsArg = args.find((a) => a.startsWith('--readings='))
 // --runs and --readings are for trying things out; the figures the issue asks for use the defaults.
 // --variants=label=/path/to/checkout,…: the ingest item also runs those checkouts' streaming
-// service, run by run in turn with this one, for before/after figures from the same run.
+// service, run by run in turn with this one, for before/after figures from the same run. A path
+// ending in .js or .ts is taken as the CLI itself (e.g. a checkout's src/cli.ts instead of its build).
 const variantsArg = args.find((a) => a.startsWith('--variants='))
 const variants = (variantsArg === undefined ? [] : variantsArg.slice('--variants='.length).split(',')).map((v) => {
   const [label, dir] = v.split('=')
   if (label === undefined || dir === undefined) throw new Error(`--variants: "${v}" is not label=path`)
-  return { label, cli: `${dir}/src/cli.ts` }
+  return { label, cli: /\.[jt]s$/.test(dir) ? dir : `${dir}/dist/cli.js` }
 })
 const sizes = {
   ...(quick ? QUICK : FULL),
@@ -55,9 +57,16 @@ function save(): void {
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`)
 }
 
+/** The services run from the build, as in production: build it from this checkout first. */
+function build(): void {
+  process.stdout.write('building dist/ (npm run build)\n')
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
 async function main(): Promise<void> {
   const wallStart = Date.now()
   process.stdout.write(`sensorstream benchmark${quick ? ' (--quick)' : ''}: ${sizes.readings.toLocaleString('en-US')} readings over ${sizes.sensors.toLocaleString('en-US')} sensors, ${sizes.runs} runs per figure; load average ${loadAverage()}\n`)
+  build()
   const services = await startServices()
   const offsets = new Offsets(services.kafka.brokers)
   const bench = createBench(services, offsets, sizes, quick)
@@ -97,7 +106,7 @@ async function runItems(bench: Bench): Promise<void> {
     `every figure is the median of ${sizes.runs} runs, with min and max; ratios compare medians from this same run`,
     `ingest, growth and the ceiling use ${sizes.readings.toLocaleString('en-US')} readings over ${sizes.sensors.toLocaleString('en-US')} sensors per run (one topic of 6 partitions per run, filled by the producer item)`,
     `the naive design runs on a ${sizes.naiveReadings.toLocaleString('en-US')}-reading subset (the first readings of each topic): one INSERT and one SET per message is too slow for the whole topic`,
-    'streaming, producer and API run as users run them: `node src/cli.ts <command>` child processes with their default settings, configured only through the environment',
+    'streaming, producer and API run as in production: `node dist/cli.js <command>` child processes (the build the Docker image runs, made by `npm run build` at the start) with their default settings, configured only through the environment',
     'peak RSS is VmHWM of the streaming process (/proc/<pid>/status) read when it has caught up; CPU is utime + stime of that process (/proc/<pid>/stat), startup included',
     'Postgres is a throwaway instance: fsync, synchronous_commit and full_page_writes are off (src/local/postgres.ts), which flatters every Postgres figure alike (ceiling, naive, sensorstream)',
     `the growth table is preloaded on the server (generate_series, keys and indexes rebuilt after the load, VACUUM ANALYZE): ${sizes.growthRows.toLocaleString('en-US')} rows`
@@ -152,7 +161,7 @@ async function runItems(bench: Bench): Promise<void> {
       cpu_s_per_million: figure(cpu),
       seconds: figure(secs),
       readings_per_run: sizes.readings,
-      how: '`node src/cli.ts streaming` (default settings) on a fresh database and group; timed from spawn until the committed offsets reach the end of every partition; rows counted after'
+      how: '`node dist/cli.js streaming` (default settings) on a fresh database and group; timed from spawn until the committed offsets reach the end of every partition; rows counted after'
     }
     save()
   }
@@ -287,7 +296,7 @@ async function apiItem(bench: Bench, db: string, prefix: string, day: { from: nu
   }
   results.api = {
     ...out,
-    how: `\`node src/cli.ts api\` on the growth item's database (its preloaded day of ${bench.sizes.growthRows.toLocaleString('en-US')} rows plus the ingested ones; Redis holds every sensor's latest value), autocannon with 64 connections for ${bench.sizes.apiSeconds} s per run, a random sensor of ${bench.sizes.sensors.toLocaleString('en-US')} per request; POST /data sends 100 readings of random sensors per request`
+    how: `\`node dist/cli.js api\` on the growth item's database (its preloaded day of ${bench.sizes.growthRows.toLocaleString('en-US')} rows plus the ingested ones; Redis holds every sensor's latest value), autocannon with 64 connections for ${bench.sizes.apiSeconds} s per run, a random sensor of ${bench.sizes.sensors.toLocaleString('en-US')} per request; POST /data sends 100 readings of random sensors per request`
   }
   save()
 }

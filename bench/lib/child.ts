@@ -1,9 +1,10 @@
-// The real command-line program as a child process, the way users run it (`node src/cli.ts <command>`).
+// The real command-line program as a child process, the way it runs in production: the build
+// (`node dist/cli.js <command>`, as the Docker image runs it; bench/run.ts builds it first).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 /** Output kept per child (the tail), enough for the last log lines and any error. */
 const KEEP_CHARS = 64 * 1024
 
@@ -19,7 +20,7 @@ export interface Cli {
   stop(withinMs?: number): Promise<number | null>
 }
 
-/** `cli`: another checkout's src/cli.ts, to compare versions in one run (`--variants`). */
+/** `cli`: another checkout's CLI, to compare versions in one run (`--variants`). */
 export function startCli(command: string, env: Record<string, string>, cli = CLI): Cli {
   const child = spawn(process.execPath, [cli, command], {
     env: {
