@@ -185,7 +185,10 @@ function status(): number {
 async function main(argv: string[]): Promise<number> {
   const [command, ...flags] = argv
   const exported = flags.includes('--export')
-  switch (command) {
+  // `up --help` must not start anything: any flag other than the known ones prints the usage.
+  const help = command === '--help' || command === '-h' || flags.includes('--help') || flags.includes('-h')
+  const unknown = flags.filter((f) => f !== '--export' && f !== '--purge' && f !== '--help' && f !== '-h')
+  switch (help || unknown.length > 0 ? 'usage' : command) {
     case 'up':
       return up(exported)
     case 'down':
@@ -204,7 +207,7 @@ async function main(argv: string[]): Promise<number> {
       return 0
     default:
       say('usage: node scripts/services.ts up [--export] | down [--purge] | status | env [--export] | fetch')
-      return command === undefined || command === '--help' || command === '-h' ? 0 : 2
+      return help || (command === undefined && unknown.length === 0) ? 0 : 2
   }
 }
 
