@@ -18,6 +18,11 @@ export interface PostgresOptions {
   readonly dataDir?: string
   /** reuse dataDir when already initialized, keep it, and keep fsync on [false] */
   readonly persistent?: boolean
+  /**
+   * keep fsync, synchronous_commit and full_page_writes at Postgres's defaults, as in production
+   * [persistent]; throwaway servers otherwise turn them off for speed
+   */
+  readonly durable?: boolean
   /** outlive this process (`services:up`); needs a persistent dataDir [false] */
   readonly detached?: boolean
   /** [30000] */
@@ -104,7 +109,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   // Unix sockets have a path limit of about 107 bytes; without one, TCP still works.
   const socketDir = dataDir.length < 80 ? dataDir : ''
   const settings = [`listen_addresses=${LOOPBACK}`, `unix_socket_directories=${socketDir}`,
-    ...(persistent ? [] : ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'])]
+    ...((options.durable ?? persistent) ? [] : ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'])]
   const args = ['-D', dataDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])]
   const launch = async (): Promise<ServiceProcess> => {
     const deadline = Date.now() + timeoutMs
