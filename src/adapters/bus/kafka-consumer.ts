@@ -156,8 +156,8 @@ export class KafkaBusConsumer extends SingleRunConsumer {
     const signal = this.closing.signal
     let giveUpAt = Number.POSITIVE_INFINITY
     for (let attempt = 1; ; attempt++) {
-      const owned = ownedPartitions(consumer)
-      const offsets = owned === undefined ? [...commits] : commits.filter((c) => owned.has(`${c.topic}:${c.partition}`))
+      const offsets = [...commits]
+      dropUnowned(consumer, offsets)
       if (offsets.length < commits.length) {
         this.#logger.info({ revoked: commits.length - offsets.length }, 'partitions revoked before commit; their new owner redelivers them')
       }
@@ -166,14 +166,7 @@ export class KafkaBusConsumer extends SingleRunConsumer {
       // same array, read again on each attempt. Drop the partitions this member lost in the rejoin,
       // or the late retry moves their new owner's committed offset back (seen with two members:
       // the group then never caught up, though every record was stored).
-      const prune = (): void => {
-        const nowOwned = ownedPartitions(consumer)
-        if (nowOwned === undefined) return
-        for (let i = offsets.length - 1; i >= 0; i--) {
-          const c = offsets[i] as CommitPosition
-          if (!nowOwned.has(`${c.topic}:${c.partition}`)) offsets.splice(i, 1)
-        }
-      }
+      const prune = (): void => dropUnowned(consumer, offsets)
       consumer.on('consumer:group:join', prune)
       try {
         await consumer.commit({ offsets })
@@ -254,10 +247,14 @@ export class KafkaBusConsumer extends SingleRunConsumer {
   }
 }
 
-function ownedPartitions(consumer: KafkaConsumer): Set<string> | undefined {
+/** Removes, in place, the positions of partitions this member is not assigned (keeps all while no assignment is known). */
+function dropUnowned(consumer: KafkaConsumer, offsets: CommitPosition[]): void {
   const assignments = consumer.assignments
-  if (assignments === null) return undefined
+  if (assignments === null) return
   const owned = new Set<string>()
   for (const { topic, partitions } of assignments) for (const partition of partitions) owned.add(`${topic}:${partition}`)
-  return owned
+  for (let i = offsets.length - 1; i >= 0; i--) {
+    const c = offsets[i] as CommitPosition
+    if (!owned.has(`${c.topic}:${c.partition}`)) offsets.splice(i, 1)
+  }
 }
