@@ -2,7 +2,7 @@
 // processes on one channel, foreign messages, outages.
 import assert from 'node:assert/strict'
 import { setTimeout as delay } from 'node:timers/promises'
-import { describe, test } from 'node:test'
+import { describe, test, type TestContext } from 'node:test'
 import { Redis } from 'ioredis'
 import { Collector, liveFeedContract } from '../../../test/contracts/live-feed.contract.ts'
 import { ownRedis, uniqueName, useRedis } from '../../../test/harness/index.ts'
@@ -20,6 +20,19 @@ async function open(url: string, keyPrefix = uniquePrefix()): Promise<RedisLiveF
 }
 
 liveFeedContract('redis', { open: async () => open((await useRedis()).url) })
+
+/** A feed on a fresh prefix and a plain Redis client beside it, both closed after the test. */
+async function feedAndRawClient(t: TestContext): Promise<{ prefix: string; feed: RedisLiveFeed; raw: Redis }> {
+  const prefix = uniquePrefix()
+  const { url } = await useRedis()
+  const feed = await open(url, prefix)
+  const raw = new Redis(url)
+  t.after(async () => {
+    await feed.close()
+    raw.disconnect()
+  })
+  return { prefix, feed, raw }
+}
 
 const T0 = 1_689_260_000
 const reading = (i: number): { sensor_id: string; value: number; timestamp: number } => ({ sensor_id: 'a', value: i, timestamp: T0 + i })
@@ -45,13 +58,7 @@ describe('RedisLiveFeed only', () => {
   })
 
   test('the channel is <prefix>live and carries a JSON array of readings', async (t) => {
-    const prefix = uniquePrefix()
-    const feed = await open((await useRedis()).url, prefix)
-    const raw = new Redis((await useRedis()).url)
-    t.after(async () => {
-      await feed.close()
-      raw.disconnect()
-    })
+    const { prefix, feed, raw } = await feedAndRawClient(t)
     const messages: string[] = []
     raw.on('message', (_channel: string, message: string) => messages.push(message))
     await raw.subscribe(`${prefix}live`)
@@ -61,13 +68,7 @@ describe('RedisLiveFeed only', () => {
   })
 
   test('a malformed message on the channel does not crash the subscriber, and later readings still arrive', async (t) => {
-    const prefix = uniquePrefix()
-    const feed = await open((await useRedis()).url, prefix)
-    const raw = new Redis((await useRedis()).url)
-    t.after(async () => {
-      await feed.close()
-      raw.disconnect()
-    })
+    const { prefix, feed, raw } = await feedAndRawClient(t)
     const c = new Collector()
     await feed.subscribe(c.listener)
     const uncaught: unknown[] = []
