@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     redis: services.versions.redis,
     load_average_at_start: loadAverage(),
     postgres_settings: {
-      durability: "Postgres's defaults: fsync, synchronous_commit and full_page_writes on (as in production)",
+      'as reported by the server (pg_settings)': services.postgresSettings,
       'set by the benchmark (ALTER SYSTEM, same for every item)': POSTGRES_SETTINGS
     },
     kafka_settings: 'single node KRaft (src/local/kafka.ts), 1 GiB heap, topics of 6 partitions, replication factor 1',
@@ -132,6 +132,7 @@ async function runItems(bench: Bench): Promise<void> {
     const rss: number[] = []
     const cpu: number[] = []
     const secs: number[] = []
+    const servers: { postgres: number[]; kafka: number[]; redis: number[] } = { postgres: [], kafka: [], redis: [] }
     const variantRuns: Record<string, { rate: number[]; rss: number[]; cpu: number[] }> = {}
     for (let r = 0; r < sizes.runs; r++) {
       const db = await bench.database('ingest')
@@ -141,7 +142,11 @@ async function runItems(bench: Bench): Promise<void> {
       rss.push(run.peakRssMb)
       cpu.push(run.cpuSPerMillion)
       secs.push(run.seconds)
-      bench.progress(`ingest run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB, ${run.cpuSPerMillion.toFixed(1)} CPU s per million`)
+      servers.postgres.push(run.serverCpuSPerMillion.postgres)
+      servers.kafka.push(run.serverCpuSPerMillion.kafka)
+      servers.redis.push(run.serverCpuSPerMillion.redis)
+      const s = run.serverCpuSPerMillion
+      bench.progress(`ingest run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB, CPU s per million: streaming ${run.cpuSPerMillion.toFixed(1)}, Postgres ${s.postgres.toFixed(1)}, Kafka ${s.kafka.toFixed(1)}, Redis ${s.redis.toFixed(1)}`)
       for (const variant of variants) {
         const v = await ingest(bench, topics[r] as ProducedTopic, await bench.database('variant'), `${bench.name('variant')}:`, variant.cli)
         const runs = (variantRuns[variant.label] ??= { rate: [], rss: [], cpu: [] })
@@ -159,6 +164,7 @@ async function runItems(bench: Bench): Promise<void> {
       readings_per_s: figure(rate),
       peak_rss_mb: figure(rss),
       cpu_s_per_million: figure(cpu),
+      server_cpu_s_per_million: { postgres: figure(servers.postgres), kafka: figure(servers.kafka), redis: figure(servers.redis) },
       seconds: figure(secs),
       readings_per_run: sizes.readings,
       how: '`node dist/cli.js streaming` (default settings) on a fresh database and group; timed from spawn until the committed offsets reach the end of every partition; rows counted after'
@@ -189,10 +195,15 @@ async function runItems(bench: Bench): Promise<void> {
     for (const method of METHODS) {
       const prepared = await prepare(bench, rows, method)
       const rate: number[] = []
-      for (let r = 0; r < sizes.runs; r++) rate.push(await load(prepared))
+      const cpu: number[] = []
+      for (let r = 0; r < sizes.runs; r++) {
+        const loaded = await load(prepared, bench.services.postgres.pid ?? 0)
+        rate.push(loaded.rowsPerS)
+        cpu.push(loaded.postgresCpuSPerMillion)
+      }
       const f = figure(rate)
-      methods[method.name] = { readings_per_s: f, idempotent: method.idempotent }
-      bench.progress(`ceiling ${method.name}: ${formatNumber(f.median)} rows/s (${rate.map(formatNumber).join(', ')})`)
+      methods[method.name] = { readings_per_s: f, postgres_cpu_s_per_million: figure(cpu), idempotent: method.idempotent }
+      bench.progress(`ceiling ${method.name}: ${formatNumber(f.median)} rows/s (${rate.map(formatNumber).join(', ')}), Postgres ${figure(cpu).median.toFixed(1)} CPU s per million`)
       if (method.idempotent && (best === undefined || f.median > best.figure.median)) best = { name: method.name, figure: f }
       if (!method.idempotent) plainCopy = f
     }

@@ -8,6 +8,7 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { migrate } from '../../src/adapters/store/migrate.ts'
 import type { Bench } from './context.ts'
+import { treeCpuSeconds } from './proc.ts'
 
 export interface Rows {
   readonly ids: string[]
@@ -123,8 +124,14 @@ export async function prepare(bench: Bench, rows: Rows, method: Method): Promise
   return { method, databaseUrl, lanes: plan(rows, method.lanes, method.batchRows), rows: rows.ids.length }
 }
 
-/** One timed load into the emptied table; rows per second. */
-export async function load(prepared: Prepared): Promise<number> {
+export interface Load {
+  readonly rowsPerS: number
+  /** CPU seconds per million rows Postgres (all its processes) spent on the load */
+  readonly postgresCpuSPerMillion: number
+}
+
+/** One timed load into the emptied table. */
+export async function load(prepared: Prepared, postgresPid: number): Promise<Load> {
   const clients = await Promise.all(prepared.lanes.map(async () => {
     const client = new pg.Client({ connectionString: prepared.databaseUrl })
     await client.connect()
@@ -135,15 +142,17 @@ export async function load(prepared: Prepared): Promise<number> {
     await first.query('TRUNCATE sensor_data')
     await first.query('CHECKPOINT')
     const loader = LOADERS[prepared.method.loader] as Loader
+    const cpuBefore = treeCpuSeconds(postgresPid)
     const started = performance.now()
     await Promise.all(prepared.lanes.map(async (batches, lane) => {
       const client = clients[lane] as pg.Client
       for (const batch of batches) await loader(client, batch)
     }))
     const seconds = (performance.now() - started) / 1000
+    const cpu = treeCpuSeconds(postgresPid) - cpuBefore
     const { rows } = await first.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data')
     if (Number(rows[0]?.n) !== prepared.rows) throw new Error(`ceiling ${prepared.method.name}: ${rows[0]?.n} rows, expected ${prepared.rows}`)
-    return prepared.rows / seconds
+    return { rowsPerS: prepared.rows / seconds, postgresCpuSPerMillion: cpu / (prepared.rows / 1e6) }
   } finally {
     await Promise.all(clients.map((c) => c.end()))
   }

@@ -4,7 +4,7 @@
 import pg from 'pg'
 import { startCli } from './child.ts'
 import type { Bench } from './context.ts'
-import { cpuSeconds, peakRssMb } from './proc.ts'
+import { cpuSeconds, peakRssMb, treeCpuSeconds } from './proc.ts'
 import { until } from './wait.ts'
 
 export interface ProducedTopic {
@@ -39,6 +39,16 @@ export interface IngestRun {
   readonly peakRssMb: number
   readonly cpuSPerMillion: number
   readonly rowsAfter: number
+  /** CPU seconds per million readings the servers spent during the run (Postgres with its backends) */
+  readonly serverCpuSPerMillion: { readonly postgres: number; readonly kafka: number; readonly redis: number }
+}
+
+type ServerName = keyof IngestRun['serverCpuSPerMillion']
+
+function serverCpu(bench: Bench): Record<ServerName, number> {
+  const of = (pid: number | undefined): number => (pid === undefined ? Number.NaN : treeCpuSeconds(pid))
+  const { postgres, kafka, redis } = bench.services
+  return { postgres: of(postgres.pid), kafka: of(kafka.pid), redis: of(redis.pid) }
 }
 
 /**
@@ -50,6 +60,7 @@ export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: st
   const group = bench.name('group')
   const rowsBefore = await countRows(databaseUrl)
   const ends = await bench.offsets.ends(topic.topic)
+  const serversBefore = serverCpu(bench)
   const started = performance.now()
   const cli = startCli('streaming', bench.env({
     KAFKA_TOPIC: topic.topic,
@@ -63,11 +74,18 @@ export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: st
     const seconds = (performance.now() - started) / 1000
     const peak = peakRssMb(cli.pid)
     const cpu = cpuSeconds(cli.pid)
+    const serversAfter = serverCpu(bench)
+    const millions = topic.readings / 1e6
+    const serverCpuSPerMillion = {
+      postgres: (serversAfter.postgres - serversBefore.postgres) / millions,
+      kafka: (serversAfter.kafka - serversBefore.kafka) / millions,
+      redis: (serversAfter.redis - serversBefore.redis) / millions
+    }
     const code = await cli.stop()
     if (code !== 0) throw new Error(`streaming exited with ${code} on SIGTERM:\n${cli.output().slice(-3000)}`)
     const rowsAfter = await countRows(databaseUrl)
     if (rowsAfter - rowsBefore !== topic.readings) throw new Error(`expected ${topic.readings} new rows, found ${rowsAfter - rowsBefore}`)
-    return { readingsPerS: topic.readings / seconds, seconds, peakRssMb: peak, cpuSPerMillion: cpu / (topic.readings / 1e6), rowsAfter }
+    return { readingsPerS: topic.readings / seconds, seconds, peakRssMb: peak, cpuSPerMillion: cpu / millions, rowsAfter, serverCpuSPerMillion }
   } finally {
     await cli.stop()
   }

@@ -23,11 +23,13 @@ export interface Services {
   readonly postgres: PostgresServer
   readonly redis: RedisServer
   readonly versions: { readonly kafka: string; readonly postgres: string; readonly redis: string }
+  /** pg_settings of the running server for durability and the benchmark's own settings */
+  readonly postgresSettings: Readonly<Record<string, string>>
   stop(): Promise<void>
 }
 
 export async function startServices(): Promise<Services> {
-  const [kafka, postgres, redis] = await Promise.all([startKafka({ partitions: 6, heapMb: 1024 }), startPostgres(), startRedis()])
+  const [kafka, postgres, redis] = await Promise.all([startKafka({ partitions: 6, heapMb: 1024 }), startPostgres({ durable: true }), startRedis()])
   try {
     const client = new pg.Client({ connectionString: postgres.url })
     await client.connect()
@@ -38,13 +40,21 @@ export async function startServices(): Promise<Services> {
     const check = new pg.Client({ connectionString: postgres.url })
     await check.connect()
     const version = (await check.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?'
+    // What the server reports, not what was asked for: the figures depend on it.
+    const { rows } = await check.query<{ name: string; setting: string }>(
+      'SELECT name, setting FROM pg_settings WHERE name = ANY($1) ORDER BY name',
+      [['fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', ...Object.keys(POSTGRES_SETTINGS)]]
+    )
     await check.end()
+    const settings = Object.fromEntries(rows.map((r) => [r.name, r.setting]))
+    if (settings.fsync !== 'on' || settings.synchronous_commit !== 'on') throw new Error(`benchmark Postgres is not durable: ${JSON.stringify(settings)}`)
     const redisVersion = await redisServerVersion(redis.url)
     return {
       kafka,
       postgres,
       redis,
       versions: { kafka: KAFKA_VERSION, postgres: version, redis: redisVersion },
+      postgresSettings: settings,
       stop: async () => {
         await Promise.allSettled([kafka.dispose(), postgres.dispose(), redis.dispose()])
       }
