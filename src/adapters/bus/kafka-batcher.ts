@@ -23,20 +23,34 @@ export interface KafkaBatch {
   readonly commits: readonly CommitPosition[]
 }
 
+/** What the batcher keeps per partition: no object is made per message for offsets. */
+interface PartitionState {
+  readonly topic: string
+  readonly partition: number
+  /**
+   * The last offset handed over, across batches of this stream. After a rebalance the stream
+   * re-reads from the committed offset while older fetched records may still sit in its buffer;
+   * records at or below it were already handed over and are dropped, but their offsets still go
+   * into the batch's commits: the batch that carried them may have lost its commit to the
+   * rebalance, and commits run in batch order, so that batch is stored before this one commits.
+   */
+  handled: bigint
+  /** the highest offset of the batch being filled (commit it + 1), or undefined when none */
+  highest: bigint | undefined
+  /** the leader epoch of that offset's message */
+  leaderEpoch: number
+}
+
 export class StreamBatcher {
   readonly #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>
   readonly #maxRecords: number
   readonly #maxWaitMs: number
   #records: BusRecord[] = []
-  #commits = new Map<string, CommitPosition>()
-  /**
-   * Next expected offset per partition, across batches of this stream. After a rebalance the stream
-   * re-reads from the committed offset while older fetched records may still sit in its buffer;
-   * records below this position were already handed over and are dropped, but their offsets still
-   * go into the batch's commits: the batch that carried them may have lost its commit to the
-   * rebalance, and commits run in batch order, so that batch is stored before this one commits.
-   */
-  readonly #positions = new Map<string, bigint>()
+  readonly #partitions = new Map<string, PartitionState>()
+  /** partitions with offsets in the batch being filled */
+  #touched: PartitionState[] = []
+  /** the partition of the previous message: messages come in runs of one partition */
+  #last: PartitionState | undefined
   #timer: NodeJS.Timeout | undefined
   #ready = false
   /** a batch was handed over and there is no room for another yet: do not read */
@@ -110,24 +124,36 @@ export class StreamBatcher {
 
   #add(message: KafkaMessage): void {
     if (this.#stopped || this.#failure !== undefined) return
-    const key = `${message.topic}:${message.partition}`
-    const position = this.#positions.get(key)
-    const commit = { topic: message.topic, partition: message.partition, offset: message.offset + 1n, leaderEpoch: message.leaderEpoch }
-    if (position !== undefined && message.offset < position) {
-      const pending = this.#commits.get(key)
-      if (pending === undefined || pending.offset < commit.offset) this.#commits.set(key, commit)
-    } else {
-      this.#positions.set(key, commit.offset)
+    const state = this.#partitionOf(message)
+    if (state.highest === undefined) this.#touched.push(state)
+    if (state.highest === undefined || state.highest < message.offset) {
+      state.highest = message.offset
+      state.leaderEpoch = message.leaderEpoch
+    }
+    if (message.offset > state.handled) {
+      state.handled = message.offset
       this.#records.push(toBusRecord(message))
-      this.#commits.set(key, commit)
     }
     if (this.#records.length >= this.#maxRecords) this.#markReady()
     else if (this.#timer === undefined) this.#timer = setTimeout(() => this.#markReady(), this.#maxWaitMs)
   }
 
+  #partitionOf(message: KafkaMessage): PartitionState {
+    const last = this.#last
+    if (last !== undefined && last.partition === message.partition && last.topic === message.topic) return last
+    const key = `${message.topic}:${message.partition}`
+    let state = this.#partitions.get(key)
+    if (state === undefined) {
+      state = { topic: message.topic, partition: message.partition, handled: -1n, highest: undefined, leaderEpoch: message.leaderEpoch }
+      this.#partitions.set(key, state)
+    }
+    this.#last = state
+    return state
+  }
+
   /** A batch may carry commits only (records re-read after a rebalance, dropped). */
   #isEmpty(): boolean {
-    return this.#records.length === 0 && this.#commits.size === 0
+    return this.#records.length === 0 && this.#touched.length === 0
   }
 
   #markReady(): void {
@@ -144,9 +170,14 @@ export class StreamBatcher {
   }
 
   #take(): KafkaBatch {
-    const batch = { records: this.#records, commits: [...this.#commits.values()] }
+    const commits = this.#touched.map((p): CommitPosition => {
+      const offset = (p.highest as bigint) + 1n
+      p.highest = undefined
+      return { topic: p.topic, partition: p.partition, offset, leaderEpoch: p.leaderEpoch }
+    })
+    const batch = { records: this.#records, commits }
     this.#records = []
-    this.#commits = new Map()
+    this.#touched = []
     this.#ready = false
     return batch
   }
