@@ -45,7 +45,7 @@ describe('loadConfig', () => {
     assert.equal(c.producer.intervalMs, 2000)
     assert.equal(c.producer.rate, undefined)
     assert.equal(c.producer.count, undefined)
-    assert.equal(c.streaming.batchMaxRows, 5000)
+    assert.equal(c.streaming.batchMaxRows, 20_000)
     assert.equal(c.streaming.batchMaxWaitMs, 100)
     assert.equal(c.streaming.metricsPort, 9464)
     assert.equal(c.api.port, 3000)
@@ -62,7 +62,7 @@ describe('loadConfig', () => {
     const c = loadConfig({ KAFKA_TOPIC: '', LOG_LEVEL: '   ', BATCH_MAX_ROWS: '', DATABASE_URL: ' ' })
     assert.equal(c.kafka.topic, 'sensor-data')
     assert.equal(c.logLevel, 'info')
-    assert.equal(c.streaming.batchMaxRows, 5000)
+    assert.equal(c.streaming.batchMaxRows, 20_000)
     assert.equal(c.database.url, undefined)
   })
 

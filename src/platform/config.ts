@@ -82,7 +82,7 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   PRODUCER_INTERVAL_MS: 'one reading per sensor every this many ms [2000]',
   PRODUCER_RATE: 'readings per second over all sensors; replaces the interval when set',
   PRODUCER_COUNT: 'stop after this many readings [unbounded]',
-  BATCH_MAX_ROWS: 'streaming flushes a batch at this many readings [5000]',
+  BATCH_MAX_ROWS: 'streaming flushes a batch at this many readings [20000]',
   BATCH_MAX_WAIT_MS: 'streaming flushes a batch at most this long after its first reading [100]',
   METRICS_PORT: 'port of the streaming service Prometheus endpoint, 0 = off [9464]',
   PORT: 'HTTP port of the API [3000]',
@@ -230,7 +230,7 @@ export function loadConfig(env: Env = environment()): Config {
       count: read.int('PRODUCER_COUNT', undefined, 1)
     },
     streaming: {
-      batchMaxRows: read.int('BATCH_MAX_ROWS', 5000, 1, 1_000_000),
+      batchMaxRows: read.int('BATCH_MAX_ROWS', 20_000, 1, 1_000_000),
       batchMaxWaitMs: read.int('BATCH_MAX_WAIT_MS', 100, 0, 600_000),
       metricsPort: read.int('METRICS_PORT', 9464, 0, 65_535)
     },

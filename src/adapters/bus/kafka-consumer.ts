@@ -202,14 +202,14 @@ export class KafkaBusConsumer extends SingleRunConsumer {
       sessionTimeout,
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
       rebalanceTimeout: 30_000,
-      // Small fetches and a small stream buffer bound memory: every fetched record is decoded into
-      // several objects that live until its batch is stored, and V8 grows the old generation with
-      // them. Measured (1 M readings, 3 runs each, same run): 256 KiB fetches and a 1,000-message
-      // buffer peak at 220–232 MB RSS and ~93,000 readings/s; 1 MiB and 5,000 at 265–282 MB and
-      // ~108,000 readings/s (docs/performance.md).
+      // A bounded stream buffer and fetch size bound memory: every fetched record is decoded into
+      // several objects that live until its batch is stored. 1 MiB fetches cost the broker a
+      // third of the CPU of 256 KiB ones (1.2–1.6 against 2.4–4.7 CPU-s per million readings);
+      // with the streaming worker's old generation kept tight (streaming/main.ts) they fit in
+      // ~215 MB RSS (docs/performance.md).
       highWaterMark: Math.max(16, Math.min(options.maxBatchRecords, 1_000)),
-      maxBytes: 256 * 1024,
-      maxBytesPerPartition: 64 * 1024,
+      maxBytes: 1024 * 1024,
+      maxBytesPerPartition: 256 * 1024,
       maxWaitTime: Math.min(1_000, Math.max(10, options.maxBatchWaitMs)),
       // Only records of committed transactions, as the Java client's read_committed.
       isolationLevel: 1
