@@ -1,4 +1,6 @@
 // PostgresReadingStore against the ReadingStore contract, on throwaway PostgreSQL servers (harness).
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
 import { freshDatabase, ownPostgres } from '../../../test/harness/index.ts'
 import { storeContract } from '../../../test/contracts/store.contract.ts'
 import { createLogger } from '../../platform/logger.ts'
@@ -26,5 +28,31 @@ storeContract('postgres', {
   ownServer: async () => {
     const server = await ownPostgres()
     return { open: () => open(server.url), stop: () => server.stop(), start: () => server.start() }
+  }
+})
+
+test('postgres only: the (sensor_id, ts) key covers value, so a sensor\'s range is read from the index alone', async (t) => {
+  const s = await open(await freshDatabase('store'))
+  t.after(() => s.close())
+  await s.migrate()
+  const { rows: defs } = await s.pool.query<{ def: string }>(
+    "SELECT pg_get_indexdef(conindid) AS def FROM pg_constraint WHERE conname = 'sensor_data_sensor_id_ts_key'"
+  )
+  assert.match(defs[0]?.def ?? '', /UNIQUE INDEX .* \(sensor_id, ts\) INCLUDE \(value\)/)
+  const readings = Array.from({ length: 2_000 }, (_, i) => ({ sensor_id: `s${i % 10}`, value: i, timestamp: 1_689_260_000 + i }))
+  assert.deepEqual(await s.write(readings), { inserted: 2_000, duplicates: 0 })
+  assert.deepEqual(await s.write(readings.slice(0, 5)), { inserted: 0, duplicates: 5 }, 'ON CONFLICT (sensor_id, ts) still finds the key')
+  await s.pool.query('VACUUM ANALYZE sensor_data')
+  const client = await s.pool.connect()
+  try {
+    // A table this small would be scanned whole; what matters is that the index can answer alone.
+    await client.query('SET enable_seqscan = off')
+    await client.query('SET enable_bitmapscan = off')
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+      "EXPLAIN SELECT count(*), min(value), max(value), avg(value) FROM sensor_data WHERE sensor_id = 's1' AND ts >= to_timestamp(1689260000) AND ts < to_timestamp(1689261000)"
+    )
+    assert.match(rows.map((r) => r['QUERY PLAN']).join('\n'), /Index Only Scan using sensor_data_sensor_id_ts_key/)
+  } finally {
+    client.release()
   }
 })
