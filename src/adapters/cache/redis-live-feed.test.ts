@@ -8,7 +8,7 @@ import { Collector, liveFeedContract } from '../../../test/contracts/live-feed.c
 import { ownRedis, uniqueName, useRedis } from '../../../test/harness/index.ts'
 import { AppError } from '../../platform/errors.ts'
 import { createLogger } from '../../platform/logger.ts'
-import { RedisLiveFeed } from './redis-live-feed.ts'
+import { LISTENERS_RECHECK_MS, RedisLiveFeed } from './redis-live-feed.ts'
 
 const logger = createLogger('silent')
 const uniquePrefix = (): string => `${uniqueName('cache')}:`
@@ -82,6 +82,36 @@ describe('RedisLiveFeed only', () => {
     const received = await c.waitFor(1)
     assert.deepEqual(uncaught, [], `a foreign message threw: ${String(uncaught[0])}`)
     assert.deepEqual(received, [reading(7)])
+  })
+
+  test('the feed is on the channel only while it has a listener, and publishes only while someone is subscribed', async (t) => {
+    const { prefix, feed, raw } = await feedAndRawClient(t)
+    const channel = `${prefix}live`
+    const subscribers = async (): Promise<number> => Number(((await raw.pubsub('NUMSUB', channel)) as [string, number])[1])
+    const publishes = async (): Promise<number> => Number(/cmdstat_publish:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0)
+
+    const before = await publishes()
+    for (let i = 0; i < 5; i++) await feed.publish([reading(i)])
+    assert.equal(await publishes(), before, 'nobody subscribed: nothing is published')
+
+    const c = new Collector()
+    const unsubscribe = await feed.subscribe(c.listener)
+    assert.equal(await subscribers(), 1)
+    await feed.publish([reading(10)])
+    assert.deepEqual(await c.waitFor(1), [reading(10)])
+    await unsubscribe()
+    assert.equal(await subscribers(), 0, 'the last listener gone, the feed leaves the channel')
+
+    // A listener elsewhere is noticed within LISTENERS_RECHECK_MS.
+    const messages: string[] = []
+    const listener = new Redis((await useRedis()).url)
+    t.after(() => listener.disconnect())
+    listener.on('message', (_channel: string, message: string) => messages.push(message))
+    await listener.subscribe(channel)
+    await delay(LISTENERS_RECHECK_MS + 50)
+    await feed.publish([reading(11)])
+    for (let i = 0; i < 100 && messages.length === 0; i++) await delay(20)
+    assert.deepEqual(messages.map((m) => JSON.parse(m) as unknown), [[reading(11)]])
   })
 
   test('publish while Redis is stopped rejects quickly with a retryable AppError; a subscriber resubscribes after the restart', async (t) => {

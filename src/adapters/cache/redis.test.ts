@@ -57,6 +57,23 @@ describe('RedisLatestValues only', () => {
     assert.deepEqual(await two.get('a'), { sensor_id: 'a', value: 99, timestamp: T0 + 99 })
   })
 
+  test('a stored value in another key order (another writer) is still compared by its timestamp', async (t) => {
+    const prefix = uniquePrefix()
+    const latest = await open((await useRedis()).url, prefix)
+    const raw = new Redis((await useRedis()).url)
+    t.after(async () => {
+      await latest.close()
+      raw.disconnect()
+    })
+    await raw.hset(`${prefix}latest`, 'a', JSON.stringify({ timestamp: T0 + 10, sensor_id: 'a', value: 1 }))
+    await raw.sadd(`${prefix}sensors`, 'a')
+    await latest.update([{ sensor_id: 'a', value: 2, timestamp: T0 + 9 }])
+    assert.deepEqual(await latest.get('a'), { sensor_id: 'a', value: 1, timestamp: T0 + 10 })
+    await latest.update([{ sensor_id: 'a', value: 3, timestamp: T0 + 11 }])
+    assert.deepEqual(await latest.get('a'), { sensor_id: 'a', value: 3, timestamp: T0 + 11 })
+    assert.deepEqual(await latest.sensors(), ['a'])
+  })
+
   test('connect to a Redis that does not answer rejects with a retryable AppError', async (t) => {
     const latest = new RedisLatestValues({ url: 'redis://127.0.0.1:1', keyPrefix: uniquePrefix(), logger })
     t.after(() => latest.close())
