@@ -1,7 +1,7 @@
 // RedisLatestValues against the LatestValues contract, plus what only Redis can do: outages and
 // several instances on one keyspace.
 import assert from 'node:assert/strict'
-import { describe, test } from 'node:test'
+import { describe, test, type TestContext } from 'node:test'
 import { Redis } from 'ioredis'
 import { latestContract } from '../../../test/contracts/latest.contract.ts'
 import { ownRedis, uniqueName, useRedis } from '../../../test/harness/index.ts'
@@ -23,15 +23,22 @@ latestContract('redis', { open: async () => open((await useRedis()).url) })
 const T0 = 1_689_260_000
 const isRetryable = (err: unknown): boolean => err instanceof AppError && err.retryable && err.code === 'UNAVAILABLE'
 
+/** An instance on a fresh prefix and a plain Redis client beside it, both closed after the test. */
+async function latestAndRawClient(t: TestContext): Promise<{ prefix: string; latest: RedisLatestValues; raw: Redis }> {
+  const prefix = uniquePrefix()
+  const { url } = await useRedis()
+  const latest = await open(url, prefix)
+  const raw = new Redis(url)
+  t.after(async () => {
+    await latest.close()
+    raw.disconnect()
+  })
+  return { prefix, latest, raw }
+}
+
 describe('RedisLatestValues only', () => {
   test('keys live under the prefix: <prefix>latest (hash) and <prefix>sensors (set)', async (t) => {
-    const prefix = uniquePrefix()
-    const latest = await open((await useRedis()).url, prefix)
-    const raw = new Redis((await useRedis()).url)
-    t.after(async () => {
-      await latest.close()
-      raw.disconnect()
-    })
+    const { prefix, latest, raw } = await latestAndRawClient(t)
     await latest.update([{ sensor_id: 'a', value: 1.5, timestamp: T0 + 0.123 }])
     assert.deepEqual((await raw.keys(`${prefix}*`)).sort(), [`${prefix}latest`, `${prefix}sensors`])
     assert.equal(await raw.type(`${prefix}latest`), 'hash')
@@ -58,13 +65,7 @@ describe('RedisLatestValues only', () => {
   })
 
   test('a stored value in another key order (another writer) is still compared by its timestamp', async (t) => {
-    const prefix = uniquePrefix()
-    const latest = await open((await useRedis()).url, prefix)
-    const raw = new Redis((await useRedis()).url)
-    t.after(async () => {
-      await latest.close()
-      raw.disconnect()
-    })
+    const { prefix, latest, raw } = await latestAndRawClient(t)
     await raw.hset(`${prefix}latest`, 'a', JSON.stringify({ timestamp: T0 + 10, sensor_id: 'a', value: 1 }))
     await raw.sadd(`${prefix}sensors`, 'a')
     await latest.update([{ sensor_id: 'a', value: 2, timestamp: T0 + 9 }])
