@@ -203,10 +203,10 @@ export class KafkaBusConsumer extends SingleRunConsumer {
       heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
       rebalanceTimeout: 30_000,
       // A bounded stream buffer and fetch size bound memory: every fetched record is decoded into
-      // several objects that live until its batch is stored. 1 MiB fetches cost the broker a
-      // third of the CPU of 256 KiB ones (1.2–1.6 against 2.4–4.7 CPU-s per million readings);
-      // with the streaming worker's old generation kept tight (streaming/main.ts) they fit in
-      // ~215 MB RSS (docs/performance.md).
+      // several objects that live until its batch is stored. 1 MiB fetches cost the broker about
+      // half the CPU of 256 KiB ones (1.1–1.6 against 1.8–3.0 CPU-s per million readings, same
+      // batches, same run); with the streaming worker's old generation kept tight
+      // (streaming/main.ts) they fit in ~215 MB RSS (docs/performance.md).
       highWaterMark: Math.max(16, Math.min(options.maxBatchRecords, 1_000)),
       maxBytes: 1024 * 1024,
       maxBytesPerPartition: 256 * 1024,
