@@ -40,7 +40,7 @@ export function runServiceInWorker(module: string, context: ServiceContext, reso
     // Without `name`, which the worker's own logger sets again (else it is printed twice).
     context: { config: context.config, logBindings: withoutName(context.logger.bindings()) }
   }
-  const worker = new Worker(new URL(`./worker-main${EXTENSION}`, import.meta.url), { workerData: data, resourceLimits })
+  const worker = new Worker(new URL(siblingModule(import.meta.url, 'worker-main')), { workerData: data, resourceLimits })
   const stop = (): void => worker.postMessage('stop')
   context.signal.addEventListener('abort', stop, { once: true })
   if (context.signal.aborted) stop()
