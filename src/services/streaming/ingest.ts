@@ -6,7 +6,7 @@ import { decodeReading, WIRE_FORMAT } from '../../domain/wire.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { isRetryable } from '../../platform/errors.ts'
 import { retryForever } from '../../platform/retry.ts'
-import type { BatchHandler, BusPublisher, OutgoingRecord } from '../../ports/bus.ts'
+import type { BatchHandler, BusPublisher, BusRecord, OutgoingRecord } from '../../ports/bus.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
 import type { ReadingStore } from '../../ports/store.ts'
@@ -59,22 +59,9 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
     })
   }
 
-  return async (batch, { signal }) => {
-    const started = performance.now()
-    const now = Date.now() / 1000
-    const valid: Reading[] = []
-    const recordTimes: number[] = []
-    const rejected: OutgoingRecord[] = []
-    for (const record of batch) {
-      const decoded = decodeReading(record.value, record.timestampMs, now)
-      if (decoded.ok) {
-        valid.push(decoded.reading)
-        recordTimes.push(record.timestampMs)
-      } else {
-        rejected.push(deadLetter(record, decoded.error, deps.dlqTopic, WIRE_FORMAT))
-      }
-    }
-    metrics.consumed.inc(batch.length)
+  async function store(decoded: DecodedBatch, signal: AbortSignal): Promise<void> {
+    const { valid, recordTimes, rejected, started } = decoded
+    metrics.consumed.inc(decoded.consumed)
 
     if (rejected.length > 0) {
       await persist('kafka', signal, () => deps.deadLetters.publish(rejected))
@@ -106,10 +93,41 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
 
     const finished = Date.now()
     for (const t of recordTimes) metrics.endToEndSeconds.observe(Math.max(0, finished - t) / 1000)
-    metrics.batchSize.observe(batch.length)
+    metrics.batchSize.observe(decoded.consumed)
     metrics.batchSeconds.observe((performance.now() - started) / 1000)
     metrics.lastBatchAt.set(finished / 1000)
   }
+
+  // Not async: the records (Kafka buffers and all) are not kept while the batch is written, only
+  // what was decoded from them; that is most of what a batch in hand holds in memory.
+  return (batch, { signal }) => store(decodeBatch(batch, deps.dlqTopic), signal)
+}
+
+interface DecodedBatch {
+  readonly started: number
+  readonly consumed: number
+  readonly valid: readonly Reading[]
+  /** the Kafka record time of each valid reading, for the end-to-end delay */
+  readonly recordTimes: readonly number[]
+  readonly rejected: readonly OutgoingRecord[]
+}
+
+function decodeBatch(batch: readonly BusRecord[], dlqTopic: string): DecodedBatch {
+  const started = performance.now()
+  const now = Date.now() / 1000
+  const valid: Reading[] = []
+  const recordTimes: number[] = []
+  const rejected: OutgoingRecord[] = []
+  for (const record of batch) {
+    const decoded = decodeReading(record.value, record.timestampMs, now)
+    if (decoded.ok) {
+      valid.push(decoded.reading)
+      recordTimes.push(record.timestampMs)
+    } else {
+      rejected.push(deadLetter(record, decoded.error, dlqTopic, WIRE_FORMAT))
+    }
+  }
+  return { started, consumed: batch.length, valid, recordTimes, rejected }
 }
 
 function splitByLane(readings: readonly Reading[], lanes: number): Reading[][] {
