@@ -6,7 +6,9 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
+import { binaryColumns } from '../../src/adapters/store/binary-arrays.ts'
 import { migrate } from '../../src/adapters/store/migrate.ts'
+import { INSERT_SQL } from '../../src/adapters/store/postgres.ts'
 import type { Bench } from './context.ts'
 import { treeCpuSeconds } from './proc.ts'
 
@@ -16,6 +18,7 @@ export interface Rows {
   readonly ms: number[]
 }
 
+// Text arrays, as the driver sends JavaScript arrays (sensorstream did so before binary-arrays.ts).
 const INSERT_UNNEST = `
 INSERT INTO sensor_data (sensor_id, value, ts)
 SELECT s, v, timestamptz 'epoch' + ms * interval '1 millisecond'
@@ -38,6 +41,8 @@ export async function readRows(databaseUrl: string): Promise<Rows> {
 
 interface Batch {
   readonly params: [string[], number[], number[]]
+  /** the same rows as sensorstream sends them: binary arrays (src/adapters/store/binary-arrays.ts) */
+  readonly binary: [Buffer, Buffer, Buffer]
   readonly copy: Buffer
 }
 
@@ -62,7 +67,10 @@ function plan(rows: Rows, lanes: number, batchRows: number): Batch[][] {
       const values = slice.map((i) => rows.values[i] as number)
       const ms = slice.map((i) => rows.ms[i] as number)
       const text = slice.map((i) => `${rows.ids[i]}\t${rows.values[i]}\t${new Date(rows.ms[i] as number).toISOString()}\n`).join('')
-      batches.push({ params: [ids, values, ms], copy: Buffer.from(text) })
+      const { ids: binaryIds, values: binaryValues, timestamps } = binaryColumns(slice.map((i) => ({
+        sensor_id: rows.ids[i] as string, value: rows.values[i] as number, timestamp: (rows.ms[i] as number) / 1000
+      })))
+      batches.push({ params: [ids, values, ms], binary: [binaryIds, binaryValues, timestamps], copy: Buffer.from(text) })
     }
     return batches
   })
@@ -76,6 +84,9 @@ const copyInto = (client: pg.Client, table: string, payload: Buffer): Promise<vo
 const LOADERS: Record<string, Loader> = {
   unnest: async (client, batch) => {
     await client.query(INSERT_UNNEST, batch.params)
+  },
+  'unnest-binary': async (client, batch) => {
+    await client.query(INSERT_SQL, batch.binary)
   },
   'copy-staging': async (client, batch) => {
     await client.query('BEGIN')
@@ -104,6 +115,8 @@ export const METHODS: readonly Method[] = [
   { name: 'COPY to staging + INSERT ON CONFLICT, 2 connections, 5k rows', loader: 'copy-staging', lanes: 2, batchRows: 5_000, idempotent: true },
   { name: 'unnest, 2 connections, 10k rows', loader: 'unnest', lanes: 2, batchRows: 10_000, idempotent: true },
   { name: 'unnest, 2 connections, 50k rows', loader: 'unnest', lanes: 2, batchRows: 50_000, idempotent: true },
+  { name: 'unnest of binary arrays (as sensorstream), 2 connections, 10k rows', loader: 'unnest-binary', lanes: 2, batchRows: 10_000, idempotent: true },
+  { name: 'unnest of binary arrays (as sensorstream), 2 connections, 50k rows', loader: 'unnest-binary', lanes: 2, batchRows: 50_000, idempotent: true },
   { name: 'COPY to staging + INSERT ON CONFLICT, 2 connections, 10k rows', loader: 'copy-staging', lanes: 2, batchRows: 10_000, idempotent: true },
   { name: 'COPY to staging + INSERT ON CONFLICT, 2 connections, 50k rows', loader: 'copy-staging', lanes: 2, batchRows: 50_000, idempotent: true },
   { name: 'plain COPY (no ON CONFLICT), 2 connections, 50k rows', loader: 'copy-direct', lanes: 2, batchRows: 50_000, idempotent: false }
