@@ -2,6 +2,7 @@
 // (`node dist/cli.js <command>`, as the Docker image runs it; bench/run.ts builds it first).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { appendFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
@@ -28,6 +29,7 @@ export function startCli(command: string, env: Record<string, string>, cli = CLI
       LOG_LEVEL: 'info',
       METRICS_PORT: '0',
       // for profiling a child: BENCH_CHILD_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'
+      // (and BENCH_CHILD_LOG=/tmp/children.log keeps everything the children print)
       ...(process.env.BENCH_CHILD_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_CHILD_NODE_OPTIONS }),
       ...env
     },
@@ -39,6 +41,7 @@ export function startCli(command: string, env: Record<string, string>, cli = CLI
   const waiters = new Map<string, (line: Record<string, unknown>) => void>()
   const onData = (d: Buffer): void => {
     const text = d.toString()
+    if (process.env.BENCH_CHILD_LOG !== undefined) appendFileSync(process.env.BENCH_CHILD_LOG, text)
     output = (output + text).slice(-KEEP_CHARS)
     if (waiters.size === 0) return
     partial += text
