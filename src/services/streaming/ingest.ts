@@ -59,7 +59,7 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
     })
   }
 
-  async function store(decoded: DecodedBatch, signal: AbortSignal): Promise<void> {
+  async function storeBatch(decoded: DecodedBatch, signal: AbortSignal): Promise<void> {
     const { valid, recordTimes, rejected, started } = decoded
     metrics.consumed.inc(decoded.consumed)
 
@@ -100,7 +100,16 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
 
   // Not async: the records (Kafka buffers and all) are not kept while the batch is written, only
   // what was decoded from them; that is most of what a batch in hand holds in memory.
-  return (batch, { signal }) => store(decodeBatch(batch, deps.dlqTopic), signal)
+  return (batch, { signal }) => {
+    let decoded: DecodedBatch
+    try {
+      decoded = decodeBatch(batch, deps.dlqTopic)
+    } catch (err) {
+      // A handler reports failure by rejecting, never by throwing.
+      return Promise.reject(err as Error)
+    }
+    return storeBatch(decoded, signal)
+  }
 }
 
 interface DecodedBatch {
