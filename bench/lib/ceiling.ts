@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import { binaryColumns } from '../../src/adapters/store/binary-arrays.ts'
+import { binaryColumns, type BinaryColumns } from '../../src/adapters/store/binary-arrays.ts'
 import { migrate } from '../../src/adapters/store/migrate.ts'
 import { INSERT_SQL } from '../../src/adapters/store/postgres.ts'
 import type { Bench } from './context.ts'
@@ -42,7 +42,7 @@ export async function readRows(databaseUrl: string): Promise<Rows> {
 interface Batch {
   readonly params: [string[], number[], number[]]
   /** the same rows as sensorstream sends them: binary arrays (src/adapters/store/binary-arrays.ts) */
-  readonly binary: [Buffer, Buffer, Buffer]
+  readonly binary: BinaryColumns
   readonly copy: Buffer
 }
 
@@ -67,10 +67,10 @@ function plan(rows: Rows, lanes: number, batchRows: number): Batch[][] {
       const values = slice.map((i) => rows.values[i] as number)
       const ms = slice.map((i) => rows.ms[i] as number)
       const text = slice.map((i) => `${rows.ids[i]}\t${rows.values[i]}\t${new Date(rows.ms[i] as number).toISOString()}\n`).join('')
-      const { ids: binaryIds, values: binaryValues, timestamps } = binaryColumns(slice.map((i) => ({
+      const binary = binaryColumns(slice.map((i) => ({
         sensor_id: rows.ids[i] as string, value: rows.values[i] as number, timestamp: (rows.ms[i] as number) / 1000
       })))
-      batches.push({ params: [ids, values, ms], binary: [binaryIds, binaryValues, timestamps], copy: Buffer.from(text) })
+      batches.push({ params: [ids, values, ms], binary, copy: Buffer.from(text) })
     }
     return batches
   })

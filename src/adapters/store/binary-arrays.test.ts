@@ -7,7 +7,7 @@ const header = (oid: number, length: number): number[] => [0, 0, 0, 1, 0, 0, 0, 
 const int32 = (n: number): number[] => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]
 
 test('two readings: text[], float8[] and timestamptz[] in the binary wire format', () => {
-  const { ids, values, timestamps } = binaryColumns([
+  const [ids, values, timestamps] = binaryColumns([
     { sensor_id: 'a', value: 1.5, timestamp: 946_684_800.001 },
     { sensor_id: 'sensor-2', value: -2, timestamp: 1_689_260_000.123 }
   ])
@@ -30,13 +30,13 @@ test('two readings: text[], float8[] and timestamptz[] in the binary wire format
 })
 
 test('an empty batch is an empty array of each type', () => {
-  const { ids, values, timestamps } = binaryColumns([])
+  const [ids, values, timestamps] = binaryColumns([])
   assert.deepEqual([...ids], header(25, 0))
   assert.deepEqual([...values], header(701, 0))
   assert.deepEqual([...timestamps], header(1184, 0))
 })
 
 test('a timestamp before 2000 (negative microseconds) is written in two’s complement', () => {
-  const { timestamps } = binaryColumns([{ sensor_id: 'a', value: 0, timestamp: 946_684_799.999 }])
+  const [, , timestamps] = binaryColumns([{ sensor_id: 'a', value: 0, timestamp: 946_684_799.999 }])
   assert.equal(timestamps.readBigInt64BE(24), -1_000n)
 })

@@ -13,14 +13,8 @@ const HEADER_BYTES = 20
 const POSTGRES_EPOCH_MS = 946_684_800_000
 const TWO_POW_32 = 4_294_967_296
 
-export interface BinaryColumns {
-  /** text[] of sensor ids */
-  readonly ids: Buffer
-  /** float8[] of values */
-  readonly values: Buffer
-  /** timestamptz[] of timestamps, exact to the millisecond */
-  readonly timestamps: Buffer
-}
+/** The parameters of INSERT_SQL: text[] of sensor ids, float8[] of values, timestamptz[] of timestamps (exact to the millisecond). */
+export type BinaryColumns = [ids: Buffer, values: Buffer, timestamps: Buffer]
 
 export function binaryColumns(readings: readonly Reading[]): BinaryColumns {
   const n = readings.length
@@ -46,7 +40,7 @@ export function binaryColumns(readings: readonly Reading[]): BinaryColumns {
     timestamps.writeUInt32BE(micros - high * TWO_POW_32, fixed + 8)
     fixed += 12
   }
-  return { ids, values, timestamps }
+  return [ids, values, timestamps]
 }
 
 function header(bytes: number, elementOid: number, length: number): Buffer {

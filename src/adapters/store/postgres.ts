@@ -64,7 +64,7 @@ export class PostgresReadingStore implements ReadingStore {
 
   async write(readings: readonly Reading[]): Promise<WriteResult> {
     if (readings.length === 0) return { inserted: 0, duplicates: 0 }
-    const result = await this.query('write', INSERT_SQL, columns(readings))
+    const result = await this.query('write', INSERT_SQL, binaryColumns(readings))
     const inserted = result.rowCount ?? 0
     return { inserted, duplicates: readings.length - inserted }
   }
@@ -74,7 +74,7 @@ export class PostgresReadingStore implements ReadingStore {
     const result = await this.query<{ sensor_id: string; ms: string }>(
       'write',
       `${INSERT_SQL} RETURNING sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms`,
-      columns(readings)
+      binaryColumns(readings)
     )
     const fresh = new Set(result.rows.map((r) => `${r.sensor_id}\u0000${r.ms}`))
     // Only the first occurrence of a key within the batch counts as new.
@@ -99,9 +99,4 @@ export class PostgresReadingStore implements ReadingStore {
       throw translatePgError(err, operation)
     }
   }
-}
-
-function columns(readings: readonly Reading[]): [Buffer, Buffer, Buffer] {
-  const { ids, values, timestamps } = binaryColumns(readings)
-  return [ids, values, timestamps]
 }
