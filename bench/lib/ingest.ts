@@ -58,7 +58,8 @@ function serverCpu(bench: Bench): Record<ServerName, number> {
  */
 export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: string, prefix: string, cliPath?: string): Promise<IngestRun> {
   const group = bench.name('group')
-  const rowsBefore = await countRows(databaseUrl, { checkpoint: true })
+  await checkpoint(databaseUrl)
+  const rowsBefore = await countRows(databaseUrl)
   const ends = await bench.offsets.ends(topic.topic)
   const serversBefore = serverCpu(bench)
   const started = performance.now()
@@ -92,19 +93,30 @@ export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: st
 }
 
 /**
- * `checkpoint`: write out the dirty pages of earlier runs first, so that every timed run starts with
- * clean shared buffers, as each ceiling load does (else a later run's backends write out the earlier
- * runs' pages to make room, and cost up to 30 % more Postgres CPU than the first run).
+ * Writes out the dirty pages of earlier runs, so that every timed run starts with clean shared
+ * buffers, as each ceiling load does (else a later run's backends write out the earlier runs' pages
+ * to make room, and cost up to 30 % more Postgres CPU than the first run).
  */
-export async function countRows(url: string, options: { readonly checkpoint?: boolean } = {}): Promise<number> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    if (options.checkpoint === true) await client.query('CHECKPOINT')
+function checkpoint(url: string): Promise<void> {
+  return withClient(url, async (client) => {
+    await client.query('CHECKPOINT')
+  })
+}
+
+export function countRows(url: string): Promise<number> {
+  return withClient(url, async (client) => {
     const exists = await client.query("SELECT to_regclass('sensor_data') IS NOT NULL AS ok")
     if (exists.rows[0]?.ok !== true) return 0
     const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data')
     return Number(rows[0]?.n ?? 0)
+  })
+}
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await work(client)
   } finally {
     await client.end()
   }
