@@ -28,7 +28,7 @@ function record(offset: number, value: string | null): BusRecord {
 
 const reading = (sensor_id: string, timestamp: number, value = 1): string => JSON.stringify({ sensor_id, value, timestamp })
 
-function setup() {
+function setup(slowDeadLetters?: Promise<void>) {
   const writes: Reading[][] = []
   const store = {
     write: async (readings: readonly Reading[]) => {
@@ -37,7 +37,14 @@ function setup() {
     }
   } as unknown as ReadingStore
   const published: OutgoingRecord[] = []
-  const deadLetters = { connect: async () => {}, close: async () => {}, publish: async (records: readonly OutgoingRecord[]) => void published.push(...records) }
+  const deadLetters = {
+    connect: async () => {},
+    close: async () => {},
+    publish: async (records: readonly OutgoingRecord[]) => {
+      await slowDeadLetters
+      published.push(...records)
+    }
+  }
   const latest = new MemoryLatestValues()
   const metrics = new StreamingMetrics(new Registry())
   const handler = createIngestHandler({
@@ -77,4 +84,18 @@ test('a record that cannot even be read makes the handler reject, not throw', as
   })
   await assert.rejects(result as Promise<void>, /unreadable record/)
   assert.equal(writes.length, 0)
+})
+
+test('a batch whose dead letters are slow to publish still writes before the next batch in hand', async () => {
+  let release: () => void = () => {}
+  const { handler, writes, latest } = setup(new Promise<void>((resolve) => (release = resolve)))
+  const signal = new AbortController().signal
+  // batch 1: the original and a poison record; batch 2: a replay of the same (sensor_id, ts) with another value
+  const first = handler([record(0, reading('a', T0, 1)), record(1, 'poison')], { signal })
+  const second = handler([record(2, reading('a', T0, 2))], { signal })
+  await new Promise((r) => setTimeout(r, 20))
+  release()
+  await Promise.all([first, second])
+  assert.deepEqual(writes.flat().map((r) => r.value), [1, 2], "the first batch's reading is written first")
+  assert.deepEqual(await latest.get('a'), { sensor_id: 'a', value: 1, timestamp: T0 }, 'an equal timestamp keeps the first value')
 })

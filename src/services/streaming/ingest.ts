@@ -63,11 +63,15 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
     const { valid, recordTimes, rejected, started } = decoded
     metrics.consumed.inc(decoded.consumed)
 
-    if (rejected.length > 0) {
-      await persist('kafka', signal, () => deps.deadLetters.publish(rejected))
-      metrics.deadLettered.inc(rejected.length)
-      logger.warn({ count: rejected.length, first: rejected[0]?.headers }, 'invalid records sent to the dead-letter topic')
-    }
+    // The dead letters go out alongside the writes, not before them: a batch takes its places in the
+    // lane queues at once, so a later batch in hand can never write a sensor's readings before it.
+    const deadLettered =
+      rejected.length === 0
+        ? Promise.resolve()
+        : persist('kafka', signal, () => deps.deadLetters.publish(rejected)).then(() => {
+            metrics.deadLettered.inc(rejected.length)
+            logger.warn({ count: rejected.length, first: rejected[0]?.headers }, 'invalid records sent to the dead-letter topic')
+          })
 
     if (valid.length > 0) {
       // Postgres and Redis are independent: write both at once. A crash between them is repaired
@@ -82,13 +86,15 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
       })
       const update = after(redisTail, () => persist('redis', signal, () => deps.latest.update(valid)))
       redisTail = update
-      const [results] = await Promise.all([Promise.all(writes), update])
+      const [results] = await Promise.all([Promise.all(writes), update, deadLettered])
       for (const result of results) {
         metrics.stored.inc(result.inserted)
         metrics.duplicates.inc(result.duplicates)
       }
       // The live feed is best effort: a listener that misses a reading finds it in Postgres.
       deps.live.publish(valid).catch((err: Error) => logger.debug({ err: err.message }, 'live feed publish failed'))
+    } else {
+      await deadLettered
     }
 
     const finished = Date.now()
