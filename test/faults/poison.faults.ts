@@ -24,7 +24,7 @@ function poison(random: () => number): string[] {
       JSON.stringify({ sensor_id: `w-${i}`, value: i, timestamp: now * 1000 + i }),
       JSON.stringify({ sensor_id: `w-${i}`, value: null, timestamp: now }),
       JSON.stringify({ sensor_id: null, value: i, timestamp: now }),
-      JSON.stringify({ sensor_id: `w-${i}`, value: i, timestamp: null }),
+      JSON.stringify({ sensor_id: `w-${i}`, value: i, timestamp: '2026-01-01' }),
       JSON.stringify([{ sensor_id: `w-${i}`, value: i, timestamp: now }]),
       'null',
       ''
