@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { freePort } from '../../src/local/free-port.ts'
 import { freshDatabase, ownPostgres, uniqueName, useKafka, useRedis, type KafkaServer, type RedisServer } from '../harness/index.ts'
-import { caughtUp, readTopic, rowCount, sendRaw, sql, startCli, waitFor, type CliProcess } from './support.ts'
+import { caughtUp, readTopic, rowCount, sendRaw, sql, stableMembers, startCli, waitFor, type CliProcess } from './support.ts'
 
 let kafka: KafkaServer
 let redisServer: RedisServer
@@ -208,6 +208,8 @@ test('two streaming instances in one group share the partitions: each stores par
   const ports = [await freePort(), await freePort()]
   const instances = ports.map((port) => startCli('streaming', { ...s.env, METRICS_PORT: String(port) }))
   try {
+    // produce only once both have joined: before that one member may take every partition
+    await waitFor('both instances in the group', async () => (await stableMembers(kafka.brokers, s.group)) === 2, 60_000)
     const producer = await produce(s, { PRODUCER_COUNT: '20000', PRODUCER_RATE: '5000' })
     assert.equal(await producer.exited(), 0, producer.output())
     await waitFor('20,000 rows', async () => (await rowCount(url)) === 20_000 && (await caughtUp(kafka.brokers, s.group, s.topic)), 90_000)

@@ -119,6 +119,17 @@ export async function readTopic(brokers: string, topic: string, count: number, t
   return records
 }
 
+/** Members of `group` once it is stable (every member has its assignment), else 0. */
+export async function stableMembers(brokers: string, group: string): Promise<number> {
+  const admin = new Admin({ clientId: 'e2e-admin', bootstrapBrokers: [brokers] })
+  try {
+    const described = (await admin.describeGroups({ groups: [group] })).get(group)
+    return String(described?.state).toUpperCase() === 'STABLE' ? (described?.members.size ?? 0) : 0
+  } finally {
+    await admin.close()
+  }
+}
+
 /** Committed offsets of `group` equal the end offsets of every partition of `topic`. */
 export async function caughtUp(brokers: string, group: string, topic: string): Promise<boolean> {
   const admin = new Admin({ clientId: 'e2e-admin', bootstrapBrokers: [brokers] })
