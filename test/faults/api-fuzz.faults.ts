@@ -111,10 +111,14 @@ function send(port: number, r: FuzzRequest): Promise<FuzzAnswer> {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType }))
       res.on('error', reject)
     })
-    req.on('timeout', () => req.destroy(new Error(`no answer within 15 s: ${r.method} ${r.path.slice(0, 200)}`)))
+    req.on('timeout', () => {
+      resolve({ status: -3, body: 'no answer within 15 s', contentType: '' })
+      req.destroy()
+    })
     req.on('error', (err: NodeJS.ErrnoException) => {
       // the server may answer and close before reading a body it refuses (413, 415)
       if (err.code === 'EPIPE' || err.code === 'ECONNRESET') resolve({ status: -1, body: '', contentType: '' })
+      else if (err.code?.startsWith('HPE_') === true) resolve({ status: -2, body: `the answer is not valid HTTP (${err.message}): ${String((err as { rawPacket?: Buffer }).rawPacket?.toString('latin1'))}`, contentType: '' })
       else reject(err)
     })
     if (r.body !== undefined) req.write(r.body)
@@ -169,7 +173,7 @@ test('the API under a fuzzer: no 5xx, documented JSON errors, alive, memory back
     const check = (r: { method: string; path: string }, answer: FuzzAnswer): void => {
       statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
       const what = `${r.method} ${r.path.slice(0, 120)} → ${answer.status}`
-      if (answer.status >= 500) problems.push(`${what}: ${answer.body.slice(0, 300)}`)
+      if (answer.status >= 500 || answer.status === -2 || answer.status === -3) problems.push(`${what}: ${answer.body.slice(0, 600)}`)
       if (answer.status >= 400 && r.method !== 'HEAD' && answer.status !== -1) {
         let body: { error?: unknown; message?: unknown } | undefined
         try {
