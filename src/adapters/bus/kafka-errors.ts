@@ -61,13 +61,21 @@ export function toAppError(err: unknown, action: string): AppError {
   if (isPermanentKafkaError(err)) {
     return new AppError('INTERNAL', `kafka ${action} failed: ${errorText(err)}`, { cause: err })
   }
-  return unavailable('kafka', err)
+  return unavailable('kafka', err, errorText(err))
 }
 
-/** One line naming the innermost causes, for logs and messages (MultipleErrors hide them otherwise). */
+/**
+ * One line: the error's message and its innermost causes, each once, for logs and messages
+ * (MultipleErrors of every retry hide them otherwise): `metadata failed 7 times: connect ECONNREFUSED 127.0.0.1:1`.
+ */
 export function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err)
-  const nested = err instanceof AggregateError ? err.errors.map(errorText) : []
-  const unique = [...new Set(nested)].slice(0, 3)
-  return unique.length > 0 ? `${err.message} (${unique.join('; ')})` : err.message
+  const roots = [...new Set(innermost(err))].filter((m) => m !== err.message).slice(0, 3)
+  return roots.length > 0 ? `${err.message.replace(/\.$/, '')}: ${roots.join('; ')}` : err.message
+}
+
+function innermost(err: unknown): string[] {
+  if (!(err instanceof Error)) return [String(err)]
+  const inner = [...(err instanceof AggregateError ? err.errors : []), ...(err.cause === undefined ? [] : [err.cause])]
+  return inner.length === 0 ? [err.message] : inner.flatMap(innermost)
 }
