@@ -40,7 +40,7 @@ export function isPermanentKafkaError(err: unknown): boolean {
   if (PERMANENT_API_ERRORS.some((id) => find(err, 'apiId', id))) return true
   if (PERMANENT_CLIENT_CODES.some((code) => find(err, 'code', code))) return true
   // A user error is an invalid call, except the one the client raises when it is closed mid-retry.
-  return find(err, 'code', 'PLT_KFK_USER') && !/closed/i.test(errorText(err))
+  return find(err, 'code', 'PLT_KFK_USER') && !everyMessage(err).some((m) => /closed/i.test(m))
 }
 
 /** The group moved on (rebalance, expired membership): a commit for the old assignment was refused. */
@@ -74,8 +74,17 @@ export function errorText(err: unknown): string {
   return roots.length > 0 ? `${err.message.replace(/\.$/, '')}: ${roots.join('; ')}` : err.message
 }
 
+/** The errors an error wraps: those of a MultipleErrors (one per retry) and its cause. */
+function inner(err: Error): unknown[] {
+  return [...(err instanceof AggregateError ? err.errors : []), ...(err.cause === undefined ? [] : [err.cause])]
+}
+
 function innermost(err: unknown): string[] {
   if (!(err instanceof Error)) return [String(err)]
-  const inner = [...(err instanceof AggregateError ? err.errors : []), ...(err.cause === undefined ? [] : [err.cause])]
-  return inner.length === 0 ? [err.message] : inner.flatMap(innermost)
+  const wrapped = inner(err)
+  return wrapped.length === 0 ? [err.message] : wrapped.flatMap(innermost)
+}
+
+function everyMessage(err: unknown): string[] {
+  return err instanceof Error ? [err.message, ...inner(err).flatMap(everyMessage)] : [String(err)]
 }
