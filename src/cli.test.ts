@@ -26,9 +26,9 @@ interface Running {
   kill(signal: NodeJS.Signals): void
 }
 
-function start(args: readonly string[], env: Record<string, string> = {}): Running {
+function start(args: readonly string[], env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Running {
   // cwd: a folder without .env, so that nothing but `env` configures the child
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: fileURLToPath(new URL('./platform/', import.meta.url)), env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { cwd: fileURLToPath(new URL('./platform/', import.meta.url)), env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -101,6 +101,14 @@ describe('configuration', () => {
   test('a broker port out of range is a configuration error naming KAFKA_BROKERS (was: exit 13 after 3 s)', async () => {
     const ran = await run(['producer'], { KAFKA_BROKERS: '127.0.0.1:99999', PRODUCER_COUNT: '1' })
     assertUsageError(ran, /KAFKA_BROKERS: "127\.0\.0\.1:99999": port must be from 1 to 65535/)
+  })
+
+  test('a call that never settles ends in one line and exit 1, not Node\'s "unsettled top-level await" (13)', async () => {
+    const preload = new URL('./cli.fixtures/connect-throws.ts', import.meta.url).href
+    const ran = await start(['producer'], { KAFKA_BROKERS: '127.0.0.1:1' }, ['--import', preload]).exited
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr)
+    assert.match(ran.stderr, /^sensorstream: stopped: an operation never finished/m)
+    assert.doesNotMatch(ran.stderr, /unsettled top-level await/)
   })
 
   test('URL variables are checked the same way', async () => {
