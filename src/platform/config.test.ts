@@ -129,7 +129,7 @@ describe('loadConfig', () => {
 
   test('every documented variable is one loadConfig reads', () => {
     // each VARIABLES entry, set to a bad value, must be reported (or accepted for free-form strings)
-    const freeForm = new Set(['KAFKA_TOPIC', 'KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_CLIENT_ID', 'REDIS_KEY_PREFIX', 'API_KEYS', 'CORS_ORIGINS', 'DATA_DIR', 'PRODUCER_SENSORS'])
+    const freeForm = new Set(['KAFKA_TOPIC', 'KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_CLIENT_ID', 'REDIS_KEY_PREFIX', 'API_KEYS', 'DATA_DIR', 'PRODUCER_SENSORS'])
     for (const name of Object.keys(VARIABLES)) {
       if (freeForm.has(name)) continue
       problems({ [name]: 'not valid at all' }, [name])
@@ -212,6 +212,12 @@ describe('loadConfig', () => {
     problems({ METRICS_PORT: '65536' }, ['METRICS_PORT'])
     problems({ HOST: '127.0.0.1:3000' }, ['HOST'])
     problems({ HOST: 'http://127.0.0.1' }, ['HOST'])
+    // an origin that no browser sends would never match
+    const [origin] = problems({ CORS_ORIGINS: 'https://a.example/' }, ['CORS_ORIGINS'])
+    assert.match(origin ?? '', /"https:\/\/a\.example\/" is not an origin; a browser sends https:\/\/a\.example,/)
+    problems({ CORS_ORIGINS: 'a.example' }, ['CORS_ORIGINS'])
+    problems({ CORS_ORIGINS: 'https://a.example:99999' }, ['CORS_ORIGINS'])
+    problems({ CORS_ORIGINS: 'https://a.example,ftp://b.example' }, ['CORS_ORIGINS'])
   })
 
   test('the usual host:port and URL forms are accepted', () => {
@@ -223,6 +229,7 @@ describe('loadConfig', () => {
     })
     assert.deepEqual(c.kafka.brokers, ['kafka:9092', '[::1]:9093', 'broker_1.internal:65535'])
     assert.equal(loadConfig({ HOST: 'api.internal' }).api.host, 'api.internal')
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: 'http://127.0.0.1:8080, https://a.example, *' }).api.corsOrigins, ['http://127.0.0.1:8080', 'https://a.example', '*'])
     assert.equal(loadConfig({ DATABASE_URL: 'POSTGRES://u:p%40ss@db:5432/x' }).database.url, 'POSTGRES://u:p%40ss@db:5432/x')
   })
 

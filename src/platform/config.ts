@@ -170,6 +170,20 @@ class Reader {
     return value
   }
 
+  /** `*`, or origins as a browser sends them in `Origin` (scheme, host, port if not the default). */
+  origins(name: string): string[] {
+    const items = this.list(name) ?? []
+    for (const item of items) {
+      if (item === '*') continue
+      const problem = urlProblem(item, ['http:', 'https:'], true)
+      const origin = problem === undefined ? new URL(item).origin : undefined
+      if (origin !== item) {
+        this.problems.push(`${name}: "${item}" is not an origin${origin === undefined ? '' : `; a browser sends ${origin}`}, e.g. https://app.example.com or *`)
+      }
+    }
+    return items
+  }
+
   hostname(name: string, fallback: string): string {
     const value = this.string(name, fallback)
     if (!isHost(value)) this.problems.push(`${name}: must be an IP address or host name (no port), got "${value}"`)
@@ -278,7 +292,7 @@ export function loadConfig(env: Env = environment()): Config {
       host: read.hostname('HOST', '0.0.0.0'),
       apiKeys: read.list('API_KEYS') ?? [],
       readAuth: read.bool('API_READ_AUTH', false),
-      corsOrigins: read.list('CORS_ORIGINS') ?? [],
+      corsOrigins: read.origins('CORS_ORIGINS'),
       requestTimeoutMs: read.int('API_REQUEST_TIMEOUT_MS', 2000, 1),
       bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024)
     },

@@ -24,7 +24,9 @@ export function listenError(target: ListenTarget, err: unknown): unknown {
         ? `${variable}: not allowed to listen on ${where} (ports below 1024 need privileges); choose another ${variable}`
         : code === 'EADDRNOTAVAIL' && hostVariable !== undefined
           ? `${hostVariable}: ${host} is not an address of this machine`
-          : undefined
+          : (code === 'ENOTFOUND' || code === 'EAI_AGAIN') && hostVariable !== undefined
+            ? `${hostVariable}: "${host}" does not resolve to an address`
+            : undefined
   if (problem === undefined) return err
   return new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problem}`, { cause: err, details: [problem] })
 }
