@@ -1,5 +1,5 @@
 // The CLI as a user meets it: a child process `node src/cli.ts …`, its exit code and what it prints.
-// Nothing here needs a running service: unreachable ones are 127.0.0.1:1, which refuses at once.
+// Unreachable services are 127.0.0.1:1, which refuses at once; one test starts a throwaway Postgres.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { freshDatabase } from '../test/harness/index.ts'
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url))
 const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -143,12 +144,14 @@ describe('a port in use', () => {
 })
 
 describe('SIGTERM while waiting for a dependency', () => {
-  for (const [command, waiting] of [
-    ['api', /postgres unavailable during ping: connect ECONNREFUSED 127\.0\.0\.1:1"/],
-    ['streaming', /postgres unavailable during ping: connect ECONNREFUSED 127\.0\.0\.1:1"/],
-    ['producer', /kafka unavailable: metadata failed \d+ times: connect ECONNREFUSED 127\.0\.0\.1:1"/]
+  const refusedPostgres = /postgres unavailable during ping: connect ECONNREFUSED 127\.0\.0\.1:1"/
+  for (const [command, waiting, stopped] of [
+    ['api', refusedPostgres, 'api stopped'],
+    ['streaming', refusedPostgres, 'streaming stopped'],
+    ['producer', /kafka unavailable: metadata failed \d+ times: connect ECONNREFUSED 127\.0\.0\.1:1"/, 'producer stopped'],
+    ['migrate', refusedPostgres, 'migrate stopped before it began']
   ] as const) {
-    test(`${command}: a clean stop, exit 0, "${command} stopped", each reason said once`, async () => {
+    test(`${command}: a clean stop, exit 0, "${stopped}", each reason said once`, async () => {
       const cli = start([command], { ...UNREACHABLE, METRICS_PORT: '0' })
       await cli.printed(/"msg":"waiting for dependency"/)
       const stopAsked = Date.now()
@@ -158,9 +161,18 @@ describe('SIGTERM while waiting for a dependency', () => {
       assert.equal(ran.code, 0, output)
       assert.ok(Date.now() - stopAsked < 9_000, `took ${Date.now() - stopAsked} ms to stop`)
       assert.match(output, waiting)
-      assert.match(output, new RegExp(`"msg":"${command} stopped"`))
+      assert.match(output, new RegExp(`"msg":"${stopped}"`))
       assert.doesNotMatch(output, /stopped by an error|"level":[56]0/)
       assert.doesNotMatch(output, /(ECONNREFUSED 127\.0\.0\.1:1|failed \d+ times)\.?: \1/)
     })
+  }
+})
+
+test('migrate on a reachable Postgres: applies the schema, exit 0, twice', async () => {
+  const url = await freshDatabase('cli')
+  for (let run = 0; run < 2; run++) {
+    const ran = await start(['migrate'], { DATABASE_URL: url }).exited
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr)
+    assert.match(ran.stdout, /"msg":"schema is up to date"/)
   }
 })
