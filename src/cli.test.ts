@@ -176,3 +176,13 @@ test('migrate on a reachable Postgres: applies the schema, exit 0, twice', async
     assert.match(ran.stdout, /"msg":"schema is up to date"/)
   }
 })
+
+test('Postgres up, Redis down: the waiting line names the Redis address and why, once; SIGTERM exits 0', async () => {
+  const cli = start(['api'], { DATABASE_URL: await freshDatabase('cli'), REDIS_URL: 'redis://127.0.0.1:1', PORT: '0' })
+  await cli.printed(/"part":"latest".*"msg":"waiting for dependency"/)
+  cli.kill('SIGTERM')
+  const ran = await cli.exited
+  assert.equal(ran.code, 0, ran.stdout + ran.stderr)
+  assert.match(ran.stdout, /"err":"redis unavailable at 127\.0\.0\.1:1 during connect: Connection is closed \(connect ECONNREFUSED 127\.0\.0\.1:1\)"/)
+  assert.match(ran.stdout, /"msg":"api stopped"/)
+})
