@@ -70,6 +70,10 @@ describe('flags and help', () => {
     }
   })
 
+  test('a value given to a flag that takes none is one line too', async () => {
+    assertUsageError(await run(['--help=yes']), /^sensorstream: option -h, --help takes no value\n/)
+  })
+
   test('--version prints the version of package.json', async () => {
     const ran = await run(['--version'])
     assert.equal(ran.code, 0)

@@ -104,8 +104,11 @@ function parse(argv: readonly string[]): Parsed | string {
     return { positionals, help: values.help === true, version: values.version === true }
   } catch (err) {
     // Node's messages run long (how to pass a positional starting with "-"): the option is enough.
-    const option = /'(-[^']*)'/.exec((err as Error).message)?.[1]
-    return option === undefined ? (err as Error).message : `unknown option ${option}`
+    const { code, message } = err as NodeJS.ErrnoException
+    const option = /'(-[^']*)'/.exec(message)?.[1] ?? ''
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option}`
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `option ${option} takes no value`
+    return message
   }
 }
 

@@ -231,6 +231,8 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ HOST: 'api.internal' }).api.host, 'api.internal')
     assert.deepEqual(loadConfig({ CORS_ORIGINS: 'http://127.0.0.1:8080, https://a.example, *' }).api.corsOrigins, ['http://127.0.0.1:8080', 'https://a.example', '*'])
     assert.equal(loadConfig({ DATABASE_URL: 'POSTGRES://u:p%40ss@db:5432/x' }).database.url, 'POSTGRES://u:p%40ss@db:5432/x')
+    // WHATWG URL splits at the last @ of the authority, so does the check
+    assert.equal(loadConfig({ REDIS_URL: 'redis://:p@ss:w0rd@127.0.0.1:6380' }).redis.url, 'redis://:p@ss:w0rd@127.0.0.1:6380')
   })
 
   test('several bad variables are reported at once, each named', () => {

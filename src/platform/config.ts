@@ -192,7 +192,7 @@ class Reader {
 }
 
 // The scheme, host and port of a URL, read before `new URL`, which rejects a bad port as "Invalid URL".
-const URL_PARTS = /^([a-z][a-z0-9+.-]*:)\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?/i
+const URL_PARTS = /^([a-z][a-z0-9+.-]*:)\/\/(?:[^/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?/i
 
 function urlProblem(value: string, protocols: readonly string[], hostRequired: boolean): string | undefined {
   const parts = URL_PARTS.exec(value)
