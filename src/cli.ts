@@ -1,16 +1,26 @@
 #!/usr/bin/env node
 // sensorstream <command>: one program for every service. Each command loads only what it needs.
+// Exit codes (README "Exit codes"): 0 a clean stop, also one asked for by SIGTERM or Ctrl-C;
+// 1 an unexpected error, logged with its stack; 2 a usage or configuration problem, said in one line.
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { nodeVersionProblem } from './platform/node-version.ts'
 import { AppError } from './platform/errors.ts'
-import { loadConfig, VARIABLES, type Config } from './platform/config.ts'
+import { loadConfig, requireServices, SERVICE_VARIABLE, VARIABLES, type Config, type Service } from './platform/config.ts'
 import { createLogger } from './platform/logger.ts'
 import { onShutdownSignals } from './platform/shutdown.ts'
 import type { ServiceMain } from './services/service.ts'
+
+const EXIT_OK = 0
+const EXIT_ERROR = 1
+const EXIT_USAGE = 2
 
 interface Command {
   readonly summary: string
   /** the environment variables that matter to this command */
   readonly variables: readonly string[]
+  /** the services it cannot run without (their variables are required) */
+  readonly requires: readonly Service[]
   readonly load: () => Promise<ServiceMain>
 }
 
@@ -25,83 +35,153 @@ const COMMANDS: Record<string, Command> = {
   producer: {
     summary: 'publish simulated readings to Kafka (by default one for sensor-123 every 2 s)',
     variables: [...KAFKA, ...PRODUCER, 'LOG_LEVEL'],
+    requires: ['kafka'],
     load: async () => (await import('./services/producer/main.ts')).main
   },
   streaming: {
     summary: 'consume readings from Kafka into Postgres and Redis; invalid ones go to the dead-letter topic',
     variables: [...KAFKA, ...STREAMING, ...DATABASE, ...REDIS, 'LOG_LEVEL'],
+    requires: ['kafka', 'database', 'redis'],
     load: async () => (await import('./services/streaming/main.ts')).main
   },
   api: {
     summary: 'serve readings over HTTP (REST, live stream, health, metrics, OpenAPI)',
     variables: [...API, ...DATABASE, ...REDIS, 'LOG_LEVEL'],
+    requires: ['database', 'redis'],
     load: async () => (await import('./services/api/main.ts')).main
   },
   all: {
     summary: 'producer, streaming and API in one process; embedded defaults for any service variable not set',
     variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...REDIS, ...API, 'DATA_DIR', 'LOG_LEVEL'],
+    requires: [],
     load: async () => (await import('./services/all/main.ts')).main
   },
   migrate: {
     summary: 'apply pending Postgres migrations and exit (services also do it at startup)',
     variables: [...DATABASE, 'LOG_LEVEL'],
+    requires: ['database'],
     load: async () => (await import('./services/migrate/main.ts')).main
   }
 }
 
+const HINT = 'Run `sensorstream --help` for usage.'
+
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length))
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
-  return `Usage: sensorstream <command> [--help]\n\nCommands:\n${lines.join('\n')}\n\nConfiguration comes from the environment (and ./.env); \`sensorstream <command> --help\` lists it.\n`
+  return (
+    'Usage: sensorstream <command> [--help]\n       sensorstream help <command>\n       sensorstream --version\n\n' +
+    `Commands:\n${lines.join('\n')}\n\nConfiguration comes from the environment (and ./.env); \`sensorstream <command> --help\` lists it.\n`
+  )
 }
 
 function commandHelp(name: string, command: Command): string {
+  const required = new Set(command.requires.map((s) => SERVICE_VARIABLE[s]))
   const width = Math.max(...command.variables.map((v) => v.length))
-  const vars = command.variables.map((v) => `  ${v.padEnd(width)}  ${VARIABLES[v] ?? ''}`)
+  const vars = command.variables.map((v) => `  ${v.padEnd(width)}  ${required.has(v) ? '(required) ' : ''}${VARIABLES[v] ?? ''}`)
   return `Usage: sensorstream ${name}\n\n${command.summary}.\n\nEnvironment (default in brackets):\n${vars.join('\n')}\n`
 }
 
+interface PackageJson {
+  readonly version: string
+  readonly engines: { readonly node: string }
+}
+
+// package.json is one folder up from both src/cli.ts and dist/cli.js.
+function packageJson(): PackageJson {
+  return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as PackageJson
+}
+
+type Parsed = { readonly positionals: string[]; readonly help: boolean; readonly version: boolean }
+
+function parse(argv: readonly string[]): Parsed | string {
+  try {
+    const { positionals, values } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } }
+    })
+    return { positionals, help: values.help === true, version: values.version === true }
+  } catch (err) {
+    // Node's messages run long (how to pass a positional starting with "-"): the option is enough.
+    const { code, message } = err as NodeJS.ErrnoException
+    const option = /'(-[^']*)'/.exec(message)?.[1] ?? ''
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option}`
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `option ${option} takes no value`
+    return message
+  }
+}
+
+function fail(problem: string): number {
+  process.stderr.write(`sensorstream: ${problem}\n${HINT}\n`)
+  return EXIT_USAGE
+}
+
 async function run(argv: readonly string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: [...argv], allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } })
-  const name = positionals[0]
-  if (name === undefined || name === 'help') {
-    process.stdout.write(usage())
-    return name === undefined && values.help !== true ? 2 : 0
+  const pkg = packageJson()
+  const tooOld = nodeVersionProblem(pkg.engines.node, process.versions.node)
+  if (tooOld !== undefined) {
+    process.stderr.write(`${tooOld}\n`)
+    return EXIT_USAGE
+  }
+  const parsed = parse(argv)
+  if (typeof parsed === 'string') return fail(parsed)
+  if (parsed.version) {
+    process.stdout.write(`sensorstream ${pkg.version}\n`)
+    return EXIT_OK
+  }
+  const [first, ...rest] = parsed.positionals
+  // `help <command>` is `<command> --help`
+  const name = first === 'help' ? rest.shift() : first
+  const help = parsed.help || first === 'help'
+  if (rest.length > 0) return fail(`unexpected argument "${rest[0]}"`)
+  if (name === undefined) {
+    if (help) {
+      process.stdout.write(usage())
+      return EXIT_OK
+    }
+    process.stderr.write(usage())
+    return EXIT_USAGE
   }
   const command = COMMANDS[name]
-  if (command === undefined) {
-    process.stderr.write(`sensorstream: unknown command "${name}"\n\n${usage()}`)
-    return 2
-  }
-  if (values.help === true) {
+  if (command === undefined) return fail(`unknown command "${name}"`)
+  if (help) {
     process.stdout.write(commandHelp(name, command))
-    return 0
+    return EXIT_OK
   }
 
   let config: Config
   try {
     config = loadConfig()
+    requireServices(config, name, command.requires)
   } catch (err) {
     process.stderr.write(`sensorstream ${name}: ${(err as Error).message}\n`)
-    return 2
+    return EXIT_USAGE
   }
   const logger = createLogger(config.logLevel).child({ service: name })
   const shutdown = onShutdownSignals(logger)
   try {
     const main = await command.load()
     await main({ config, logger, signal: shutdown.signal })
-    return 0
+    return EXIT_OK
   } catch (err) {
     if (err instanceof AppError && err.code === 'CONFIG_INVALID') {
       process.stderr.write(`sensorstream ${name}: ${err.message}\n`)
-      return 2
+      return EXIT_USAGE
     }
     logger.fatal({ err }, 'stopped by an error')
-    return 1
+    return EXIT_ERROR
   } finally {
     shutdown.dispose()
   }
 }
+
+// The event loop ran dry while a service still awaits something: a promise that can never settle
+// (a library that dropped a callback). Say so instead of Node's "unsettled top-level await" (13).
+process.once('beforeExit', () => {
+  process.stderr.write('sensorstream: stopped: an operation never finished and nothing is left to wait for (a bug; please report it)\n')
+  process.exit(EXIT_ERROR)
+})
 
 // Exit explicitly: a clean stop has flushed and closed everything that matters, and a stray
 // handle in a library must not keep a stopped service alive.

@@ -129,7 +129,7 @@ describe('loadConfig', () => {
 
   test('every documented variable is one loadConfig reads', () => {
     // each VARIABLES entry, set to a bad value, must be reported (or accepted for free-form strings)
-    const freeForm = new Set(['KAFKA_TOPIC', 'KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_CLIENT_ID', 'REDIS_KEY_PREFIX', 'HOST', 'API_KEYS', 'CORS_ORIGINS', 'DATA_DIR', 'PRODUCER_SENSORS'])
+    const freeForm = new Set(['KAFKA_TOPIC', 'KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_CLIENT_ID', 'REDIS_KEY_PREFIX', 'API_KEYS', 'DATA_DIR', 'PRODUCER_SENSORS'])
     for (const name of Object.keys(VARIABLES)) {
       if (freeForm.has(name)) continue
       problems({ [name]: 'not valid at all' }, [name])
@@ -190,6 +190,49 @@ describe('loadConfig', () => {
     problems({ PRODUCER_INTERVAL_MS: '0' }, ['PRODUCER_INTERVAL_MS'])
     problems({ PORT: '65536' }, ['PORT'])
     problems({ API_READ_AUTH: 'maybe' }, ['API_READ_AUTH'])
+  })
+
+  test('every host:port and URL: port in range, a host, a known scheme', () => {
+    // Before: a broker port of 99999 passed and the Kafka client hung on it (exit 13).
+    const [broker] = problems({ KAFKA_BROKERS: '127.0.0.1:99999' }, ['KAFKA_BROKERS'])
+    assert.match(broker ?? '', /"127\.0\.0\.1:99999".*port must be from 1 to 65535, got "99999"/)
+    problems({ KAFKA_BROKERS: '127.0.0.1:9092,127.0.0.1:0' }, ['KAFKA_BROKERS'])
+    problems({ KAFKA_BROKERS: '127.0.0.1:' }, ['KAFKA_BROKERS'])
+    problems({ KAFKA_BROKERS: 'bad host:9092' }, ['KAFKA_BROKERS'])
+    problems({ KAFKA_BROKERS: '[::1:9092' }, ['KAFKA_BROKERS'])
+    const [database] = problems({ DATABASE_URL: 'postgres://postgres@127.0.0.1:99999/x' }, ['DATABASE_URL'])
+    assert.match(database ?? '', /port must be from 1 to 65535, got "99999"/)
+    problems({ DATABASE_URL: 'postgres://127.0.0.1:0/x' }, ['DATABASE_URL'])
+    problems({ DATABASE_URL: 'postgres://127.0.0.1:port/x' }, ['DATABASE_URL'])
+    const [redis] = problems({ REDIS_URL: 'redis://127.0.0.1:70000' }, ['REDIS_URL'])
+    assert.match(redis ?? '', /port must be from 1 to 65535, got "70000".*e\.g\. redis:\/\/127\.0\.0\.1:6379/)
+    problems({ REDIS_URL: 'redis://' }, ['REDIS_URL'])
+    problems({ REDIS_URL: '127.0.0.1:6379' }, ['REDIS_URL'])
+    problems({ PORT: '-1' }, ['PORT'])
+    problems({ METRICS_PORT: '65536' }, ['METRICS_PORT'])
+    problems({ HOST: '127.0.0.1:3000' }, ['HOST'])
+    problems({ HOST: 'http://127.0.0.1' }, ['HOST'])
+    // an origin that no browser sends would never match
+    const [origin] = problems({ CORS_ORIGINS: 'https://a.example/' }, ['CORS_ORIGINS'])
+    assert.match(origin ?? '', /"https:\/\/a\.example\/" is not an origin; a browser sends https:\/\/a\.example,/)
+    problems({ CORS_ORIGINS: 'a.example' }, ['CORS_ORIGINS'])
+    problems({ CORS_ORIGINS: 'https://a.example:99999' }, ['CORS_ORIGINS'])
+    problems({ CORS_ORIGINS: 'https://a.example,ftp://b.example' }, ['CORS_ORIGINS'])
+  })
+
+  test('the usual host:port and URL forms are accepted', () => {
+    const c = loadConfig({
+      KAFKA_BROKERS: 'kafka:9092,[::1]:9093,broker_1.internal:65535',
+      DATABASE_URL: 'postgres:///sensorstream?host=/var/run/postgresql',
+      REDIS_URL: 'redis://:secret@[::1]:6379/0',
+      HOST: '::'
+    })
+    assert.deepEqual(c.kafka.brokers, ['kafka:9092', '[::1]:9093', 'broker_1.internal:65535'])
+    assert.equal(loadConfig({ HOST: 'api.internal' }).api.host, 'api.internal')
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: 'http://127.0.0.1:8080, https://a.example, *' }).api.corsOrigins, ['http://127.0.0.1:8080', 'https://a.example', '*'])
+    assert.equal(loadConfig({ DATABASE_URL: 'POSTGRES://u:p%40ss@db:5432/x' }).database.url, 'POSTGRES://u:p%40ss@db:5432/x')
+    // WHATWG URL splits at the last @ of the authority, so does the check
+    assert.equal(loadConfig({ REDIS_URL: 'redis://:p@ss:w0rd@127.0.0.1:6380' }).redis.url, 'redis://:p@ss:w0rd@127.0.0.1:6380')
   })
 
   test('several bad variables are reported at once, each named', () => {

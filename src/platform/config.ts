@@ -2,6 +2,7 @@
 // once naming the variable, and hands out a frozen, typed config. A `.env` file in the working
 // directory is read when present; real environment variables win over it.
 import { existsSync, readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { parseEnv } from 'node:util'
 import { AppError } from './errors.ts'
@@ -160,19 +161,67 @@ class Reader {
     return fallback
   }
 
-  url(name: string, protocols: readonly string[]): string | undefined {
+  /** A URL of one of `protocols` whose host (when `hostRequired`) and port are usable. */
+  url(name: string, protocols: readonly string[], example: string, hostRequired: boolean): string | undefined {
     const value = this.raw(name)
     if (value === undefined) return undefined
-    try {
-      const parsed = new URL(value)
-      if (!protocols.includes(parsed.protocol)) {
-        this.problems.push(`${name}: must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got "${parsed.protocol}//"`)
-      }
-    } catch {
-      this.problems.push(`${name}: is not a URL: "${value}"`)
-    }
+    const problem = urlProblem(value, protocols, hostRequired)
+    if (problem !== undefined) this.problems.push(`${name}: ${problem}, e.g. ${example}`)
     return value
   }
+
+  /** `*`, or origins as a browser sends them in `Origin` (scheme, host, port if not the default). */
+  origins(name: string): string[] {
+    const items = this.list(name) ?? []
+    for (const item of items) {
+      if (item === '*') continue
+      const problem = urlProblem(item, ['http:', 'https:'], true)
+      const origin = problem === undefined ? new URL(item).origin : undefined
+      if (origin !== item) {
+        this.problems.push(`${name}: "${item}" is not an origin${origin === undefined ? '' : `; a browser sends ${origin}`}, e.g. https://app.example.com or *`)
+      }
+    }
+    return items
+  }
+
+  hostname(name: string, fallback: string): string {
+    const value = this.string(name, fallback)
+    if (!isHost(value)) this.problems.push(`${name}: must be an IP address or host name (no port), got "${value}"`)
+    return value
+  }
+}
+
+// The scheme, host and port of a URL, read before `new URL`, which rejects a bad port as "Invalid URL".
+const URL_PARTS = /^([a-z][a-z0-9+.-]*:)\/\/(?:[^/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::([^/?#]*))?/i
+
+function urlProblem(value: string, protocols: readonly string[], hostRequired: boolean): string | undefined {
+  const parts = URL_PARTS.exec(value)
+  if (parts === null) return `is not a URL: "${value}"`
+  const [, protocol = '', host = '', port] = parts
+  if (!protocols.includes(protocol.toLowerCase())) return `must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got "${protocol}//"`
+  if (host === '' && hostRequired) return `has no host: "${value}"`
+  if (port !== undefined && port !== '') {
+    const problem = portProblem(port)
+    if (problem !== undefined) return `${problem} in "${value}"`
+  }
+  try {
+    new URL(value)
+  } catch {
+    return `is not a URL: "${value}"`
+  }
+  return undefined
+}
+
+/** Why `text` is not a port one can connect to (1–65535), or undefined. */
+function portProblem(text: string): string | undefined {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN
+  return port >= 1 && port <= 65_535 ? undefined : `port must be from 1 to 65535, got "${text}"`
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i
+
+function isHost(text: string): boolean {
+  return isIP(text) !== 0 || HOST_NAME.test(text)
 }
 
 function parseSensors(read: Reader): string[] {
@@ -192,7 +241,11 @@ function parseSensors(read: Reader): string[] {
 function parseBrokers(read: Reader): string[] | undefined {
   const brokers = read.list('KAFKA_BROKERS')
   for (const broker of brokers ?? []) {
-    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) read.problems.push(`KAFKA_BROKERS: "${broker}" must be host:port`)
+    const parts = /^(\[([^\]]+)\]|[^:[\]]+):([^:]*)$/.exec(broker)
+    const host = parts?.[2] ?? parts?.[1] ?? ''
+    const port = parts?.[3] ?? ''
+    if (parts === null || !isHost(host)) read.problems.push(`KAFKA_BROKERS: "${broker}" must be host:port, e.g. 127.0.0.1:9092`)
+    else if (portProblem(port) !== undefined) read.problems.push(`KAFKA_BROKERS: "${broker}": ${portProblem(port)}`)
   }
   return brokers
 }
@@ -215,12 +268,12 @@ export function loadConfig(env: Env = environment()): Config {
       replicationFactor: read.int('KAFKA_REPLICATION_FACTOR', 1, 1, 100)
     },
     database: {
-      url: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+      url: read.url('DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/sensorstream', false),
       poolMax: read.int('DATABASE_POOL_MAX', 8, 1, 1000),
       statementTimeoutMs: read.int('DATABASE_STATEMENT_TIMEOUT_MS', 30_000, 100)
     },
     redis: {
-      url: read.url('REDIS_URL', ['redis:', 'rediss:']),
+      url: read.url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379', true),
       keyPrefix: read.string('REDIS_KEY_PREFIX', 'sensorstream:')
     },
     producer: {
@@ -236,10 +289,10 @@ export function loadConfig(env: Env = environment()): Config {
     },
     api: {
       port: read.int('PORT', 3000, 0, 65_535),
-      host: read.string('HOST', '0.0.0.0'),
+      host: read.hostname('HOST', '0.0.0.0'),
       apiKeys: read.list('API_KEYS') ?? [],
       readAuth: read.bool('API_READ_AUTH', false),
-      corsOrigins: read.list('CORS_ORIGINS') ?? [],
+      corsOrigins: read.origins('CORS_ORIGINS'),
       requestTimeoutMs: read.int('API_REQUEST_TIMEOUT_MS', 2000, 1),
       bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024)
     },
@@ -253,7 +306,8 @@ export function loadConfig(env: Env = environment()): Config {
 }
 
 export type Service = 'kafka' | 'database' | 'redis'
-const SERVICE_VARIABLE: Record<Service, string> = { kafka: 'KAFKA_BROKERS', database: 'DATABASE_URL', redis: 'REDIS_URL' }
+/** The variable that points a command at each real service. */
+export const SERVICE_VARIABLE: Readonly<Record<Service, string>> = { kafka: 'KAFKA_BROKERS', database: 'DATABASE_URL', redis: 'REDIS_URL' }
 
 /** Throws when a command that needs real services runs without their variables. */
 export function requireServices(config: Config, command: string, services: readonly Service[]): void {

@@ -32,10 +32,16 @@ export class AppError extends Error {
   }
 }
 
-/** A dependency (Postgres, Redis, Kafka) did not answer; trying again later may succeed. */
-export function unavailable(dependency: string, cause: unknown): AppError {
-  const reason = cause instanceof Error ? cause.message : String(cause)
+/**
+ * A dependency (Postgres, Redis, Kafka) did not answer; trying again later may succeed. The message
+ * says the reason once (`reason`, by default the cause's message); the logger keeps the cause apart.
+ */
+export function unavailable(dependency: string, cause: unknown, reason = messageOf(cause)): AppError {
   return new AppError('UNAVAILABLE', `${dependency} unavailable: ${reason}`, { cause, retryable: true })
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
 }
 
 export function isRetryable(err: unknown): boolean {

@@ -40,7 +40,7 @@ export function isPermanentKafkaError(err: unknown): boolean {
   if (PERMANENT_API_ERRORS.some((id) => find(err, 'apiId', id))) return true
   if (PERMANENT_CLIENT_CODES.some((code) => find(err, 'code', code))) return true
   // A user error is an invalid call, except the one the client raises when it is closed mid-retry.
-  return find(err, 'code', 'PLT_KFK_USER') && !/closed/i.test(errorText(err))
+  return find(err, 'code', 'PLT_KFK_USER') && !everyMessage(err).some((m) => /closed/i.test(m))
 }
 
 /** The group moved on (rebalance, expired membership): a commit for the old assignment was refused. */
@@ -61,13 +61,30 @@ export function toAppError(err: unknown, action: string): AppError {
   if (isPermanentKafkaError(err)) {
     return new AppError('INTERNAL', `kafka ${action} failed: ${errorText(err)}`, { cause: err })
   }
-  return unavailable('kafka', err)
+  return unavailable('kafka', err, errorText(err))
 }
 
-/** One line naming the innermost causes, for logs and messages (MultipleErrors hide them otherwise). */
+/**
+ * One line: the error's message and its innermost causes, each once, for logs and messages
+ * (MultipleErrors of every retry hide them otherwise): `metadata failed 7 times: connect ECONNREFUSED 127.0.0.1:1`.
+ */
 export function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err)
-  const nested = err instanceof AggregateError ? err.errors.map(errorText) : []
-  const unique = [...new Set(nested)].slice(0, 3)
-  return unique.length > 0 ? `${err.message} (${unique.join('; ')})` : err.message
+  const roots = [...new Set(innermost(err))].filter((m) => m !== err.message).slice(0, 3)
+  return roots.length > 0 ? `${err.message.replace(/\.$/, '')}: ${roots.join('; ')}` : err.message
+}
+
+/** The errors an error wraps: those of a MultipleErrors (one per retry) and its cause. */
+function inner(err: Error): unknown[] {
+  return [...(err instanceof AggregateError ? err.errors : []), ...(err.cause === undefined ? [] : [err.cause])]
+}
+
+function innermost(err: unknown): string[] {
+  if (!(err instanceof Error)) return [String(err)]
+  const wrapped = inner(err)
+  return wrapped.length === 0 ? [err.message] : wrapped.flatMap(innermost)
+}
+
+function everyMessage(err: unknown): string[] {
+  return err instanceof Error ? [err.message, ...inner(err).flatMap(everyMessage)] : [String(err)]
 }

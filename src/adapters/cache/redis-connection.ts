@@ -2,6 +2,7 @@
 // instead of queueing commands without bound, and reconnect on their own when it returns.
 import { Redis } from 'ioredis'
 import type { Logger } from '../../platform/logger.ts'
+import { noteRedisError } from './redis-errors.ts'
 
 export function openRedis(url: string, logger: Logger, name: string, commandTimeoutMs = 5_000): Redis {
   const redis = new Redis(url, {
@@ -15,10 +16,12 @@ export function openRedis(url: string, logger: Logger, name: string, commandTime
   })
   let down = false
   redis.on('error', (err: Error) => {
+    noteRedisError(redis, err)
     if (!down) logger.warn({ err: err.message }, `redis ${name} connection lost; reconnecting`)
     down = true
   })
   redis.on('ready', () => {
+    noteRedisError(redis, undefined)
     if (down) logger.info(`redis ${name} connection back`)
     down = false
   })

@@ -43,7 +43,7 @@ export class RedisLiveFeed implements LiveFeed {
     try {
       await this.publisher.connect()
     } catch (err) {
-      throw translateRedisError(err, 'connect')
+      throw translateRedisError(err, 'connect', this.publisher)
     }
   }
 
@@ -59,7 +59,7 @@ export class RedisLiveFeed implements LiveFeed {
       if (this.receivers <= 0 && (await this.probeReceivers()) === 0) return
       this.noteReceivers(await this.publisher.publish(this.channel, JSON.stringify(readings)))
     } catch (err) {
-      throw translateRedisError(err, 'publish')
+      throw translateRedisError(err, 'publish', this.publisher)
     }
   }
 

@@ -79,7 +79,7 @@ export class RedisLatestValues implements LatestValues {
     try {
       await this.redis.connect()
     } catch (err) {
-      throw translateRedisError(err, 'connect')
+      throw translateRedisError(err, 'connect', this.redis)
     }
   }
 
@@ -99,7 +99,7 @@ export class RedisLatestValues implements LatestValues {
         await this.redis.sensorstreamUpdateLatest(this.latestKey, this.sensorsKey, lines)
       }
     } catch (err) {
-      throw translateRedisError(err, 'update')
+      throw translateRedisError(err, 'update', this.redis)
     }
   }
 
@@ -108,7 +108,7 @@ export class RedisLatestValues implements LatestValues {
       const json = await this.redis.hget(this.latestKey, sensorId)
       return json === null ? undefined : (JSON.parse(json) as Reading)
     } catch (err) {
-      throw translateRedisError(err, 'get')
+      throw translateRedisError(err, 'get', this.redis)
     }
   }
 
@@ -117,7 +117,7 @@ export class RedisLatestValues implements LatestValues {
       const values = await this.redis.hvals(this.latestKey)
       return values.map((json) => JSON.parse(json) as Reading)
     } catch (err) {
-      throw translateRedisError(err, 'all')
+      throw translateRedisError(err, 'all', this.redis)
     }
   }
 
@@ -125,7 +125,7 @@ export class RedisLatestValues implements LatestValues {
     try {
       return await this.redis.smembers(this.sensorsKey)
     } catch (err) {
-      throw translateRedisError(err, 'sensors')
+      throw translateRedisError(err, 'sensors', this.redis)
     }
   }
 
@@ -133,7 +133,7 @@ export class RedisLatestValues implements LatestValues {
     try {
       await this.redis.ping()
     } catch (err) {
-      throw translateRedisError(err, 'ping')
+      throw translateRedisError(err, 'ping', this.redis)
     }
   }
 }

@@ -7,6 +7,7 @@ import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
 import { requireServices, type Config } from '../../platform/config.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { createMetricsRegistry, collectProcessMetrics } from '../../platform/metrics.ts'
+import { checkPortFree, listening } from '../../platform/listen.ts'
 import { aborted } from '../../platform/shutdown.ts'
 import { connectAll } from '../connect.ts'
 import type { ServiceMain } from '../service.ts'
@@ -28,12 +29,14 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   requireServices(config, 'api', ['database', 'redis'])
   const databaseUrl = config.database.url as string
   const redisUrl = config.redis.url as string
+  const http = { variable: 'PORT', host: config.api.host, port: config.api.port, hostVariable: 'HOST' }
+  await checkPortFree(http)
 
   // Migrations may take longer than an API request may: they get the normal statement timeout.
   const migrator = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'migrate' }) })
   try {
     const ready = await connectAll({ postgres: migrator }, logger, signal)
-    if (signal.aborted) return
+    if (signal.aborted) return stopped(logger)
     await migrator.migrate()
     await ready.close()
   } catch (err) {
@@ -54,14 +57,14 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   const opened = await connectAll({ store, queries, latest, live }, logger, signal)
   if (signal.aborted) {
     await opened.close()
-    return
+    return stopped(logger)
   }
 
   const registry = createMetricsRegistry('api')
   collectProcessMetrics(registry)
   let api
   try {
-    api = await startApi({ deps: { store, queries, latest, live, registry }, config: config.api, logger })
+    api = await listening(http, () => startApi({ deps: { store, queries, latest, live, registry }, config: config.api, logger }))
   } catch (err) {
     await opened.close()
     throw err
@@ -71,5 +74,9 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   await aborted(signal)
   await api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed'))
   await opened.close()
+  stopped(logger)
+}
+
+function stopped(logger: Logger): void {
   logger.info('api stopped')
 }

@@ -12,7 +12,9 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   const publisher = new KafkaBusPublisher(kafka)
   const opened = await connectAll({ admin, publisher }, logger, signal)
   try {
-    if (!signal.aborted) await runProducer({ publisher, admin }, config, logger, signal)
+    // runProducer says "producer stopped" with what it sent; stopped before it began, say it here.
+    if (signal.aborted) logger.info({ sent: 0 }, 'producer stopped')
+    else await runProducer({ publisher, admin }, config, logger, signal)
   } finally {
     // Closing the publisher flushes what it still holds.
     await opened.close()

@@ -6,6 +6,7 @@ import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
 import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { requireServices } from '../../platform/config.ts'
 import { collectProcessMetrics, createMetricsRegistry, serveMetrics } from '../../platform/metrics.ts'
+import { listening } from '../../platform/listen.ts'
 import { connectAll } from '../connect.ts'
 import type { ServiceMain } from '../service.ts'
 import { StreamingMetrics } from './metrics.ts'
@@ -31,16 +32,18 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   const registry = createMetricsRegistry('streaming')
   collectProcessMetrics(registry)
   const metrics = new StreamingMetrics(registry)
-  const server = config.streaming.metricsPort === 0 ? undefined : await serveMetrics(registry, config.streaming.metricsPort)
+  const { metricsPort } = config.streaming
+  const server = metricsPort === 0 ? undefined : await listening({ variable: 'METRICS_PORT', host: '0.0.0.0', port: metricsPort }, () => serveMetrics(registry, metricsPort))
   if (server !== undefined) logger.info({ url: server.url }, 'metrics')
   const opened = await connectAll(parts, logger, signal).catch(async (err: unknown) => {
     await server?.close()
     throw err
   })
   try {
-    await runStreaming({ ...parts, metrics }, config, logger, signal)
+    if (!signal.aborted) await runStreaming({ ...parts, metrics }, config, logger, signal)
   } finally {
     await opened.close()
     await server?.close()
   }
+  logger.info('streaming stopped')
 }

@@ -1,0 +1,1 @@
+export function nodeVersionProblem(engines: string, version: string): string | undefined
