@@ -117,7 +117,8 @@ test('embedded defaults: data flows, POST then /recent, a second start is refuse
 
     assert.equal(await cli.stop(15_000), 0, cli.output())
     stopped = true
-    assert.match(cli.output(), /^stopped$/m)
+    assert.match(cli.output(), /^stopping…\n(.*\n)*stopped$/m)
+    assert.doesNotMatch(cli.output(), /^\{/m, 'at the default LOG_LEVEL `all` prints plain lines only, no JSON log')
     assert.equal(processesMentioning(join(dir, 'postgres')), '', 'the embedded PostgreSQL is shut down')
     assert.equal(processesMentioning(dir), '', 'no process left')
     assert.ok(!existsSync(join(dir, 'sensorstream.pid')), 'the lock is released')

@@ -89,8 +89,6 @@ export function redact(url: string): string {
 }
 
 export const main: ServiceMain = async ({ config, logger, signal }) => {
-  // At the default level the services' own info logs would bury the lines printed here.
-  const quiet = config.logLevel === 'info' ? logger.child({}, { level: 'warn' }) : logger
   const lock = lockDataDirOrExplain(config.dataDir)
   let postgres: EmbeddedPostgres | undefined
   let opened: Opened | undefined
@@ -98,18 +96,18 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   try {
     let databaseUrl = config.database.url
     if (databaseUrl === undefined) {
-      postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, logger: quiet })
+      postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, logger })
       databaseUrl = postgres.url
     }
-    const bus = chooseBus(config, quiet)
-    const cache = chooseCache(config, quiet)
-    const store = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: quiet.child({ component: 'postgres' }) })
-    const apiStore = openApiStore(config, databaseUrl, quiet.child({ component: 'api-postgres' }))
+    const bus = chooseBus(config, logger)
+    const cache = chooseCache(config, logger)
+    const store = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'postgres' }) })
+    const apiStore = openApiStore(config, databaseUrl, logger.child({ component: 'api-postgres' }))
     const queries = new PostgresReadingQueries({ pool: apiStore.pool })
     const counted = countingPublisher(bus.publisher, config.kafka.topic)
     opened = await connectAll(
       { store, apiStore, queries, latest: cache.latest, live: cache.live, admin: bus.admin, publisher: counted.publisher, deadLetters: bus.deadLetters, consumer: bus.consumer },
-      quiet,
+      logger,
       signal
     )
     if (signal.aborted) return
@@ -119,7 +117,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const registry = createMetricsRegistry('all')
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
-    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: config.api, logger: quiet.child({ service: 'api' }) }).catch(
+    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: config.api, logger: logger.child({ service: 'api' }) }).catch(
       (err: unknown) => {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
           throw new AppError('CONFIG_INVALID', `invalid configuration:\n  PORT: ${config.api.host}:${config.api.port} is already in use; choose another PORT`, { cause: err })
@@ -150,9 +148,9 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
       inner.abort()
     }
     const tasks = [
-      runProducer({ publisher: counted.publisher, admin: bus.admin }, config, quiet.child({ service: 'producer' }), inner.signal).catch(fail),
+      runProducer({ publisher: counted.publisher, admin: bus.admin }, config, logger.child({ service: 'producer' }), inner.signal).catch(fail),
       runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, metrics }, config,
-        quiet.child({ service: 'streaming' }), inner.signal).catch(fail)
+        logger.child({ service: 'streaming' }), inner.signal).catch(fail)
     ]
     const stopProgress = startProgress({
       everyMs: PROGRESS_EVERY_MS,
@@ -164,7 +162,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     signal.removeEventListener('abort', stopInner)
     stopProgress()
     say('stopping…')
-    await Promise.all([api.close().catch((err: Error) => quiet.warn({ err: err.message }, 'http server close failed')), ...tasks])
+    await Promise.all([api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed')), ...tasks])
     api = undefined
     if (failure !== undefined) throw failure
   } finally {
