@@ -2,7 +2,7 @@
 // bus and cache, its own PostgreSQL in DATA_DIR), then with real Postgres and Redis, then with Kafka too.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
@@ -193,5 +193,42 @@ test('KAFKA_BROKERS set too: every part is the real service', async () => {
     stopped = true
   } finally {
     if (!stopped) await cli.kill()
+  }
+})
+
+/** The local addresses of the TCP sockets listening on `port` (Linux /proc/net/tcp and tcp6). */
+function listeningAddresses(port: number): string[] {
+  const found: string[] = []
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/)
+      const [hex, portHex] = (local ?? '').split(':')
+      if (state !== '0A' || hex === undefined || Number.parseInt(portHex ?? '', 16) !== port) continue
+      // IPv4 is stored as one little-endian word; IPv6 (all-zero or not) is kept in hex.
+      found.push(hex.length === 8 ? (hex.match(/../g) ?? []).reverse().map((b) => Number.parseInt(b, 16)).join('.') : hex === '0'.repeat(32) ? '::' : hex)
+    }
+  }
+  return found
+}
+
+test('HOST: `all` listens on 127.0.0.1 only unless HOST says otherwise, and its api line shows the real address', async () => {
+  const dir = dataDir()
+  const port = await freePort()
+  const loopback = await startAll({ DATA_DIR: dir, PORT: String(port), PRODUCER_COUNT: '1' })
+  try {
+    assert.deepEqual(listeningAddresses(port), ['127.0.0.1'])
+    assert.match(loopback.cli.output(), new RegExp(`^ {2}api {7}http://127\\.0\\.0\\.1:${port} .*listening on 127\\.0\\.0\\.1:${port} only`, 'm'))
+    assert.equal(await loopback.cli.stop(15_000), 0, loopback.cli.output())
+  } finally {
+    await loopback.cli.kill()
+  }
+
+  const open = await startAll({ DATA_DIR: dir, PORT: String(port), PRODUCER_COUNT: '1', HOST: '0.0.0.0' })
+  try {
+    assert.deepEqual(listeningAddresses(port), ['0.0.0.0'])
+    assert.match(open.cli.output(), new RegExp(`^ {2}api {7}http://127\\.0\\.0\\.1:${port} .*listening on 0\\.0\\.0\\.0:${port}: every network interface`, 'm'))
+    assert.equal(await open.cli.stop(15_000), 0, open.cli.output())
+  } finally {
+    await open.cli.kill()
   }
 })

@@ -30,6 +30,14 @@ import { lockDataDir } from './lock.ts'
 import { countingPublisher, startProgress } from './progress.ts'
 
 const PROGRESS_EVERY_MS = 5_000
+/** Without HOST the demo listens on loopback only: it takes unauthenticated writes. */
+export const ALL_DEFAULT_HOST = '127.0.0.1'
+
+function listeningOn(api: RunningApi): string {
+  return api.everyInterface
+    ? `listening on ${api.listening}: every network interface, reachable from other machines`
+    : `listening on ${api.listening} only; HOST=0.0.0.0 opens it to the network`
+}
 
 /** What `all` prints for people (logs stay structured and go through the logger). */
 const say = (line: string): void => {
@@ -117,10 +125,11 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const registry = createMetricsRegistry('all')
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
-    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: config.api, logger: logger.child({ service: 'api' }) }).catch(
+    const apiConfig = { ...config.api, host: config.api.host ?? ALL_DEFAULT_HOST }
+    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: apiConfig, logger: logger.child({ service: 'api' }) }).catch(
       (err: unknown) => {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new AppError('CONFIG_INVALID', `invalid configuration:\n  PORT: ${config.api.host}:${config.api.port} is already in use; choose another PORT`, { cause: err })
+          throw new AppError('CONFIG_INVALID', `invalid configuration:\n  PORT: ${apiConfig.host}:${apiConfig.port} is already in use; choose another PORT`, { cause: err })
         }
         throw err
       }
@@ -130,7 +139,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const pace = producer.rate === undefined ? `one reading per sensor every ${producer.intervalMs} ms` : `${producer.rate} readings/s`
     const sensors = producer.sensors.length <= 3 ? producer.sensors.join(', ') : `${producer.sensors.length} sensors`
     say(`sensorstream all: producer, streaming and API in one process (data in ${config.dataDir})`)
-    say(`  api       ${api.url}   (docs ${api.url}/docs)`)
+    say(`  api       ${api.url}   (${listeningOn(api)}; docs ${api.url}/docs)`)
     say(`  postgres  ${redact(databaseUrl)}${postgres === undefined ? '' : `   (embedded, ${postgres.binaries} binaries, data in ${postgres.dataDir})`}`)
     say(`  kafka     ${bus.describe}`)
     say(`  redis     ${cache.describe}`)

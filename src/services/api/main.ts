@@ -66,7 +66,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     await opened.close()
     throw err
   }
-  logger.info({ url: api.url, docs: `${api.url}/docs` }, `api listening on ${api.url}`)
+  logger.info({ url: api.url, listening: api.listening, docs: `${api.url}/docs` }, `api listening on ${api.listening} (${api.url})`)
 
   await aborted(signal)
   await api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed'))
