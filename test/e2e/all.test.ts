@@ -127,7 +127,7 @@ test('embedded defaults: data flows, POST then /recent, a second start is refuse
     if (!stopped) await cli.kill()
   }
 
-  // The restart finds the data (the in-process cache is new: /recent answers from Postgres).
+  // The restart finds the data (the new in-process cache starts from what Postgres holds).
   const again = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_COUNT: '1' })
   try {
     const recent = await getJson<Reading>(`${api}/recent/e2e-all-embedded`)
@@ -230,5 +230,37 @@ test('HOST: `all` listens on 127.0.0.1 only unless HOST says otherwise, and its 
     assert.equal(await open.cli.stop(15_000), 0, open.cli.output())
   } finally {
     await open.cli.kill()
+  }
+})
+
+test('a restart on the same DATA_DIR: /sensors and /recent answer as before, from the in-process cache filled from Postgres', async () => {
+  const dir = dataDir()
+  const port = String(await freePort())
+  const sensors = ['warm-a', 'warm-b']
+  const mine = (readings: Reading[]): Reading[] => readings.filter((r) => sensors.includes(r.sensor_id))
+  const first = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_SENSORS: sensors.join(','), PRODUCER_COUNT: '4' })
+  let before: Reading[]
+  try {
+    before = await waitFor('the 4 readings stored and both sensors in /sensors', async () => {
+      const stored = await getJson<Reading[]>(`${first.api}/data?limit=100`)
+      const listed = mine((await getJson<Reading[]>(`${first.api}/sensors`)).body)
+      return mine(stored.body).length === 4 && listed.length === 2 && listed
+    }, 20_000, 100)
+    assert.equal(await first.cli.stop(15_000), 0, first.cli.output())
+  } finally {
+    await first.cli.kill()
+  }
+
+  const second = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_SENSORS: 'warm-other', PRODUCER_COUNT: '1' })
+  try {
+    assert.deepEqual(mine((await getJson<Reading[]>(`${second.api}/sensors`)).body), before, 'the sensors not reporting again are still listed')
+    for (const reading of before) {
+      const recent = await getJson<Reading>(`${second.api}/recent/${reading.sensor_id}`)
+      assert.deepEqual(recent.body, reading)
+      assert.equal(recent.headers.get('x-cache'), 'hit')
+    }
+    assert.equal(await second.cli.stop(15_000), 0, second.cli.output())
+  } finally {
+    await second.cli.kill()
   }
 })

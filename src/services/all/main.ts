@@ -72,16 +72,19 @@ interface Cache {
   readonly latest: LatestValues
   readonly live: LiveFeed
   readonly describe: string
+  /** the in-process one, empty at every start */
+  readonly embedded: boolean
 }
 
 function chooseCache(config: Config, logger: Logger): Cache {
   const url = config.redis.url
-  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), describe: 'in-process cache (set REDIS_URL to use Redis)' }
+  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), describe: 'in-process cache (set REDIS_URL to use Redis)', embedded: true }
   const options = { url, keyPrefix: config.redis.keyPrefix }
   return {
     latest: new RedisLatestValues({ ...options, logger: logger.child({ component: 'redis' }) }),
     live: new RedisLiveFeed({ ...options, logger: logger.child({ component: 'live' }) }),
-    describe: redact(url)
+    describe: redact(url),
+    embedded: false
   }
 }
 
@@ -120,6 +123,9 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     )
     if (signal.aborted) return
     await store.migrate()
+    // Postgres is the record and the in-process cache starts empty: fill it with each sensor's latest
+    // stored reading, so that /sensors and /recent answer across restarts as before.
+    if (cache.embedded) await cache.latest.update(await queries.latestPerSensor())
 
     // One registry: GET /metrics of the API serves the streaming metrics too.
     const registry = createMetricsRegistry('all')
