@@ -34,8 +34,8 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T; heade
 }
 
 /** Starts `sensorstream all` and waits for all its startup lines; returns the process and the API URL. */
-async function startAll(env: Record<string, string>): Promise<{ cli: CliProcess; api: string }> {
-  const cli = startCli('all', { PRODUCER_INTERVAL_MS: '200', BATCH_MAX_WAIT_MS: '50', ...env })
+async function startAll(env: Record<string, string>, options: { detached?: boolean } = {}): Promise<{ cli: CliProcess; api: string }> {
+  const cli = startCli('all', { PRODUCER_INTERVAL_MS: '200', BATCH_MAX_WAIT_MS: '50', ...env }, options)
   try {
     const api = await waitFor(
       'the startup lines',
@@ -263,4 +263,20 @@ test('a restart on the same DATA_DIR: /sensors and /recent answer as before, fro
   } finally {
     await second.cli.kill()
   }
+})
+
+test('Ctrl-C in a terminal (SIGINT to the whole process group): the app closes its connections, then stops its PostgreSQL; no warning, exit 0', async () => {
+  const dir = dataDir()
+  const { cli, api } = await startAll({ DATA_DIR: dir, PORT: String(await freePort()) }, { detached: true })
+  try {
+    await producerReadingsVisible(api)
+    const pid = cli.child.pid ?? 0
+    process.kill(-pid, 'SIGINT')
+    assert.equal(await cli.exited(), 0, cli.output())
+  } finally {
+    await cli.kill()
+  }
+  assert.doesNotMatch(cli.output(), /connection lost|terminating connection/, 'PostgreSQL stopped after the pools were closed')
+  assert.match(cli.output(), /^stopped$/m)
+  assert.equal(processesMentioning(join(dir, 'postgres')), '', 'the embedded PostgreSQL is shut down')
 })

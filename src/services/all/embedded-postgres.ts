@@ -57,7 +57,9 @@ function hasMachineBinaries(): boolean {
 }
 
 async function startWithMachineBinaries(dataDir: string, port: number): Promise<EmbeddedPostgres> {
-  const server = await startPostgres({ dataDir, port, persistent: true })
+  // Out of the terminal's process group: Ctrl-C reaches only `all`, which closes its pools first
+  // and then stops the server (a SIGINT of its own would cut the pools' connections first).
+  const server = await startPostgres({ dataDir, port, persistent: true, ownProcessGroup: true })
   try {
     const url = await createDatabase(server.url, DATABASE_NAME, { ifMissing: true })
     return { url, dataDir, binaries: 'machine', stop: () => server.stop() }
