@@ -2,7 +2,8 @@
 // bus and cache, its own PostgreSQL in DATA_DIR), then with real Postgres and Redis, then with Kafka too.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
@@ -279,4 +280,26 @@ test('Ctrl-C in a terminal (SIGINT to the whole process group): the app closes i
   assert.doesNotMatch(cli.output(), /connection lost|terminating connection/, 'PostgreSQL stopped after the pools were closed')
   assert.match(cli.output(), /^stopped$/m)
   assert.equal(processesMentioning(join(dir, 'postgres')), '', 'the embedded PostgreSQL is shut down')
+})
+
+test('a start that cannot succeed fails before it creates anything: API port taken, DATA_DIR not writable', async () => {
+  const dir = dataDir()
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  const port = (taken.address() as AddressInfo).port
+  try {
+    const busy = startCli('all', { DATA_DIR: dir, PORT: String(port) })
+    assert.equal(await busy.exited(), 2, busy.output())
+    assert.match(busy.output(), new RegExp(`PORT: 127\\.0\\.0\\.1:${port} is already in use; choose another PORT`))
+    assert.ok(!existsSync(join(dir, 'postgres')), 'no PostgreSQL cluster was created')
+    assert.ok(!existsSync(join(dir, 'sensorstream.pid')), 'the lock is released')
+  } finally {
+    taken.close()
+  }
+
+  const file = join(dir, 'a-file')
+  writeFileSync(file, '')
+  const unwritable = startCli('all', { DATA_DIR: join(file, 'data'), PORT: String(await freePort()) })
+  assert.equal(await unwritable.exited(), 2, unwritable.output())
+  assert.match(unwritable.output(), new RegExp(`DATA_DIR: cannot create or write to ${file}/data \\(ENOTDIR\\); choose another DATA_DIR`))
 })

@@ -25,7 +25,8 @@ import { runProducer } from '../producer/run.ts'
 import type { ServiceMain } from '../service.ts'
 import { StreamingMetrics } from '../streaming/metrics.ts'
 import { runStreaming } from '../streaming/run.ts'
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts'
+import { isPortFree } from '../../local/free-port.ts'
+import { findPostgresBinaries, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts'
 import { lockDataDir } from './lock.ts'
 import { countingPublisher, startProgress } from './progress.ts'
 
@@ -100,14 +101,18 @@ export function redact(url: string): string {
 }
 
 export const main: ServiceMain = async ({ config, logger, signal }) => {
+  const apiConfig = { ...config.api, host: config.api.host ?? ALL_DEFAULT_HOST }
+  // What can be checked is checked before anything is created (a PostgreSQL cluster is 40 MB).
   const lock = lockDataDirOrExplain(config.dataDir)
   let postgres: EmbeddedPostgres | undefined
   let opened: Opened | undefined
   let api: RunningApi | undefined
   try {
+    if (apiConfig.port !== 0 && !(await isPortFree(apiConfig.port, apiConfig.host))) throw portInUse(apiConfig)
     let databaseUrl = config.database.url
     if (databaseUrl === undefined) {
-      postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, logger })
+      const binaries = findPostgresBinaries()
+      postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, logger, binaries })
       databaseUrl = postgres.url
     }
     const bus = chooseBus(config, logger)
@@ -131,12 +136,10 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const registry = createMetricsRegistry('all')
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
-    const apiConfig = { ...config.api, host: config.api.host ?? ALL_DEFAULT_HOST }
     api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: apiConfig, logger: logger.child({ service: 'api' }) }).catch(
       (err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new AppError('CONFIG_INVALID', `invalid configuration:\n  PORT: ${apiConfig.host}:${apiConfig.port} is already in use; choose another PORT`, { cause: err })
-        }
+        // Taken since the check at startup.
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portInUse(apiConfig, err)
         throw err
       }
     )
@@ -189,12 +192,20 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   say('stopped')
 }
 
+function portInUse(api: { host: string; port: number }, cause?: unknown): AppError {
+  return new AppError('CONFIG_INVALID', `invalid configuration:\n  PORT: ${api.host}:${api.port} is already in use; choose another PORT`, { cause })
+}
+
 function lockDataDirOrExplain(dataDir: string): ReturnType<typeof lockDataDir> {
   try {
     return lockDataDir(dataDir)
   } catch (err) {
     // Printed by the CLI as one plain line, with a non-zero exit code.
     if (err instanceof AppError && err.code === 'CONFLICT') throw new AppError('CONFIG_INVALID', err.message, { cause: err, details: err.details })
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR' || code === 'EEXIST') {
+      throw new AppError('CONFIG_INVALID', `invalid configuration:\n  DATA_DIR: cannot create or write to ${dataDir} (${code}); choose another DATA_DIR`, { cause: err })
+    }
     throw err
   }
 }
