@@ -158,7 +158,10 @@ async function run(argv: readonly string[]): Promise<number> {
     process.stderr.write(`sensorstream ${name}: ${(err as Error).message}\n`)
     return EXIT_USAGE
   }
-  const logger = createLogger(config.logLevel).child({ service: name })
+  // `all` speaks to people in plain lines of its own: at the default level its JSON logs (the
+  // services' and the shutdown's) are warnings and errors only.
+  const level = name === 'all' && config.logLevel === 'info' ? 'warn' : config.logLevel
+  const logger = createLogger(level).child({ service: name })
   const shutdown = onShutdownSignals(logger)
   try {
     const main = await command.load()

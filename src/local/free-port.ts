@@ -20,13 +20,13 @@ export async function freePort(avoid: readonly number[] = []): Promise<number> {
   }
 }
 
-/** True when `port` on 127.0.0.1 can be bound right now. */
-export function isPortFree(port: number): Promise<boolean> {
+/** True when `port` on `host` [127.0.0.1] can be bound right now. */
+export function isPortFree(port: number, host = LOOPBACK): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer()
     server.unref()
     server.once('error', () => resolve(false))
-    server.listen(port, LOOPBACK, () => server.close(() => resolve(true)))
+    server.listen(port, host, () => server.close(() => resolve(true)))
   })
 }
 

@@ -25,6 +25,8 @@ export interface PostgresOptions {
   readonly durable?: boolean
   /** outlive this process (`services:up`); needs a persistent dataDir [false] */
   readonly detached?: boolean
+  /** run in a process group of its own, out of reach of a terminal's Ctrl-C (see SpawnOptions) [false] */
+  readonly ownProcessGroup?: boolean
   /** [30000] */
   readonly startTimeoutMs?: number
 }
@@ -115,7 +117,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const offset = existsSync(logFile) ? statSync(logFile).size : 0
-      const started = await spawnService(join(bin, 'postgres'), args, { logFile, cwd: dataDir, detached, user })
+      const started = await spawnService(join(bin, 'postgres'), args, { logFile, cwd: dataDir, detached, user, ownProcessGroup: options.ownProcessGroup })
       try {
         await waitUntil(() => postgresAnswers(url), { what: `PostgreSQL on ${LOOPBACK}:${port}`, timeoutMs: Math.max(0, deadline - Date.now()), proc: started, logFile, intervalMs: 100 })
         return started

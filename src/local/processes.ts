@@ -15,6 +15,11 @@ export interface SpawnOptions {
   readonly user?: OsUser
   /** outlive this process: no exit hook, no parent-death signal, own process group */
   readonly detached?: boolean
+  /**
+   * its own process group but still ending with this process: a terminal's Ctrl-C (sent to the
+   * foreground group) reaches only this process, which then stops the child in its own order
+   */
+  readonly ownProcessGroup?: boolean
 }
 
 export interface ExitInfo {
@@ -60,7 +65,8 @@ export async function spawnService(command: string, args: readonly string[], opt
     child = spawn(file, argv, {
       cwd: options.cwd,
       stdio: ['ignore', log, log],
-      detached,
+      // Node's `detached` is setsid(): a new session and process group.
+      detached: detached || options.ownProcessGroup === true,
       ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid })
     })
   } finally {

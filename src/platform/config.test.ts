@@ -49,7 +49,7 @@ describe('loadConfig', () => {
     assert.equal(c.streaming.batchMaxWaitMs, 100)
     assert.equal(c.streaming.metricsPort, 9464)
     assert.equal(c.api.port, 3000)
-    assert.equal(c.api.host, '0.0.0.0')
+    assert.equal(c.api.host, undefined, 'each command has its own default')
     assert.deepEqual(c.api.apiKeys, [])
     assert.equal(c.api.readAuth, false)
     assert.deepEqual(c.api.corsOrigins, [])

@@ -49,7 +49,8 @@ export interface Config {
   }
   readonly api: {
     readonly port: number
-    readonly host: string
+    /** undefined: the command's default (0.0.0.0 for `api`, loopback only for `all`) */
+    readonly host: string | undefined
     readonly apiKeys: readonly string[]
     readonly readAuth: boolean
     /** allowed CORS origins; empty: CORS off; `*`: any */
@@ -87,7 +88,7 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   BATCH_MAX_WAIT_MS: 'streaming flushes a batch at most this long after its first reading [100]',
   METRICS_PORT: 'port of the streaming service Prometheus endpoint, 0 = off [9464]',
   PORT: 'HTTP port of the API [3000]',
-  HOST: 'address the API listens on [0.0.0.0]',
+  HOST: 'address the API listens on [0.0.0.0; 127.0.0.1 for `all`]',
   API_KEYS: 'comma list of keys; when set, writes need Authorization: Bearer <key>',
   API_READ_AUTH: 'true: reads need a key too [false]',
   CORS_ORIGINS: 'comma list of allowed origins, or * [none]',
@@ -289,7 +290,8 @@ export function loadConfig(env: Env = environment()): Config {
     },
     api: {
       port: read.int('PORT', 3000, 0, 65_535),
-      host: read.hostname('HOST', '0.0.0.0'),
+      // unset: each service's own default (api 0.0.0.0, all 127.0.0.1)
+      host: read.raw('HOST') === undefined ? undefined : read.hostname('HOST', '0.0.0.0'),
       apiKeys: read.list('API_KEYS') ?? [],
       readAuth: read.bool('API_READ_AUTH', false),
       corsOrigins: read.origins('CORS_ORIGINS'),

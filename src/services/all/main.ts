@@ -25,11 +25,20 @@ import { runProducer } from '../producer/run.ts'
 import type { ServiceMain } from '../service.ts'
 import { StreamingMetrics } from '../streaming/metrics.ts'
 import { runStreaming } from '../streaming/run.ts'
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts'
+import { isPortFree } from '../../local/free-port.ts'
+import { findPostgresBinaries, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts'
 import { lockDataDir } from './lock.ts'
 import { countingPublisher, startProgress } from './progress.ts'
 
 const PROGRESS_EVERY_MS = 5_000
+/** Without HOST the demo listens on loopback only: it takes unauthenticated writes. */
+export const ALL_DEFAULT_HOST = '127.0.0.1'
+
+function listeningOn(api: RunningApi): string {
+  return api.everyInterface
+    ? `listening on ${api.listening}: every network interface, reachable from other machines`
+    : `listening on ${api.listening} only; HOST=0.0.0.0 opens it to the network`
+}
 
 /** What `all` prints for people (logs stay structured and go through the logger). */
 const say = (line: string): void => {
@@ -64,16 +73,19 @@ interface Cache {
   readonly latest: LatestValues
   readonly live: LiveFeed
   readonly describe: string
+  /** the in-process one, empty at every start */
+  readonly embedded: boolean
 }
 
 function chooseCache(config: Config, logger: Logger): Cache {
   const url = config.redis.url
-  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), describe: 'in-process cache (set REDIS_URL to use Redis)' }
+  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), describe: 'in-process cache (set REDIS_URL to use Redis)', embedded: true }
   const options = { url, keyPrefix: config.redis.keyPrefix }
   return {
     latest: new RedisLatestValues({ ...options, logger: logger.child({ component: 'redis' }) }),
     live: new RedisLiveFeed({ ...options, logger: logger.child({ component: 'live' }) }),
-    describe: redact(url)
+    describe: redact(url),
+    embedded: false
   }
 }
 
@@ -89,41 +101,45 @@ export function redact(url: string): string {
 }
 
 export const main: ServiceMain = async ({ config, logger, signal }) => {
-  // At the default level the services' own info logs would bury the lines printed here.
-  const quiet = config.logLevel === 'info' ? logger.child({}, { level: 'warn' }) : logger
+  const apiConfig = { ...config.api, host: config.api.host ?? ALL_DEFAULT_HOST }
+  // What can be checked is checked before anything is created (a PostgreSQL cluster is 40 MB).
   const lock = lockDataDirOrExplain(config.dataDir)
   let postgres: EmbeddedPostgres | undefined
   let opened: Opened | undefined
   let api: RunningApi | undefined
   try {
+    if (apiConfig.port !== 0 && !(await isPortFree(apiConfig.port, apiConfig.host))) throw portInUse(apiConfig)
     let databaseUrl = config.database.url
     if (databaseUrl === undefined) {
-      postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, logger: quiet })
+      const binaries = findPostgresBinaries()
+      postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, logger, binaries })
       databaseUrl = postgres.url
     }
-    const bus = chooseBus(config, quiet)
-    const cache = chooseCache(config, quiet)
-    const store = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: quiet.child({ component: 'postgres' }) })
-    const apiStore = openApiStore(config, databaseUrl, quiet.child({ component: 'api-postgres' }))
+    const bus = chooseBus(config, logger)
+    const cache = chooseCache(config, logger)
+    const store = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'postgres' }) })
+    const apiStore = openApiStore(config, databaseUrl, logger.child({ component: 'api-postgres' }))
     const queries = new PostgresReadingQueries({ pool: apiStore.pool })
     const counted = countingPublisher(bus.publisher, config.kafka.topic)
     opened = await connectAll(
       { store, apiStore, queries, latest: cache.latest, live: cache.live, admin: bus.admin, publisher: counted.publisher, deadLetters: bus.deadLetters, consumer: bus.consumer },
-      quiet,
+      logger,
       signal
     )
     if (signal.aborted) return
     await store.migrate()
+    // Postgres is the record and the in-process cache starts empty: fill it with each sensor's latest
+    // stored reading, so that /sensors and /recent answer across restarts as before.
+    if (cache.embedded) await cache.latest.update(await queries.latestPerSensor())
 
     // One registry: GET /metrics of the API serves the streaming metrics too.
     const registry = createMetricsRegistry('all')
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
-    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: config.api, logger: quiet.child({ service: 'api' }) }).catch(
+    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: apiConfig, logger: logger.child({ service: 'api' }) }).catch(
       (err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          throw new AppError('CONFIG_INVALID', `invalid configuration:\n  PORT: ${config.api.host}:${config.api.port} is already in use; choose another PORT`, { cause: err })
-        }
+        // Taken since the check at startup.
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portInUse(apiConfig, err)
         throw err
       }
     )
@@ -132,7 +148,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const pace = producer.rate === undefined ? `one reading per sensor every ${producer.intervalMs} ms` : `${producer.rate} readings/s`
     const sensors = producer.sensors.length <= 3 ? producer.sensors.join(', ') : `${producer.sensors.length} sensors`
     say(`sensorstream all: producer, streaming and API in one process (data in ${config.dataDir})`)
-    say(`  api       ${api.url}   (docs ${api.url}/docs)`)
+    say(`  api       ${api.url}   (${listeningOn(api)}; docs ${api.url}/docs)`)
     say(`  postgres  ${redact(databaseUrl)}${postgres === undefined ? '' : `   (embedded, ${postgres.binaries} binaries, data in ${postgres.dataDir})`}`)
     say(`  kafka     ${bus.describe}`)
     say(`  redis     ${cache.describe}`)
@@ -150,9 +166,9 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
       inner.abort()
     }
     const tasks = [
-      runProducer({ publisher: counted.publisher, admin: bus.admin }, config, quiet.child({ service: 'producer' }), inner.signal).catch(fail),
+      runProducer({ publisher: counted.publisher, admin: bus.admin }, config, logger.child({ service: 'producer' }), inner.signal).catch(fail),
       runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, metrics }, config,
-        quiet.child({ service: 'streaming' }), inner.signal).catch(fail)
+        logger.child({ service: 'streaming' }), inner.signal).catch(fail)
     ]
     const stopProgress = startProgress({
       everyMs: PROGRESS_EVERY_MS,
@@ -164,7 +180,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     signal.removeEventListener('abort', stopInner)
     stopProgress()
     say('stopping…')
-    await Promise.all([api.close().catch((err: Error) => quiet.warn({ err: err.message }, 'http server close failed')), ...tasks])
+    await Promise.all([api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed')), ...tasks])
     api = undefined
     if (failure !== undefined) throw failure
   } finally {
@@ -176,12 +192,20 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   say('stopped')
 }
 
+function portInUse(api: { host: string; port: number }, cause?: unknown): AppError {
+  return new AppError('CONFIG_INVALID', `invalid configuration:\n  PORT: ${api.host}:${api.port} is already in use; choose another PORT`, { cause })
+}
+
 function lockDataDirOrExplain(dataDir: string): ReturnType<typeof lockDataDir> {
   try {
     return lockDataDir(dataDir)
   } catch (err) {
     // Printed by the CLI as one plain line, with a non-zero exit code.
     if (err instanceof AppError && err.code === 'CONFLICT') throw new AppError('CONFIG_INVALID', err.message, { cause: err, details: err.details })
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR' || code === 'EEXIST') {
+      throw new AppError('CONFIG_INVALID', `invalid configuration:\n  DATA_DIR: cannot create or write to ${dataDir} (${code}); choose another DATA_DIR`, { cause: err })
+    }
     throw err
   }
 }

@@ -11,7 +11,7 @@ import { checkPortFree, listening } from '../../platform/listen.ts'
 import { aborted } from '../../platform/shutdown.ts'
 import { connectAll } from '../connect.ts'
 import type { ServiceMain } from '../service.ts'
-import { startApi } from './server.ts'
+import { DEFAULT_HOST, startApi } from './server.ts'
 
 /** The API's own pool: no statement and no wait for a connection lasts longer than a request may. */
 export function openApiStore(config: Config, databaseUrl: string, logger: Logger): PostgresReadingStore {
@@ -29,7 +29,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   requireServices(config, 'api', ['database', 'redis'])
   const databaseUrl = config.database.url as string
   const redisUrl = config.redis.url as string
-  const http = { variable: 'PORT', host: config.api.host, port: config.api.port, hostVariable: 'HOST' }
+  const http = { variable: 'PORT', host: config.api.host ?? DEFAULT_HOST, port: config.api.port, hostVariable: 'HOST' }
   await checkPortFree(http)
 
   // Migrations may take longer than an API request may: they get the normal statement timeout.
@@ -69,7 +69,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     await opened.close()
     throw err
   }
-  logger.info({ url: api.url, docs: `${api.url}/docs` }, `api listening on ${api.url}`)
+  logger.info({ url: api.url, listening: api.listening, docs: `${api.url}/docs` }, `api listening on ${api.listening} (${api.url})`)
 
   await aborted(signal)
   await api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed'))

@@ -13,16 +13,29 @@ export interface StartApiOptions {
 export interface RunningApi {
   /** e.g. http://127.0.0.1:3000 */
   readonly url: string
+  /** the address and port it listens on, e.g. 127.0.0.1:3000 or 0.0.0.0:3000 */
+  readonly listening: string
+  /** true when it listens on every network interface (0.0.0.0 or ::) */
+  readonly everyInterface: boolean
   /** stops taking requests, ends live streams, waits for requests in flight */
   close(): Promise<void>
 }
 
+/** Where the standalone API listens without HOST: every interface (containers publish its port). */
+export const DEFAULT_HOST = '0.0.0.0'
+
 export async function startApi({ deps, config, logger }: StartApiOptions): Promise<RunningApi> {
   const app = await buildApp({ ...deps, config, logger })
-  await app.listen({ host: config.host, port: config.port })
+  await app.listen({ host: config.host ?? DEFAULT_HOST, port: config.port })
   const address = app.server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : config.port
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
-  return { url, close: () => app.close() }
+  if (typeof address !== 'object' || address === null) throw new Error('the API server has no TCP address')
+  const bracket = (host: string): string => (host.includes(':') ? `[${host}]` : host)
+  const everyInterface = address.address === '0.0.0.0' || address.address === '::'
+  const host = everyInterface ? '127.0.0.1' : address.address
+  return {
+    url: `http://${bracket(host)}:${address.port}`,
+    listening: `${bracket(address.address)}:${address.port}`,
+    everyInterface,
+    close: () => app.close()
+  }
 }
