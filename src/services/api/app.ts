@@ -6,6 +6,7 @@ import { apiMetrics } from '../../platform/metrics.ts'
 import { installAuth } from './auth.ts'
 import type { RouteContext } from './context.ts'
 import { guardDeps, type ApiDeps } from './deps.ts'
+import { edgeServerOptions, installEdgeChecks } from './edge.ts'
 import { installErrorHandling } from './http-errors.ts'
 import { dataRoutes } from './routes/data.ts'
 import { docsRoutes, registerOpenApi } from './routes/docs.ts'
@@ -27,6 +28,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // a sensor id may be 128 characters: longer ones get a 400 from validation, not a 414
     routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
+    ...edgeServerOptions(config, logger),
     ajv: {
       // Query strings are validated like bodies: every bad field, unknown parameters refused.
       customOptions: { allErrors: true, removeAdditional: false, coerceTypes: true, useDefaults: true }
@@ -54,6 +56,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     })
   }
   installAuth(app, config)
+  installEdgeChecks(app, config, metrics)
   await registerOpenApi(app)
 
   await app.register(dataRoutes(ctx))
