@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test'
 import { freshDatabase, useRedis } from '../harness/index.ts'
 import { STATUS } from '../../src/services/api/http-errors.ts'
 import { openApi, type ApiFixture } from './setup.ts'
-import { rawRequest, type RawResponse } from './raw-http.ts'
+import { rawRequest, rawResponses, type RawResponse } from './raw-http.ts'
 
 async function freshApi(api: Parameters<typeof openApi>[2] = {}, store: Parameters<typeof openApi>[3] = {}): Promise<ApiFixture> {
   const [url, redis] = await Promise.all([freshDatabase('defects'), useRedis()])
@@ -244,6 +244,41 @@ describe('a write whose outcome is not known in time', () => {
       const retry = await f.app.inject({ method: 'POST', url: '/data', payload: readings })
       assert.equal(retry.statusCode, 201)
       assert.deepEqual([retry.json().inserted, retry.json().duplicates], [0, 2])
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined)
+      blocker.release()
+      await f.close()
+    }
+  })
+})
+
+describe('a request that arrives while the server shuts down', () => {
+  test('gets 503 UNAVAILABLE in the JSON error shape, with Retry-After and Connection: close', async () => {
+    const f = await freshApi({ requestTimeoutMs: 5000 })
+    const api = await f.listen()
+    const blocker = await f.store.pool.connect()
+    try {
+      const t = now() - 30
+      await blocker.query('BEGIN')
+      await blocker.query("INSERT INTO sensor_data (sensor_id, value, ts) VALUES ('closing', 1, to_timestamp($1))", [t])
+      // the first request waits on the lock; the second, sent behind it once closing began, is read while closing
+      const body = JSON.stringify({ sensor_id: 'closing', value: 1, timestamp: t })
+      const exchange = rawResponses(
+        api.url,
+        [`POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'],
+        { gapMs: 600 }
+      )
+      await new Promise((r) => setTimeout(r, 300))
+      const closed = api.close()
+      await new Promise((r) => setTimeout(r, 600))
+      await blocker.query('COMMIT')
+      const [first, second] = await exchange
+      await closed
+      assert.equal(first?.status, 201, first?.body)
+      assert.equal(second?.status, 503, second?.body)
+      assert.equal(assertErrorShape(503, second?.body ?? '', 'closing').error, 'UNAVAILABLE')
+      assert.equal(second?.headers['retry-after'], '1')
+      assert.equal(second?.headers['connection'], 'close')
     } finally {
       await blocker.query('ROLLBACK').catch(() => undefined)
       blocker.release()

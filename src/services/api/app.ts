@@ -27,7 +27,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimitBytes,
     // a sensor id may be 128 characters: longer ones get a 400 from validation, not a 414
     routerOptions: { maxParamLength: 256 },
-    return503OnClosing: true,
+    // while closing, edge.ts answers 503 in the API's error shape instead
+    return503OnClosing: false,
     ...edgeServerOptions(config, logger),
     ajv: {
       // Query strings are validated like bodies: every bad field, unknown parameters refused.

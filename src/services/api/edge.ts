@@ -1,10 +1,11 @@
 // What the HTTP edge refuses before a route runs: requests not received in time (408), bodies in a
-// charset other than UTF-8 (415), bodies beyond the memory budget (503), non-finite numbers in the
-// query or path (400). Errors the framework and Node's HTTP parser raise go through the same
+// charset other than UTF-8 (415), bodies beyond the memory budget and requests while the server
+// shuts down (503), non-finite numbers in the query or path (400). Errors the framework and Node's HTTP parser raise go through the same
 // mapping as every other error (http-errors.ts).
 import type { Server } from 'node:http'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from '../../platform/config.ts'
+import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { ApiMetrics } from '../../platform/metrics.ts'
 import { installBodyBudget } from './body-budget.ts'
@@ -31,6 +32,18 @@ export function edgeServerOptions(config: Config['api'], logger: Logger): Partia
 const UTF8 = /^"?utf-?8"?$/i
 
 export function installEdgeChecks(app: FastifyInstance, config: Config['api'], metrics: ApiMetrics): void {
+  // fastify's own 503 while closing has a body of its own (return503OnClosing is off in app.ts):
+  // requests that still arrive on open connections while the server drains get this one.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return
+    reply.header('connection', 'close')
+    throw new AppError('UNAVAILABLE', 'the server is shutting down; retry (on another instance)', { retryable: true })
+  })
+
   // Bodies are parsed as UTF-8: a body that says it is in another charset would be misread.
   app.addHook('onRequest', async (request) => {
     const type = request.headers['content-type']
