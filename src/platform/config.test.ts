@@ -127,6 +127,14 @@ describe('loadConfig', () => {
     assert.equal(c.dataDir, '/var/lib/sensorstream')
   })
 
+  test('API body timeout and budget: defaults, and a budget smaller than the body limit is refused', () => {
+    const c = loadConfig({})
+    assert.equal(c.api.bodyTimeoutMs, 30_000)
+    assert.equal(c.api.bodyBudgetBytes, 16 * 1024 * 1024)
+    assert.equal(loadConfig({ API_BODY_TIMEOUT_MS: '5000', API_BODY_BUDGET_BYTES: '8388608' }).api.bodyBudgetBytes, 8_388_608)
+    problems({ API_BODY_LIMIT_BYTES: '2048', API_BODY_BUDGET_BYTES: '1024' }, ['API_BODY_BUDGET_BYTES'])
+  })
+
   test('every documented variable is one loadConfig reads', () => {
     // each VARIABLES entry, set to a bad value, must be reported (or accepted for free-form strings)
     const freeForm = new Set(['KAFKA_TOPIC', 'KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_CLIENT_ID', 'REDIS_KEY_PREFIX', 'API_KEYS', 'DATA_DIR', 'PRODUCER_SENSORS'])

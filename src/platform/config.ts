@@ -57,6 +57,10 @@ export interface Config {
     readonly corsOrigins: readonly string[]
     readonly requestTimeoutMs: number
     readonly bodyLimitBytes: number
+    /** longest a client may take to send a whole request, headers and body (408 after) */
+    readonly bodyTimeoutMs: number
+    /** request bodies all requests in flight may hold at once (503 above) */
+    readonly bodyBudgetBytes: number
   }
   readonly dataDir: string
 }
@@ -94,6 +98,8 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   CORS_ORIGINS: 'comma list of allowed origins, or * [none]',
   API_REQUEST_TIMEOUT_MS: 'timeout of each Postgres or Redis call made by the API [2000]',
   API_BODY_LIMIT_BYTES: 'largest accepted request body [4194304]',
+  API_BODY_TIMEOUT_MS: 'longest a client may take to send a whole request, headers and body; 408 after [30000]',
+  API_BODY_BUDGET_BYTES: 'bytes of request bodies all requests in flight may hold at once; 503 above [16777216]',
   DATA_DIR: 'where embedded services keep their data [./data]'
 }
 
@@ -296,11 +302,16 @@ export function loadConfig(env: Env = environment()): Config {
       readAuth: read.bool('API_READ_AUTH', false),
       corsOrigins: read.origins('CORS_ORIGINS'),
       requestTimeoutMs: read.int('API_REQUEST_TIMEOUT_MS', 2000, 1),
-      bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024)
+      bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024),
+      bodyTimeoutMs: read.int('API_BODY_TIMEOUT_MS', 30_000, 100),
+      bodyBudgetBytes: read.int('API_BODY_BUDGET_BYTES', 16 * 1024 * 1024, 1024)
     },
     dataDir: resolve(read.string('DATA_DIR', './data'))
   }
 
+  if (config.api.bodyBudgetBytes < config.api.bodyLimitBytes) {
+    read.problems.push(`API_BODY_BUDGET_BYTES: must be at least API_BODY_LIMIT_BYTES (${config.api.bodyLimitBytes}), or no body of the largest size is ever accepted`)
+  }
   if (read.problems.length > 0) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${read.problems.join('\n  ')}`, { details: read.problems })
   }

@@ -54,6 +54,8 @@ export interface ApiMetrics {
   readonly liveClients: Gauge
   /** live-stream clients disconnected because they read too slowly */
   readonly liveClientsDropped: Counter
+  /** bytes of request bodies reserved by requests in flight (API_BODY_BUDGET_BYTES bounds it) */
+  readonly bodyBytesInFlight: Gauge
 }
 
 /** The API service's metrics, registered on `registry` (once per registry). */
@@ -95,6 +97,11 @@ export function apiMetrics(registry: Registry): ApiMetrics {
     liveClientsDropped: new Counter({
       name: 'sensorstream_api_live_clients_dropped_total',
       help: 'Live-stream clients disconnected because they fell too far behind',
+      registers
+    }),
+    bodyBytesInFlight: new Gauge({
+      name: 'sensorstream_api_body_bytes_in_flight',
+      help: 'Bytes of request bodies held by requests in flight (declared lengths), bounded by API_BODY_BUDGET_BYTES',
       registers
     })
   }

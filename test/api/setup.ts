@@ -26,10 +26,21 @@ export interface ApiFixture {
   close(): Promise<void>
 }
 
-export async function openApi(databaseUrl: string, redisUrl: string, api: Partial<Config['api']> = {}): Promise<ApiFixture> {
+export interface StoreOptions {
+  readonly poolMax?: number
+  readonly statementTimeoutMs?: number
+}
+
+export async function openApi(databaseUrl: string, redisUrl: string, api: Partial<Config['api']> = {}, storeOptions: StoreOptions = {}): Promise<ApiFixture> {
   const config: Config['api'] = { ...loadConfig({}).api, host: '127.0.0.1', port: 0, ...api }
   const keyPrefix = `${uniqueName('api')}:`
-  const store = new PostgresReadingStore({ url: databaseUrl, poolMax: 4, statementTimeoutMs: 10_000, connectTimeoutMs: config.requestTimeoutMs, logger })
+  const store = new PostgresReadingStore({
+    url: databaseUrl,
+    poolMax: storeOptions.poolMax ?? 4,
+    statementTimeoutMs: storeOptions.statementTimeoutMs ?? 10_000,
+    connectTimeoutMs: config.requestTimeoutMs,
+    logger
+  })
   await store.connect()
   await store.migrate()
   const queries = new PostgresReadingQueries({ pool: store.pool })

@@ -56,3 +56,15 @@ test('postgres only: the (sensor_id, ts) key covers value, so a sensor\'s range 
     client.release()
   }
 })
+
+test('postgres only: concurrent writes of the same rows in opposite orders never deadlock', async (t) => {
+  const s = await open(await freshDatabase('store'))
+  t.after(() => s.close())
+  await s.migrate()
+  for (let round = 0; round < 5; round++) {
+    const readings = Array.from({ length: 2_000 }, (_, i) => ({ sensor_id: `d${i % 40}`, value: i, timestamp: 1_689_260_000 + round * 1_000 + Math.floor(i / 40) }))
+    const results = await Promise.all([s.write(readings), s.write([...readings].reverse()), s.write(readings.slice(1000).concat(readings.slice(0, 1000)))])
+    assert.equal(results.reduce((n, r) => n + r.inserted, 0), 2_000, `round ${round}`)
+    for (const r of results) assert.equal(r.inserted + r.duplicates, 2_000)
+  }
+})

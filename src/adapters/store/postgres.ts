@@ -19,9 +19,12 @@ export interface PostgresStoreOptions {
 }
 
 // The three columns travel as binary arrays (binary-arrays.ts): timestamps as exact microseconds.
+// Rows are inserted in one fixed key order, so concurrent writes of the same keys wait for each
+// other instead of deadlocking; `n` keeps the first of a key's duplicates within a batch first.
 export const INSERT_SQL = `
 INSERT INTO sensor_data (sensor_id, value, ts)
-SELECT s, v, t FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) AS u(s, v, t)
+SELECT s, v, t FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) WITH ORDINALITY AS u(s, v, t, n)
+ORDER BY s COLLATE "C", t, n
 ON CONFLICT (sensor_id, ts) DO NOTHING`
 
 /** How long close() waits for the connections to end. */

@@ -6,6 +6,7 @@ import { apiMetrics } from '../../platform/metrics.ts'
 import { installAuth } from './auth.ts'
 import type { RouteContext } from './context.ts'
 import { guardDeps, type ApiDeps } from './deps.ts'
+import { edgeServerOptions, installEdgeChecks } from './edge.ts'
 import { installErrorHandling } from './http-errors.ts'
 import { dataRoutes } from './routes/data.ts'
 import { docsRoutes, registerOpenApi } from './routes/docs.ts'
@@ -26,7 +27,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: config.bodyLimitBytes,
     // a sensor id may be 128 characters: longer ones get a 400 from validation, not a 414
     routerOptions: { maxParamLength: 256 },
-    return503OnClosing: true,
+    // while closing, edge.ts answers 503 in the API's error shape instead
+    return503OnClosing: false,
+    ...edgeServerOptions(config, logger),
     ajv: {
       // Query strings are validated like bodies: every bad field, unknown parameters refused.
       customOptions: { allErrors: true, removeAdditional: false, coerceTypes: true, useDefaults: true }
@@ -54,6 +57,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     })
   }
   installAuth(app, config)
+  installEdgeChecks(app, config, metrics)
   await registerOpenApi(app)
 
   await app.register(dataRoutes(ctx))

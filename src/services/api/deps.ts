@@ -35,25 +35,44 @@ export interface GuardedDeps {
   readonly live: LiveFeed
 }
 
+/**
+ * How long a write may take before the API answers without knowing its outcome. The API's pool
+ * waits at most API_REQUEST_TIMEOUT_MS for a connection and its statement timeout is at most as
+ * long (main.ts), so Postgres's own answer (stored, or rolled back) normally comes first: a write
+ * is not answered early while its statement may still commit.
+ */
+export function writeTimeoutMs(requestTimeoutMs: number): number {
+  return 2 * requestTimeoutMs + 1000
+}
+
+const WRITES = new Set(['write', 'writeReturningNew'])
+
 export function guardDeps(deps: ApiDeps, metrics: ApiMetrics): GuardedDeps {
   const ms = deps.config.requestTimeoutMs
   return {
-    store: guard(deps.store, 'postgres', ms, metrics),
+    store: guard(deps.store, 'postgres', ms, metrics, { operations: WRITES, timeoutMs: writeTimeoutMs(ms) }),
     queries: guard(deps.queries, 'postgres', ms, metrics),
     latest: guard(deps.latest, 'redis', ms, metrics),
     live: guard(deps.live, 'redis', ms, metrics)
   }
 }
 
+/** Operations of a port that get a deadline of their own. */
+export interface LongerDeadline {
+  readonly operations: ReadonlySet<string>
+  readonly timeoutMs: number
+}
+
 /** Wraps every async method of a port: it rejects with a TIMEOUT AppError after `timeoutMs`. */
-export function guard<T extends object>(port: T, dependency: Dependency, timeoutMs: number, metrics: ApiMetrics): T {
+export function guard<T extends object>(port: T, dependency: Dependency, timeoutMs: number, metrics: ApiMetrics, longer?: LongerDeadline): T {
   return new Proxy(port, {
     get(target, property) {
       const member: unknown = Reflect.get(target, property, target)
       if (typeof member !== 'function' || property === 'connect' || property === 'close') return member
       const operation = String(property)
+      const ms = longer?.operations.has(operation) === true ? longer.timeoutMs : timeoutMs
       return (...args: unknown[]) =>
-        deadline(dependency, operation, timeoutMs, () => (member as (...a: unknown[]) => Promise<unknown>).apply(target, args)).catch((err: unknown) => {
+        deadline(dependency, operation, ms, () => (member as (...a: unknown[]) => Promise<unknown>).apply(target, args)).catch((err: unknown) => {
           const kind = err instanceof AppError ? (err.code === 'TIMEOUT' ? 'timeout' : err.code === 'UNAVAILABLE' ? 'unavailable' : 'error') : 'error'
           metrics.dependencyErrors.inc({ dependency, operation, kind })
           throw err

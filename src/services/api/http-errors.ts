@@ -1,11 +1,22 @@
 // The one place where errors become HTTP answers: AppError codes (and fastify's own errors) map to a
 // status, and every error body is {error: CODE, message, details?}.
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, type ErrorCode } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 
 /** Codes of errors that only exist at the HTTP edge. */
-export type HttpErrorCode = ErrorCode | 'INVALID_JSON' | 'BAD_REQUEST' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE'
+export type HttpErrorCode =
+  | ErrorCode
+  | 'INVALID_JSON'
+  | 'BAD_REQUEST'
+  | 'METHOD_NOT_ALLOWED'
+  | 'REQUEST_TIMEOUT'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'URI_TOO_LONG'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'HEADERS_TOO_LARGE'
 
 export const STATUS: Readonly<Record<HttpErrorCode, number>> = {
   VALIDATION_FAILED: 400,
@@ -15,9 +26,12 @@ export const STATUS: Readonly<Record<HttpErrorCode, number>> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  HEADERS_TOO_LARGE: 431,
   CONFIG_INVALID: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,
@@ -92,7 +106,7 @@ export function toHttpError(err: unknown): HttpError {
       body: { error: 'VALIDATION_FAILED', message: 'the request is not valid', details: ajvDetails(fe.validation as AjvIssue[], fe.validationContext) }
     }
   }
-  const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : (CONNECTION_ERROR_STATUS[fe.code ?? ''] ?? (fe.code?.startsWith('HPE_') === true ? 400 : 500))
   switch (status) {
     case 400: {
       const json = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError
@@ -101,14 +115,47 @@ export function toHttpError(err: unknown): HttpError {
     }
     case 404:
       return { status, headers: {}, body: { error: 'NOT_FOUND', message: fe.message ?? 'not found' } }
+    case 408:
+      return { status, headers: {}, body: { error: 'REQUEST_TIMEOUT', message: 'the request was not received in time' } }
     case 413:
       return { status, headers: {}, body: { error: 'PAYLOAD_TOO_LARGE', message: fe.message ?? 'the body is too large' } }
+    case 414:
+      return { status, headers: {}, body: { error: 'URI_TOO_LONG', message: 'a path parameter is too long' } }
     case 415:
       return { status, headers: {}, body: { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'the body must be application/json' } }
+    case 431:
+      return { status, headers: {}, body: { error: 'HEADERS_TOO_LARGE', message: 'the request headers are too large' } }
     default:
       if (status >= 400 && status < 500) return { status, headers: {}, body: { error: 'BAD_REQUEST', message: fe.message ?? 'bad request' } }
       return { status: 500, headers: {}, body: { error: 'INTERNAL', message: 'internal error' } }
   }
+}
+
+/** Errors Node's HTTP parser raises before a request exists (`clientError`), by code. */
+const CONNECTION_ERROR_STATUS: Readonly<Record<string, number>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+  HPE_HEADER_OVERFLOW: 431
+}
+
+/**
+ * Node's `clientError`: the request could not be parsed or was not received in time. Answers with
+ * the same mapping when nothing of a response was written yet, then closes the connection.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Socket, logger: Logger): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (socket.writable && inFlight?.headersSent !== true) {
+    const { status, body } = toHttpError(err)
+    const json = JSON.stringify(body)
+    logger.debug({ err, status }, 'client error')
+    // end() flushes the answer before the connection closes; destroy() alone could drop it
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+      () => socket.destroy()
+    )
+    return
+  }
+  socket.destroy()
 }
 
 export function sendError(reply: FastifyReply, err: unknown, logger: Logger): FastifyReply {

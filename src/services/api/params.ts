@@ -1,5 +1,6 @@
 // Query-string values that need more than a JSON schema: times (unix seconds or RFC 3339), the
 // opaque page cursor, bucket widths, and the `Link: <…>; rel="next"` header of paged answers.
+import { MAX_FUTURE_S, MIN_TIMESTAMP_S } from '../../domain/reading.ts'
 import { AppError } from '../../platform/errors.ts'
 import type { PagePosition } from '../../ports/queries.ts'
 
@@ -53,10 +54,21 @@ export function encodeCursor(position: PagePosition): string {
   return Buffer.from(`v1.${position.tsMicros}.${position.id}`, 'utf8').toString('base64url')
 }
 
+const MAX_ROW_ID = 2n ** 63n - 1n
+
+/**
+ * A cursor's numbers must be those of a stored reading: a time a reading may have (from 2000-01-01
+ * to a day after now) and a positive bigint row id, so nothing out of Postgres's ranges reaches SQL.
+ */
 export function decodeCursor(cursor: string): PagePosition {
   const match = /^v1\.(-?\d{1,19})\.(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
-  if (match === null) throw invalid([{ path: '/cursor', in: 'query', message: 'is not a cursor from a Link header of this API' }])
-  return { tsMicros: BigInt(match[1] as string), id: BigInt(match[2] as string) }
+  const tsMicros = match === null ? undefined : BigInt(match[1] as string)
+  const id = match === null ? undefined : BigInt(match[2] as string)
+  const latestMicros = BigInt(Math.ceil(Date.now() / 1000) + MAX_FUTURE_S) * 1_000_000n
+  if (tsMicros === undefined || id === undefined || tsMicros < BigInt(MIN_TIMESTAMP_S) * 1_000_000n || tsMicros > latestMicros || id < 1n || id > MAX_ROW_ID) {
+    throw invalid([{ path: '/cursor', in: 'query', message: 'is not a cursor from a Link header of this API' }])
+  }
+  return { tsMicros, id }
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 }
@@ -71,4 +83,16 @@ export function nextLink(requestUrl: string, cursor: string): string {
   const url = new URL(requestUrl, 'http://x')
   url.searchParams.set('cursor', cursor)
   return `<${url.pathname}${url.search}>; rel="next"`
+}
+
+/**
+ * Ajv coerces `Infinity`, `-Infinity` and `1e400` into numbers that then skip `minimum`/`maximum`
+ * (those only check finite numbers), so every coerced query and path number is checked here.
+ */
+export function assertFiniteNumbers(values: unknown, where: 'query' | 'path'): void {
+  if (typeof values !== 'object' || values === null) return
+  const issues = Object.entries(values)
+    .filter(([, v]) => typeof v === 'number' && !Number.isFinite(v))
+    .map(([name]) => ({ path: `/${name}`, in: where, message: 'must be a finite number' }))
+  if (issues.length > 0) throw new AppError('VALIDATION_FAILED', 'the request is not valid', { details: issues })
 }

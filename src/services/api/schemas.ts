@@ -75,9 +75,10 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'the bearer key is not one of API_KEYS',
   404: 'not found',
   405: 'method not allowed on this path',
+  408: 'the request (headers and body) did not arrive within API_BODY_TIMEOUT_MS',
   413: 'the body is larger than API_BODY_LIMIT_BYTES',
-  415: 'the body is not application/json',
-  503: 'a dependency (Postgres or Redis) did not answer in time'
+  415: 'the body is not application/json in UTF-8',
+  503: 'a dependency (Postgres or Redis) did not answer in time, or too many request bodies are in flight (API_BODY_BUDGET_BYTES); Retry-After says when to retry. For POST /data, details.stored = "unknown" means the readings may have been stored: retrying is safe'
 }
 
 /** Response schemas for the given error statuses. */

@@ -49,6 +49,19 @@ function invalid(problems: readonly FieldError[]): AppError {
   return new AppError('VALIDATION_FAILED', message, { details: problems })
 }
 
+/**
+ * A write that failed with UNAVAILABLE or TIMEOUT may still have committed (the connection broke
+ * after the statement was sent, or no answer came in time): the 503 says so, and that a retry is safe.
+ */
+function outcomeUnknown(err: unknown): unknown {
+  if (!(err instanceof AppError) || (err.code !== 'UNAVAILABLE' && err.code !== 'TIMEOUT')) return err
+  return new AppError(
+    err.code,
+    `${err.message}. The readings may have been stored: retrying the same request is safe (idempotent on (sensor_id, timestamp); readings already stored come back as duplicates)`,
+    { cause: err, retryable: true, details: { stored: 'unknown' } }
+  )
+}
+
 export function dataRoutes(ctx: RouteContext) {
   const { deps, metrics, logger } = ctx
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -95,12 +108,14 @@ export function dataRoutes(ctx: RouteContext) {
           tags: ['readings'],
           security: [{ bearerAuth: [] }],
           body: postBody,
-          response: { 201: { description: 'stored', ...postResponse }, ...errors(400, 401, 403, 413, 415, 503) }
+          response: { 201: { description: 'stored', ...postResponse }, ...errors(400, 401, 403, 408, 413, 415, 503) }
         }
       },
       async (request, reply) => {
         const { readings } = request.body
-        const fresh = await deps.store.writeReturningNew(readings)
+        const fresh = await deps.store.writeReturningNew(readings).catch((err: unknown) => {
+          throw outcomeUnknown(err)
+        })
         const inserted = fresh.filter(Boolean).length
         metrics.readingsWritten.inc({ result: 'inserted' }, inserted)
         metrics.readingsWritten.inc({ result: 'duplicate' }, readings.length - inserted)

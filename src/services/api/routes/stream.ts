@@ -10,6 +10,7 @@ import { errors, readingOut, sensorIdParam } from '../schemas.ts'
 /** bytes queued for one client before it is dropped */
 export const MAX_CLIENT_BUFFER_BYTES = 1024 * 1024
 const HEARTBEAT_MS = 15_000
+const STREAM_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } as const
 
 export function streamRoutes(ctx: RouteContext) {
   const { deps, metrics, logger } = ctx
@@ -42,6 +43,8 @@ export function streamRoutes(ctx: RouteContext) {
         }
       },
       async (request, reply) => {
+        // HEAD gets the headers of GET at once: there is no body to stream, so nothing to subscribe to.
+        if (request.method === 'HEAD') return reply.code(200).headers(STREAM_HEADERS).send()
         const only = request.query.sensor_id === undefined ? undefined : new Set(request.query.sensor_id.split(','))
         const res = reply.raw
         let open = true
@@ -75,13 +78,7 @@ export function streamRoutes(ctx: RouteContext) {
           unsubscribe().catch(() => undefined)
         }
         reply.hijack()
-        res.writeHead(200, {
-          ...(reply.getHeaders() as Record<string, string>),
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache, no-transform',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no'
-        })
+        res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...STREAM_HEADERS, connection: 'keep-alive' })
         res.write('retry: 2000\n: connected\n\n')
         clients.add(res)
         metrics.liveClients.inc()
