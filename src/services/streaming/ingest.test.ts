@@ -1,18 +1,23 @@
 // The batch handler on in-process adapters and a store that records its writes: what goes where,
 // what is counted, and that a failure is a rejection (the consumer then commits nothing).
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { test } from 'node:test'
 import { Registry } from 'prom-client'
 import { MemoryLatestValues } from '../../adapters/cache/memory.ts'
 import { MemoryLiveFeed } from '../../adapters/cache/memory-live-feed.ts'
 import type { Reading } from '../../domain/reading.ts'
 import { createLogger } from '../../platform/logger.ts'
-import type { BusRecord, OutgoingRecord } from '../../ports/bus.ts'
+import { recordBytes, type BusRecord, type OutgoingRecord } from '../../ports/bus.ts'
+import { AppError } from '../../platform/errors.ts'
 import type { ReadingStore } from '../../ports/store.ts'
+import { fitDeadLetter } from './dead-letter.ts'
 import { createIngestHandler, laneOf } from './ingest.ts'
 import { StreamingMetrics } from './metrics.ts'
 
 const T0 = 1_689_260_000
+/** the dead-letter topic's limit in these cases */
+const DLQ_LIMIT = 4_000
 
 function record(offset: number, value: string | null): BusRecord {
   return {
@@ -37,7 +42,15 @@ function setup() {
     }
   } as unknown as ReadingStore
   const published: OutgoingRecord[] = []
-  const deadLetters = { connect: async () => {}, close: async () => {}, publish: async (records: readonly OutgoingRecord[]) => void published.push(...records) }
+  const deadLetters = {
+    connect: async () => {},
+    close: async () => {},
+    maxRecordBytes: async () => DLQ_LIMIT,
+    publish: async (records: readonly OutgoingRecord[]) => {
+      if (records.some((r) => recordBytes(r) > DLQ_LIMIT)) throw new AppError('VALIDATION_FAILED', 'too large')
+      published.push(...records)
+    }
+  }
   const latest = new MemoryLatestValues()
   const metrics = new StreamingMetrics(new Registry())
   const handler = createIngestHandler({
@@ -77,4 +90,39 @@ test('a record that cannot even be read makes the handler reject, not throw', as
   })
   await assert.rejects(result as Promise<void>, /unreadable record/)
   assert.equal(writes.length, 0)
+})
+
+test('an invalid record too large for the dead-letter topic is cut to fit, with its size and sha256, and counted', async () => {
+  const { handler, published, metrics } = setup()
+  const huge = `{"sensor_id":"${'é'.repeat(3_000)}`
+  const rec = { ...record(0, huge), key: Buffer.from('k'), headers: new Map([['origin', 'test']]) }
+  await handler([rec, record(1, 'small and bad')], { signal: new AbortController().signal })
+  const [cut, whole] = published as [OutgoingRecord, OutgoingRecord]
+  assert.ok(recordBytes(cut) <= DLQ_LIMIT && recordBytes(cut) > DLQ_LIMIT - 8, `cut to ${recordBytes(cut)} bytes`)
+  assert.deepEqual(Buffer.from(huge).subarray(0, (cut.value as Buffer).length), cut.value, 'a prefix of the original value')
+  assert.equal(cut.headers?.['dlq-truncated'], 'value')
+  assert.equal(cut.headers?.['dlq-original-bytes'], String(Buffer.byteLength(huge)))
+  assert.equal(cut.headers?.['dlq-original-sha256'], createHash('sha256').update(huge).digest('hex'))
+  assert.equal(cut.headers?.origin, 'test')
+  assert.deepEqual(cut.key, Buffer.from('k'))
+  assert.equal(whole.headers?.['dlq-truncated'], undefined)
+  assert.equal((await metrics.deadLettered.get()).values[0]?.value, 2)
+  assert.equal((await metrics.deadLettersTruncated.get()).values[0]?.value, 1)
+})
+
+test('a dead letter whose headers or key alone are too large drops the original headers, then cuts the key', () => {
+  const letter = (key: string, headers: Record<string, string>): OutgoingRecord => ({
+    topic: 'dlq',
+    key,
+    value: 'v'.repeat(100),
+    headers: { ...headers, 'dlq-error': 'bad', 'dlq-source-offset': '7' }
+  })
+  const noHeaders = fitDeadLetter(letter('k', { big: 'h'.repeat(5_000) }), 1_000)
+  assert.equal(noHeaders.record.headers?.['dlq-truncated'], 'value,headers')
+  assert.equal(noHeaders.record.headers?.big, undefined)
+  assert.equal(noHeaders.record.headers?.['dlq-source-offset'], '7')
+  const noKey = fitDeadLetter(letter('k'.repeat(5_000), {}), 1_000)
+  assert.equal(noKey.record.headers?.['dlq-truncated'], 'value,headers,key')
+  for (const fitted of [noHeaders, noKey]) assert.ok(fitted.truncated && recordBytes(fitted.record) <= 1_000, `${recordBytes(fitted.record)} bytes`)
+  assert.ok((noKey.record.key as Buffer).length > 0, 'part of the key kept')
 })

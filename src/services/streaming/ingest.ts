@@ -10,7 +10,7 @@ import type { BatchHandler, BusPublisher, BusRecord, OutgoingRecord } from '../.
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
 import type { ReadingStore } from '../../ports/store.ts'
-import { deadLetter } from './dead-letter.ts'
+import { deadLetter, fitDeadLetter } from './dead-letter.ts'
 import type { StreamingMetrics } from './metrics.ts'
 
 export interface IngestDeps {
@@ -59,14 +59,23 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
     })
   }
 
+  /** Publishes within the dead-letter topic's limit (asked again on each try); returns how many were cut to fit. */
+  async function publishDeadLetters(letters: readonly OutgoingRecord[]): Promise<number> {
+    const limit = await deps.deadLetters.maxRecordBytes(deps.dlqTopic)
+    const fitted = letters.map((letter) => fitDeadLetter(letter, limit))
+    await deps.deadLetters.publish(fitted.map((f) => f.record))
+    return fitted.filter((f) => f.truncated).length
+  }
+
   async function storeBatch(decoded: DecodedBatch, signal: AbortSignal): Promise<void> {
     const { valid, recordTimes, rejected, started } = decoded
     metrics.consumed.inc(decoded.consumed)
 
     if (rejected.length > 0) {
-      await persist('kafka', signal, () => deps.deadLetters.publish(rejected))
+      const truncated = await persist('kafka', signal, () => publishDeadLetters(rejected))
       metrics.deadLettered.inc(rejected.length)
-      logger.warn({ count: rejected.length, first: rejected[0]?.headers }, 'invalid records sent to the dead-letter topic')
+      metrics.deadLettersTruncated.inc(truncated)
+      logger.warn({ count: rejected.length, truncated, first: rejected[0]?.headers }, 'invalid records sent to the dead-letter topic')
     }
 
     if (valid.length > 0) {

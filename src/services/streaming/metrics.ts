@@ -6,6 +6,7 @@ export class StreamingMetrics {
   readonly stored: Counter
   readonly duplicates: Counter
   readonly deadLettered: Counter
+  readonly deadLettersTruncated: Counter
   readonly retries: Counter<'dependency'>
   readonly batchSize: Histogram
   readonly batchSeconds: Histogram
@@ -21,6 +22,11 @@ export class StreamingMetrics {
     this.stored = new Counter({ name: 'sensorstream_stored_total', help: 'readings newly stored in Postgres', registers })
     this.duplicates = new Counter({ name: 'sensorstream_duplicates_total', help: 'valid readings already stored (replays, duplicates)', registers })
     this.deadLettered = new Counter({ name: 'sensorstream_dead_lettered_total', help: 'invalid records sent to the dead-letter topic', registers })
+    this.deadLettersTruncated = new Counter({
+      name: 'sensorstream_dead_letters_truncated_total',
+      help: 'dead letters cut to fit the dead-letter topic (headers say the original size and sha256)',
+      registers
+    })
     this.retries = new Counter({
       name: 'sensorstream_dependency_retries_total',
       help: 'failed attempts to reach a dependency that were retried',
