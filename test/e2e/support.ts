@@ -122,11 +122,11 @@ export async function readTopic(brokers: string, topic: string, count: number, t
   return records
 }
 
-/** Committed offsets of `group` equal the end offsets of every partition of `topic`. */
-export async function caughtUp(brokers: string, group: string, topic: string): Promise<boolean> {
+/** End offset and committed offset (-1 if none) of each partition of `topic` for `group`. */
+export async function groupOffsets(brokers: string, group: string, topic: string): Promise<{ end: bigint; committed: bigint }[]> {
   const admin = new Admin({ clientId: 'e2e-admin', bootstrapBrokers: [brokers] })
   try {
-    const [meta] = [await admin.metadata({ topics: [topic] })]
+    const meta = await admin.metadata({ topics: [topic] })
     const partitions = meta.topics.get(topic)?.partitionsCount ?? 0
     const ends = await admin.listOffsets({
       topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, i) => ({ partitionIndex: i, timestamp: -1n })) }]
@@ -134,10 +134,15 @@ export async function caughtUp(brokers: string, group: string, topic: string): P
     const committed = await admin.listConsumerGroupOffsets({ groups: [group] })
     const done = new Map<number, bigint>()
     for (const t of committed[0]?.topics ?? []) if (t.name === topic) for (const p of t.partitions) done.set(p.partitionIndex, p.committedOffset)
-    return (ends[0]?.partitions ?? []).every((p) => p.offset === 0n || done.get(p.partitionIndex) === p.offset)
+    return (ends[0]?.partitions ?? []).map((p) => ({ end: p.offset, committed: done.get(p.partitionIndex) ?? -1n }))
   } finally {
     await admin.close()
   }
+}
+
+/** Committed offsets of `group` equal the end offsets of every partition of `topic`. */
+export async function caughtUp(brokers: string, group: string, topic: string): Promise<boolean> {
+  return (await groupOffsets(brokers, group, topic)).every((p) => p.end === 0n || p.committed === p.end)
 }
 
 export async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {

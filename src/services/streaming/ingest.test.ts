@@ -13,6 +13,7 @@ import { AppError } from '../../platform/errors.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 import { fitDeadLetter } from './dead-letter.ts'
 import { createIngestHandler, laneOf } from './ingest.ts'
+import { LatestCache } from './latest-cache.ts'
 import { StreamingMetrics } from './metrics.ts'
 
 const T0 = 1_689_260_000
@@ -53,9 +54,9 @@ function setup() {
   }
   const latest = new MemoryLatestValues()
   const metrics = new StreamingMetrics(new Registry())
-  const handler = createIngestHandler({
-    store, latest, live: new MemoryLiveFeed(), deadLetters, dlqTopic: 'readings.dlq', metrics, logger: createLogger('silent')
-  })
+  const logger = createLogger('silent')
+  const cache = new LatestCache({ store, latest, metrics, logger })
+  const handler = createIngestHandler({ store, cache, live: new MemoryLiveFeed(), deadLetters, dlqTopic: 'readings.dlq', metrics, logger })
   return { handler, writes, published, latest, metrics }
 }
 

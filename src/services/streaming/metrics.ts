@@ -8,6 +8,8 @@ export class StreamingMetrics {
   readonly deadLettered: Counter
   readonly deadLettersTruncated: Counter
   readonly retries: Counter<'dependency'>
+  readonly cacheRepairs: Counter<'scope'>
+  readonly cacheDegraded: Gauge
   readonly batchSize: Histogram
   readonly batchSeconds: Histogram
   readonly endToEndSeconds: Histogram
@@ -31,6 +33,17 @@ export class StreamingMetrics {
       name: 'sensorstream_dependency_retries_total',
       help: 'failed attempts to reach a dependency that were retried',
       labelNames: ['dependency'],
+      registers
+    })
+    this.cacheRepairs = new Counter({
+      name: 'sensorstream_cache_repairs_total',
+      help: 'repairs of the latest values from Postgres (scope: the sensors an outage touched, or all)',
+      labelNames: ['scope'],
+      registers
+    })
+    this.cacheDegraded = new Gauge({
+      name: 'sensorstream_cache_degraded',
+      help: '1 while the latest values cache is unavailable or waits for a repair from Postgres, else 0',
       registers
     })
     this.batchSize = new Histogram({
