@@ -26,10 +26,32 @@ export interface OutgoingRecord {
 export interface BusPublisher extends Lifecycle {
   /**
    * Publishes records and resolves once the bus has acknowledged all of them (Kafka: acks from all
-   * in-sync replicas). Records with the same key keep their order. Rejects with a retryable
-   * AppError when the bus is unreachable.
+   * in-sync replicas). Records with the same key keep their order. A call may be of any total size:
+   * it is sent in requests within each topic's limit. Rejects with a retryable AppError when the bus
+   * is unreachable, and with a permanent `VALIDATION_FAILED` before sending anything when one record
+   * alone is over its topic's `maxRecordBytes` (as counted by `recordBytes`).
    */
   publish(records: readonly OutgoingRecord[]): Promise<void>
+  /** The largest `recordBytes` one record may have on `topic` (Kafka: the topic's `max.message.bytes`). */
+  maxRecordBytes(topic: string): Promise<number>
+}
+
+/** Framing allowance per record and per header: upper bounds of Kafka's record format v2 varints. */
+const RECORD_FRAMING_BYTES = 40
+const HEADER_FRAMING_BYTES = 10
+
+/**
+ * What a record counts against its topic's limit: key, value, header names and values (UTF-8), plus
+ * a framing allowance per record and per header. Never less than what Kafka counts.
+ */
+export function recordBytes(record: OutgoingRecord): number {
+  let bytes = RECORD_FRAMING_BYTES + byteLength(record.key) + byteLength(record.value)
+  for (const name in record.headers) bytes += HEADER_FRAMING_BYTES + Buffer.byteLength(name) + Buffer.byteLength(record.headers[name] as string)
+  return bytes
+}
+
+function byteLength(data: string | Buffer | null): number {
+  return data === null ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.length
 }
 
 export interface BatchHandlerContext {

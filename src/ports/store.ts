@@ -19,6 +19,13 @@ export interface ReadingStore extends Lifecycle {
   writeReturningNew(readings: readonly Reading[]): Promise<readonly boolean[]>
   /** The newest stored reading of one sensor, or undefined. */
   latest(sensorId: string): Promise<Reading | undefined>
+  /** The newest stored reading of each of these sensors that has one (in no particular order). */
+  latestOf(sensorIds: readonly string[]): Promise<Reading[]>
+  /**
+   * The newest stored reading of every sensor, a page at a time: of the first `limit` sensors whose
+   * id sorts after `afterSensorId` (from the first when undefined), in sensor id order.
+   */
+  latestOfAll(afterSensorId: string | undefined, limit: number): Promise<Reading[]>
   /** Resolves when the database answers. */
   ping(): Promise<void>
 }

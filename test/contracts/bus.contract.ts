@@ -192,6 +192,20 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       assert.equal(await bus.admin.consumerLag(bus.group, bus.topic), 5)
     })
 
+    test('a call over the topic limit in total is sent whole and in order; a record over it alone is refused, and nothing of its call sent', async (t) => {
+      const bus = await setup(t, 2)
+      const limit = await bus.publisher.maxRecordBytes(bus.topic)
+      assert.ok(limit > 100_000, `limit ${limit}`)
+      const record = (i: number, bytes: number): OutgoingRecord => ({ topic: bus.topic, key: 'k', value: `${i}:${'x'.repeat(bytes)}` })
+      await assert.rejects(bus.publisher.publish([record(-1, 10), record(-2, limit)]), { code: 'VALIDATION_FAILED' })
+      const big = Array.from({ length: 5 }, (_, i) => record(i, Math.floor(limit * 0.4)))
+      await bus.publisher.publish([...big, record(5, 10)])
+      const { records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group })
+      await waitFor(() => records.length >= 6, 'six records')
+      assert.deepEqual(records.map((r) => String(r.value).split(':')[0]), ['0', '1', '2', '3', '4', '5'], 'all of the call, in order, nothing of the refused one')
+      assert.deepEqual(records.map((r) => r.value?.length), big.map((r) => (r.value as string).length).concat(12))
+    })
+
     test('ensureTopics is idempotent', async (t) => {
       const bus = await setup(t, 2)
       const other = `${bus.topic}-other`

@@ -151,6 +151,25 @@ export function latestContract(name: string, options: LatestContractOptions): vo
       assert.deepEqual(await latest.get('a'), r('a', T0, 1))
     })
 
+    test('a new namespace is incomplete until a rebuild finishes; updates do not change that', async (t) => {
+      const latest = await fresh(t)
+      assert.equal(await latest.isComplete(), false)
+      await latest.update([r('a', T0, 1)])
+      assert.equal(await latest.isComplete(), false)
+      const token = await latest.startRebuild()
+      await latest.update([r('b', T0, 2)])
+      assert.equal(await latest.isComplete(), false, 'not while the rebuild is under way')
+      assert.equal(await latest.finishRebuild(token), true)
+      assert.equal(await latest.isComplete(), true)
+      await latest.update([r('c', T0, 3)])
+      // Rebuilding a complete cache again keeps it complete throughout.
+      const again = await latest.startRebuild()
+      assert.equal(await latest.isComplete(), true)
+      assert.equal(await latest.finishRebuild(again), true)
+      assert.equal(await latest.isComplete(), true)
+      assert.deepEqual((await latest.sensors()).sort(), ['a', 'b', 'c'])
+    })
+
     test('namespaces are separate', async (t) => {
       const one = await fresh(t)
       const two = await fresh(t)

@@ -135,6 +135,31 @@ export function storeContract(name: string, options: StoreContractOptions): void
       assert.deepEqual(await store.latest('a'), r('a', T0 + 5.001, 6))
     })
 
+    test('latestOf gives the newest reading of each sensor asked for that has one', async (t) => {
+      const store = await fresh(t)
+      await store.write([r('a', T0 + 5, 5), r('a', T0, 1), r('b', T0 + 0.001, 2), r('c', T0, 3)])
+      await store.write([r('a', T0 + 1, 9), r('b', T0 + 0.002, 4)])
+      const byId = (readings: Reading[]): Reading[] => [...readings].sort((x, y) => (x.sensor_id < y.sensor_id ? -1 : 1))
+      assert.deepEqual(byId(await store.latestOf(['a', 'b', 'unknown'])), [r('a', T0 + 5, 5), r('b', T0 + 0.002, 4)])
+      assert.deepEqual(await store.latestOf([]), [])
+    })
+
+    test('latestOfAll pages through every sensor once, in sensor id order, with its newest reading', async (t) => {
+      const store = await fresh(t)
+      assert.deepEqual(await store.latestOfAll(undefined, 10), [])
+      const ids = Array.from({ length: 25 }, (_, i) => `s-${String(i).padStart(2, '0')}`)
+      await store.write(ids.flatMap((id, i) => [r(id, T0 + i, i), r(id, T0 - 100, -1), r(id, T0 + i + 0.5, i + 0.5)]))
+      const pages: Reading[][] = []
+      for (let after: string | undefined; ; ) {
+        const page = await store.latestOfAll(after, 10)
+        if (page.length === 0) break
+        pages.push(page)
+        after = page.at(-1)?.sensor_id
+      }
+      assert.deepEqual(pages.map((p) => p.length), [10, 10, 5])
+      assert.deepEqual(pages.flat(), ids.map((id, i) => r(id, T0 + i + 0.5, i + 0.5)))
+    })
+
     test('latest of an unknown sensor is undefined', async (t) => {
       const store = await fresh(t)
       await store.write([r('known', T0)])

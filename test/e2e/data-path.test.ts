@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { freePort } from '../../src/local/free-port.ts'
 import { freshDatabase, ownPostgres, uniqueName, useKafka, useRedis, type KafkaServer, type RedisServer } from '../harness/index.ts'
-import { caughtUp, readTopic, rowCount, sendRaw, sql, stableMembers, startCli, waitFor, type CliProcess } from './support.ts'
+import { caughtUp, readTopic, redisMatchesPostgres, rowCount, sendRaw, sql, stableMembers, startCli, streamingSetup, waitFor, type CliProcess, type Setup } from './support.ts'
 
 let kafka: KafkaServer
 let redisServer: RedisServer
@@ -20,36 +20,8 @@ after(async () => {
   redis.disconnect()
 })
 
-interface Setup {
-  env: Record<string, string>
-  topic: string
-  dlq: string
-  group: string
-  prefix: string
-}
-
 function setup(databaseUrl: string): Setup {
-  const topic = uniqueName('readings')
-  const group = uniqueName('group')
-  const prefix = `${uniqueName('e2e')}:`
-  const dlq = `${topic}.dlq`
-  return {
-    topic,
-    dlq,
-    group,
-    prefix,
-    env: {
-      KAFKA_BROKERS: kafka.brokers,
-      KAFKA_TOPIC: topic,
-      KAFKA_DLQ_TOPIC: dlq,
-      KAFKA_GROUP_ID: group,
-      KAFKA_PARTITIONS: '6',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisServer.url,
-      REDIS_KEY_PREFIX: prefix,
-      BATCH_MAX_WAIT_MS: '50'
-    }
-  }
+  return streamingSetup({ brokers: kafka.brokers, redisUrl: redisServer.url, databaseUrl })
 }
 
 async function produce(s: Setup, extra: Record<string, string>): Promise<CliProcess> {
@@ -62,22 +34,8 @@ interface Row {
   ts: number
 }
 
-/** Postgres' newest reading per sensor, as the API shape, for comparing with Redis. */
-async function newestInPostgres(url: string): Promise<Map<string, { value: number; timestamp: number }>> {
-  const rows = await sql<Row>(url, 'SELECT DISTINCT ON (sensor_id) sensor_id, value, extract(epoch FROM ts)::float8 AS ts FROM sensor_data ORDER BY sensor_id, ts DESC')
-  return new Map(rows.map((r) => [r.sensor_id, { value: r.value, timestamp: Math.round(r.ts * 1000) / 1000 }]))
-}
-
 async function assertRedisMatchesPostgres(s: Setup, url: string): Promise<void> {
-  const newest = await newestInPostgres(url)
-  const latest = await redis.hgetall(`${s.prefix}latest`)
-  const sensors = await redis.smembers(`${s.prefix}sensors`)
-  assert.equal(Object.keys(latest).length, newest.size, 'one latest value per sensor in Postgres')
-  assert.deepEqual(new Set(sensors), new Set(newest.keys()))
-  for (const [id, expected] of newest) {
-    const cached = JSON.parse(latest[id] ?? 'null') as { value: number; timestamp: number } | null
-    assert.deepEqual(cached && { value: cached.value, timestamp: cached.timestamp }, expected, `latest value of ${id}`)
-  }
+  await redisMatchesPostgres(redis, s.prefix, url)
 }
 
 test('10,000 readings from the producer, duplicates, out-of-order and bad records: exactly once in Postgres, newest in Redis, bad in the DLQ', async () => {

@@ -1,10 +1,13 @@
 // What the end-to-end tests share: the real CLI as a child process, an ordinary Kafka client (not
 // this project's adapter) to inject and read records, and polling with a deadline.
+import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Admin, Consumer, MessagesStreamModes, Producer, ProduceAcks, stringDeserializers, stringSerializers } from '@platformatic/kafka'
+import type { Redis } from 'ioredis'
 import pg from 'pg'
+import { uniqueName } from '../harness/names.ts'
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
 
@@ -132,11 +135,11 @@ export async function stableMembers(brokers: string, group: string): Promise<num
   }
 }
 
-/** Committed offsets of `group` equal the end offsets of every partition of `topic`. */
-export async function caughtUp(brokers: string, group: string, topic: string): Promise<boolean> {
+/** End offset and committed offset (-1 if none) of each partition of `topic` for `group`. */
+export async function groupOffsets(brokers: string, group: string, topic: string): Promise<{ end: bigint; committed: bigint }[]> {
   const admin = new Admin({ clientId: 'e2e-admin', bootstrapBrokers: [brokers] })
   try {
-    const [meta] = [await admin.metadata({ topics: [topic] })]
+    const meta = await admin.metadata({ topics: [topic] })
     const partitions = meta.topics.get(topic)?.partitionsCount ?? 0
     const ends = await admin.listOffsets({
       topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, i) => ({ partitionIndex: i, timestamp: -1n })) }]
@@ -144,10 +147,15 @@ export async function caughtUp(brokers: string, group: string, topic: string): P
     const committed = await admin.listConsumerGroupOffsets({ groups: [group] })
     const done = new Map<number, bigint>()
     for (const t of committed[0]?.topics ?? []) if (t.name === topic) for (const p of t.partitions) done.set(p.partitionIndex, p.committedOffset)
-    return (ends[0]?.partitions ?? []).every((p) => p.offset === 0n || done.get(p.partitionIndex) === p.offset)
+    return (ends[0]?.partitions ?? []).map((p) => ({ end: p.offset, committed: done.get(p.partitionIndex) ?? -1n }))
   } finally {
     await admin.close()
   }
+}
+
+/** Committed offsets of `group` equal the end offsets of every partition of `topic`. */
+export async function caughtUp(brokers: string, group: string, topic: string): Promise<boolean> {
+  return (await groupOffsets(brokers, group, topic)).every((p) => p.end === 0n || p.committed === p.end)
 }
 
 export async function sql<R extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
@@ -163,4 +171,59 @@ export async function sql<R extends pg.QueryResultRow>(url: string, text: string
 export async function rowCount(url: string): Promise<number> {
   const rows = await sql<{ n: string }>(url, 'SELECT count(*) AS n FROM sensor_data').catch(() => [{ n: '0' }])
   return Number(rows[0]?.n ?? 0)
+}
+
+/** Names of one streaming run of its own (topic, DLQ, group, Redis prefix) and the CLI's environment for it. */
+export interface Setup {
+  env: Record<string, string>
+  topic: string
+  dlq: string
+  group: string
+  prefix: string
+}
+
+export function streamingSetup(where: { brokers: string; redisUrl: string; databaseUrl: string }): Setup {
+  const topic = uniqueName('readings')
+  const group = uniqueName('group')
+  const prefix = `${uniqueName('e2e')}:`
+  const dlq = `${topic}.dlq`
+  return {
+    topic,
+    dlq,
+    group,
+    prefix,
+    env: {
+      KAFKA_BROKERS: where.brokers,
+      KAFKA_TOPIC: topic,
+      KAFKA_DLQ_TOPIC: dlq,
+      KAFKA_GROUP_ID: group,
+      KAFKA_PARTITIONS: '6',
+      DATABASE_URL: where.databaseUrl,
+      REDIS_URL: where.redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      BATCH_MAX_WAIT_MS: '50'
+    }
+  }
+}
+
+/** Postgres' newest reading per sensor, as the API shape, for comparing with Redis. */
+export async function newestInPostgres(url: string): Promise<Map<string, { value: number; timestamp: number }>> {
+  const rows = await sql<{ sensor_id: string; value: number; ts: number }>(
+    url,
+    'SELECT DISTINCT ON (sensor_id) sensor_id, value, extract(epoch FROM ts)::float8 AS ts FROM sensor_data ORDER BY sensor_id, ts DESC'
+  )
+  return new Map(rows.map((r) => [r.sensor_id, { value: r.value, timestamp: Math.round(r.ts * 1000) / 1000 }]))
+}
+
+/** Every sensor in Postgres has its newest reading as its latest value in Redis, and no other sensor is there. */
+export async function redisMatchesPostgres(redis: Redis, prefix: string, url: string): Promise<void> {
+  const newest = await newestInPostgres(url)
+  const latest = await redis.hgetall(`${prefix}latest`)
+  const sensors = await redis.smembers(`${prefix}sensors`)
+  assert.equal(Object.keys(latest).length, newest.size, 'one latest value per sensor in Postgres')
+  assert.deepEqual(new Set(sensors), new Set(newest.keys()))
+  for (const [id, expected] of newest) {
+    const cached = JSON.parse(latest[id] ?? 'null') as { value: number; timestamp: number } | null
+    assert.deepEqual(cached && { value: cached.value, timestamp: cached.timestamp }, expected, `latest value of ${id}`)
+  }
 }

@@ -8,6 +8,12 @@ export interface KafkaBusOptions {
   readonly logger: Logger
 }
 
+/** Kafka's default `max.message.bytes`, the largest record batch a topic takes, and a batch's own header. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+export const RECORD_BATCH_HEADER_BYTES = 61
+/** The largest `recordBytes` a topic with the default limit takes. */
+export const DEFAULT_MAX_RECORD_BYTES = DEFAULT_MAX_MESSAGE_BYTES - RECORD_BATCH_HEADER_BYTES
+
 /**
  * Connection and retry settings for every @platformatic/kafka client. The client retries each
  * request on retryable errors and reconnects on the next attempt (its connection pool drops dead

@@ -51,6 +51,11 @@ export function isRebalanceError(err: unknown): boolean {
   )
 }
 
+/** The broker refused a record batch or request as over its size limit. */
+export function isTooLarge(err: unknown): boolean {
+  return find(err, 'apiId', 'MESSAGE_TOO_LARGE') || find(err, 'apiId', 'RECORD_LIST_TOO_LARGE')
+}
+
 export function isTopicAlreadyExists(err: unknown): boolean {
   return find(err, 'apiId', 'TOPIC_ALREADY_EXISTS')
 }

@@ -1,11 +1,11 @@
 // BusPublisher on Kafka: idempotent producer, acks from all in-sync replicas, and the Java client's
 // key → partition mapping so that every Kafka client puts a sensor on the same partition.
-import { compatibilityPartitioner, ProduceAcks, Producer, type MessageToProduce } from '@platformatic/kafka'
-import type { BusPublisher, OutgoingRecord } from '../../ports/bus.ts'
+import { Admin, compatibilityPartitioner, ConfigResourceTypes, ProduceAcks, Producer, type MessageToProduce } from '@platformatic/kafka'
+import { recordBytes, type BusPublisher, type OutgoingRecord } from '../../ports/bus.ts'
 import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
-import { baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
-import { errorText, toAppError } from './kafka-errors.ts'
+import { baseClientOptions, DEFAULT_MAX_RECORD_BYTES, RECORD_BATCH_HEADER_BYTES, type KafkaBusOptions } from './kafka-client.ts'
+import { errorText, isPermanentKafkaError, isTooLarge, toAppError } from './kafka-errors.ts'
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>
 
@@ -13,6 +13,10 @@ export class KafkaBusPublisher implements BusPublisher {
   readonly #options: KafkaBusOptions
   readonly #logger: Logger
   #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
+  /** asks topic configs (`max.message.bytes`), which a producer cannot */
+  #admin: Admin | undefined
+  readonly #limits = new Map<string, Promise<number>>()
+  readonly #partitioner = javaCompatiblePartitioner()
   #closed = false
 
   constructor(options: KafkaBusOptions) {
@@ -33,29 +37,123 @@ export class KafkaBusPublisher implements BusPublisher {
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return
     const producer = this.#open()
+    const limits = await this.#limitsOf(new Set(records.map((record) => record.topic)))
+    const sizes = records.map((record) => {
+      const size = recordBytes(record)
+      const limit = limits.get(record.topic) as number
+      if (size > limit) throw new AppError('VALIDATION_FAILED', `a record of ${size} bytes is over the ${limit} bytes topic ${record.topic} takes`)
+      return size
+    })
     const now = BigInt(Date.now())
-    // One send for the whole array: the client groups it into one produce request per broker,
-    // which is what makes thousands of records per call cheap.
+    // As few sends as the limits allow: the client groups one send into one produce request per
+    // broker, which is what makes thousands of records per call cheap.
     const messages = records.map((record) => toMessage(record, now))
     try {
+      const requests = await this.#withinLimits(producer, messages, sizes, limits)
       // Sequential sends keep per-key order when the call has to be split.
-      for (const chunk of timestampWindows(messages)) await producer.send({ messages: chunk })
+      for (const request of requests) for (const chunk of timestampWindows(request)) await producer.send({ messages: chunk })
     } catch (err) {
       this.#logger.warn({ err: errorText(err), records: records.length }, 'kafka publish failed')
+      if (isTooLarge(err) && (await this.#limitsShrank(limits))) {
+        throw new AppError('UNAVAILABLE', 'kafka publish: a topic limit changed; sending again within the new one', { cause: err, retryable: true })
+      }
       throw toAppError(err, 'publish')
     }
+  }
+
+  /** The topic's `max.message.bytes` less a batch's header, asked of the cluster once per topic. */
+  maxRecordBytes(topic: string): Promise<number> {
+    let limit = this.#limits.get(topic)
+    if (limit === undefined) {
+      limit = this.#describeLimit(topic)
+      this.#limits.set(topic, limit)
+      limit.catch(() => this.#limits.delete(topic))
+    }
+    return limit
+  }
+
+  async #limitsOf(names: Iterable<string>): Promise<Map<string, number>> {
+    const topics = [...names]
+    const limits = await Promise.all(topics.map((topic) => this.maxRecordBytes(topic)))
+    return new Map(topics.map((topic, i) => [topic, limits[i] as number]))
+  }
+
+  async #describeLimit(topic: string): Promise<number> {
+    try {
+      const [description] = await this.#openAdmin().describeConfigs({
+        resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: ['max.message.bytes'] }]
+      })
+      const value = Number(description?.configs.find((config) => config.name === 'max.message.bytes')?.value)
+      if (Number.isSafeInteger(value) && value > RECORD_BATCH_HEADER_BYTES) return value - RECORD_BATCH_HEADER_BYTES
+      this.#logger.warn({ topic }, 'kafka did not say the topic\'s max.message.bytes; assuming the default')
+    } catch (err) {
+      // Not allowed to describe configs: the default it is. Unreachable: the publish is retried.
+      if (!isPermanentKafkaError(err)) throw toAppError(err, 'describeConfigs')
+      this.#logger.warn({ topic, err: errorText(err) }, 'cannot read the topic\'s max.message.bytes; assuming the default')
+    }
+    return DEFAULT_MAX_RECORD_BYTES
+  }
+
+  /** After "too large": forgets the limits used and tells whether the cluster now says less. */
+  async #limitsShrank(used: ReadonlyMap<string, number>): Promise<boolean> {
+    for (const topic of used.keys()) this.#limits.delete(topic)
+    try {
+      const fresh = await this.#limitsOf(used.keys())
+      return [...used].some(([topic, limit]) => (fresh.get(topic) as number) < limit)
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * Splits the call into sends in which no partition gets more than its topic's limit (the broker
+   * checks each partition's record batch). One send when the whole call fits the smallest limit.
+   */
+  async #withinLimits(producer: Producer<Buffer, Buffer, Buffer, Buffer>, messages: Message[], sizes: readonly number[], limits: ReadonlyMap<string, number>): Promise<Message[][]> {
+    let total = 0
+    for (const size of sizes) total += size
+    if (total <= Math.min(...limits.values())) return [messages]
+    const metadata = await producer.metadata({ topics: [...limits.keys()] })
+    const requests: Message[][] = []
+    let request: Message[] = []
+    let filled = new Map<string, number>()
+    for (const [i, message] of messages.entries()) {
+      const count = metadata.topics.get(message.topic)?.partitionsCount ?? 1
+      message.partition = this.#partitioner(message, message.key) % count
+      const where = `${message.topic}:${message.partition}`
+      const size = sizes[i] as number
+      const bytes = (filled.get(where) ?? 0) + size
+      if (bytes > (limits.get(message.topic) as number) && request.length > 0) {
+        requests.push(request)
+        request = []
+        filled = new Map()
+      }
+      request.push(message)
+      filled.set(where, (filled.get(where) ?? 0) + size)
+    }
+    requests.push(request)
+    return requests
   }
 
   async close(): Promise<void> {
     this.#closed = true
     const producer = this.#producer
+    const admin = this.#admin
     this.#producer = undefined
+    this.#admin = undefined
+    await admin?.close().catch((err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka admin did not close cleanly'))
     if (producer === undefined) return
     try {
       await producer.close()
     } catch (err) {
       this.#logger.warn({ err: errorText(err) }, 'kafka producer did not close cleanly')
     }
+  }
+
+  #openAdmin(): Admin {
+    if (this.#closed) throw new AppError('UNAVAILABLE', 'kafka publisher is closed')
+    this.#admin ??= new Admin(baseClientOptions(this.#options))
+    return this.#admin
   }
 
   #open(): Producer<Buffer, Buffer, Buffer, Buffer> {
@@ -66,7 +164,7 @@ export class KafkaBusPublisher implements BusPublisher {
       // and keeps per-partition order across the client's retries.
       idempotent: true,
       acks: ProduceAcks.ALL,
-      partitioner: javaCompatiblePartitioner(),
+      partitioner: this.#partitioner,
       // Metadata refresh when a leader moved (broker restart), instead of failing the send.
       repeatOnStaleMetadata: true
     })

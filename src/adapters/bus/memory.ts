@@ -13,13 +13,17 @@ import type {
   OutgoingRecord,
   TopicSpec
 } from '../../ports/bus.ts'
+import { recordBytes } from '../../ports/bus.ts'
 import { AppError } from '../../platform/errors.ts'
 import { SingleRunConsumer } from './consumer-base.ts'
+import { DEFAULT_MAX_RECORD_BYTES } from './kafka-client.ts'
 import { partitionForKey } from './kafka-partitioner.ts'
 
 export interface MemoryBusOptions {
   /** records kept per partition; older ones are dropped as Kafka's retention would [100 000] */
   readonly retainRecordsPerPartition?: number
+  /** the largest record (`recordBytes`) any topic takes [what Kafka's default `max.message.bytes` allows] */
+  readonly maxRecordBytes?: number
 }
 
 interface Partition {
@@ -44,16 +48,23 @@ interface Group {
 
 export class MemoryBus {
   readonly #retain: number
+  readonly #maxRecordBytes: number
   readonly #topics = new Map<string, Partition[]>()
   readonly #groups = new Map<string, Group>()
   readonly #roundRobin = new Map<string, number>()
 
   constructor(options: MemoryBusOptions = {}) {
     this.#retain = options.retainRecordsPerPartition ?? 100_000
+    this.#maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES
   }
 
   publisher(): BusPublisher {
-    return { connect: async () => {}, close: async () => {}, publish: async (records) => this.#append(records) }
+    return {
+      connect: async () => {},
+      close: async () => {},
+      publish: async (records) => this.#append(records),
+      maxRecordBytes: async () => this.#maxRecordBytes
+    }
   }
 
   consumer(): BusConsumer {
@@ -84,6 +95,10 @@ export class MemoryBus {
     // Validate everything first: a publish is all or nothing.
     for (const record of records) {
       if (!this.#topics.has(record.topic)) throw new AppError('NOT_FOUND', `memory bus: unknown topic ${record.topic}`)
+      const size = recordBytes(record)
+      if (size > this.#maxRecordBytes) {
+        throw new AppError('VALIDATION_FAILED', `a record of ${size} bytes is over the ${this.#maxRecordBytes} bytes topic ${record.topic} takes`)
+      }
     }
     const now = Date.now()
     for (const record of records) {

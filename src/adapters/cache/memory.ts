@@ -1,10 +1,12 @@
 // In-process LatestValues: the embedded default of `sensorstream all`, held to the same contract
 // suite as the Redis adapter.
 import { newestPerSensor, type Reading } from '../../domain/reading.ts'
-import type { LatestValues } from '../../ports/latest.ts'
+import type { LatestValues, RebuildToken } from '../../ports/latest.ts'
 
 export class MemoryLatestValues implements LatestValues {
   private readonly latest = new Map<string, Reading>()
+  /** nothing empties it but the end of the process, which starts a new one: incomplete until rebuilt */
+  private complete = false
 
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
@@ -28,5 +30,18 @@ export class MemoryLatestValues implements LatestValues {
 
   async sensors(): Promise<string[]> {
     return [...this.latest.keys()]
+  }
+
+  async isComplete(): Promise<boolean> {
+    return this.complete
+  }
+
+  async startRebuild(): Promise<RebuildToken> {
+    return 'rebuilding'
+  }
+
+  async finishRebuild(_token: RebuildToken): Promise<boolean> {
+    this.complete = true
+    return true
   }
 }

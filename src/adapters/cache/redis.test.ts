@@ -115,6 +115,35 @@ describe('RedisLatestValues only', () => {
     assert.deepEqual(await latest.get('a'), { sensor_id: 'a', value: 3, timestamp: T0 + 2 })
   })
 
+  test('a Redis emptied or restarted without persistence is incomplete, and a rebuild started before does not count', async (t) => {
+    const { prefix, latest, raw } = await latestAndRawClient(t)
+    assert.equal(await latest.finishRebuild(await latest.startRebuild()), true)
+    const token = await latest.startRebuild()
+    assert.equal(await latest.isComplete(), true)
+    await raw.del(`${prefix}latest`, `${prefix}sensors`, `${prefix}latest-state`) // what a restart without persistence does
+    assert.equal(await latest.isComplete(), false)
+    assert.equal(await latest.finishRebuild(token), false, 'the rebuild that began before the emptying')
+    assert.equal(await latest.isComplete(), false)
+    // Two rebuilds at once (two streaming instances) share one token; the first to finish counts.
+    const one = await latest.startRebuild()
+    assert.equal(await latest.startRebuild(), one)
+    assert.equal(await latest.finishRebuild(one), true)
+    assert.equal(await latest.finishRebuild(one), true)
+
+    const own = await ownRedis()
+    const restarted = await open(own.url)
+    t.after(() => restarted.close())
+    assert.equal(await restarted.finishRebuild(await restarted.startRebuild()), true)
+    await own.stop()
+    await own.start()
+    const deadline = Date.now() + 10_000
+    while (!(await restarted.ping().then(() => true, () => false))) {
+      assert.ok(Date.now() < deadline, 'not back 10 s after Redis restarted')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    assert.equal(await restarted.isComplete(), false)
+  })
+
   test('Redis killed mid-use: calls reject with a retryable AppError, never hang', async (t) => {
     const own = await ownRedis()
     const latest = await open(own.url)

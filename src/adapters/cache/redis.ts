@@ -1,12 +1,16 @@
 // LatestValues on Redis. Layout (prefix from REDIS_KEY_PREFIX, default `sensorstream:`):
 //   <prefix>latest   HASH  sensor_id → {"sensor_id","value","timestamp"} (JSON, the API's shape)
 //   <prefix>sensors  SET   every sensor_id seen
+//   <prefix>latest-state  STRING  `complete` once rebuilt from the store, `rebuilding:<token>` while
+//                         being rebuilt; absent in a Redis that started or was emptied since (the
+//                         key goes with the data, so a restart without persistence shows as absent)
 // One Lua script applies a whole batch atomically and compares timestamps inside Redis, so an older
 // reading never replaces a newer one, whatever the order of arrival or the number of writers.
+import { randomUUID } from 'node:crypto'
 import type { Redis, Result } from 'ioredis'
 import { newestPerSensor, type Reading } from '../../domain/reading.ts'
 import type { Logger } from '../../platform/logger.ts'
-import type { LatestValues } from '../../ports/latest.ts'
+import type { LatestValues, RebuildToken } from '../../ports/latest.ts'
 import { openRedis } from './redis-connection.ts'
 import { translateRedisError } from './redis-errors.ts'
 
@@ -46,12 +50,32 @@ if #updates > 0 then redis.call('HSET', KEYS[1], unpack(updates)) end
 if #fresh > 0 then redis.call('SADD', KEYS[2], unpack(fresh)) end
 return #updates / 2`
 
+// KEYS[1] state; ARGV[1] a new rebuild token. A rebuild under way is joined (same token); a complete
+// cache stays complete while it is rebuilt again.
+const START_REBUILD_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if cur then return cur end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]`
+
+// KEYS[1] state; ARGV[1] the token startRebuild gave. Absent or another rebuild's token: the cache
+// was emptied meanwhile (and maybe a rebuild started since), so this rebuild does not count.
+const FINISH_REBUILD_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] and cur ~= 'complete' then return 0 end
+redis.call('SET', KEYS[1], 'complete')
+return 1`
+
+const COMPLETE = 'complete'
+
 /** Readings per script call: keeps each call short so Redis never blocks for long. */
 const CHUNK = 2_000
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     sensorstreamUpdateLatest(latestKey: string, sensorsKey: string, lines: string): Result<number, Context>
+    sensorstreamStartRebuild(stateKey: string, token: string): Result<string, Context>
+    sensorstreamFinishRebuild(stateKey: string, token: string): Result<number, Context>
   }
 }
 
@@ -67,12 +91,16 @@ export class RedisLatestValues implements LatestValues {
   private readonly redis: Redis
   private readonly latestKey: string
   private readonly sensorsKey: string
+  private readonly stateKey: string
 
   constructor(options: RedisLatestOptions) {
     this.redis = openRedis(options.url, options.logger, 'latest', options.commandTimeoutMs)
     this.redis.defineCommand('sensorstreamUpdateLatest', { numberOfKeys: 2, lua: UPDATE_SCRIPT })
+    this.redis.defineCommand('sensorstreamStartRebuild', { numberOfKeys: 1, lua: START_REBUILD_SCRIPT })
+    this.redis.defineCommand('sensorstreamFinishRebuild', { numberOfKeys: 1, lua: FINISH_REBUILD_SCRIPT })
     this.latestKey = `${options.keyPrefix}latest`
     this.sensorsKey = `${options.keyPrefix}sensors`
+    this.stateKey = `${options.keyPrefix}latest-state`
   }
 
   async connect(): Promise<void> {
@@ -134,6 +162,30 @@ export class RedisLatestValues implements LatestValues {
       await this.redis.ping()
     } catch (err) {
       throw translateRedisError(err, 'ping', this.redis)
+    }
+  }
+
+  async isComplete(): Promise<boolean> {
+    try {
+      return (await this.redis.get(this.stateKey)) === COMPLETE
+    } catch (err) {
+      throw translateRedisError(err, 'isComplete')
+    }
+  }
+
+  async startRebuild(): Promise<RebuildToken> {
+    try {
+      return await this.redis.sensorstreamStartRebuild(this.stateKey, `rebuilding:${randomUUID()}`)
+    } catch (err) {
+      throw translateRedisError(err, 'startRebuild')
+    }
+  }
+
+  async finishRebuild(token: RebuildToken): Promise<boolean> {
+    try {
+      return (await this.redis.sensorstreamFinishRebuild(this.stateKey, token)) === 1
+    } catch (err) {
+      throw translateRedisError(err, 'finishRebuild')
     }
   }
 }

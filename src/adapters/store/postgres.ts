@@ -118,4 +118,46 @@ export class PostgresReadingStore implements ReadingStore {
       throw translatePgError(err, operation)
     }
   }
+
+  // Newest reading per sensor, for rebuilding the cache: one backward probe of the
+  // (sensor_id, ts) INCLUDE (value) index per sensor, index-only.
+  async latestOf(sensorIds: readonly string[]): Promise<Reading[]> {
+    if (sensorIds.length === 0) return []
+    const { rows } = await this.query<LatestRow>('latestOf', `${NEWEST_OF} FROM unnest($1::text[]) AS i(sensor_id) ${NEWEST_JOIN}`, [sensorIds])
+    return rows.map(fromLatestRow)
+  }
+
+  // Every sensor's newest reading, a page at a time. The sensors are found by a recursive skip
+  // scan of the same index (one probe per distinct sensor, not a pass over every row); the
+  // recursion stops when the LIMIT has its rows.
+  async latestOfAll(afterSensorId: string | undefined, limit: number): Promise<Reading[]> {
+    const { rows } = await this.query<LatestRow>(
+      'latestOfAll',
+      `WITH RECURSIVE ids (sensor_id) AS (
+         (SELECT sensor_id FROM sensor_data WHERE sensor_id > $1 ORDER BY sensor_id LIMIT 1)
+         UNION ALL
+         SELECT (SELECT d.sensor_id FROM sensor_data d WHERE d.sensor_id > ids.sensor_id ORDER BY d.sensor_id LIMIT 1)
+         FROM ids WHERE ids.sensor_id IS NOT NULL
+       )
+       ${NEWEST_OF} FROM (SELECT sensor_id FROM ids WHERE sensor_id IS NOT NULL LIMIT $2) AS i ${NEWEST_JOIN} ORDER BY i.sensor_id`,
+      // '' sorts before every id (ids are never empty)
+      [afterSensorId ?? '', limit]
+    )
+    return rows.map(fromLatestRow)
+  }
+}
+
+interface LatestRow {
+  sensor_id: string
+  value: number
+  ts: number
+}
+
+const NEWEST_OF = 'SELECT n.sensor_id, n.value, n.ts'
+const NEWEST_JOIN = `CROSS JOIN LATERAL (
+  SELECT d.sensor_id, d.value, extract(epoch FROM d.ts)::float8 AS ts FROM sensor_data d WHERE d.sensor_id = i.sensor_id ORDER BY d.ts DESC LIMIT 1
+) AS n`
+
+function fromLatestRow(row: LatestRow): Reading {
+  return { sensor_id: row.sensor_id, value: row.value, timestamp: normalizeTimestamp(row.ts) }
 }

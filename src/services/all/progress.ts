@@ -23,6 +23,7 @@ export function countingPublisher(publisher: BusPublisher, topic: string): { pub
     publisher: {
       connect: () => publisher.connect(),
       close: () => publisher.close(),
+      maxRecordBytes: (topic) => publisher.maxRecordBytes(topic),
       publish: async (records) => {
         await publisher.publish(records)
         for (const r of records) if (r.topic === topic) count++

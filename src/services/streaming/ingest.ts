@@ -1,21 +1,23 @@
 // The streaming service's batch handler: decode and validate, dead-letter the invalid, store the
-// valid in Postgres and Redis, publish them live. It resolves only when every write has succeeded,
-// so the consumer commits offsets only for stored work. Outages are retried with backoff.
+// valid in Postgres and offer them to the latest values cache, publish them live. It resolves only
+// when Postgres and the dead-letter topic have the batch, so the consumer commits offsets only for
+// stored work; their outages are retried with backoff. A cache outage does not hold the batch
+// back: the cache is repaired from Postgres (latest-cache.ts).
 import type { Reading } from '../../domain/reading.ts'
 import { decodeReading, WIRE_FORMAT } from '../../domain/wire.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { isRetryable } from '../../platform/errors.ts'
 import { retryForever } from '../../platform/retry.ts'
 import type { BatchHandler, BusPublisher, BusRecord, OutgoingRecord } from '../../ports/bus.ts'
-import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
 import type { ReadingStore } from '../../ports/store.ts'
-import { deadLetter } from './dead-letter.ts'
+import { deadLetter, fitDeadLetter } from './dead-letter.ts'
+import type { LatestCache } from './latest-cache.ts'
 import type { StreamingMetrics } from './metrics.ts'
 
 export interface IngestDeps {
   readonly store: ReadingStore
-  readonly latest: LatestValues
+  readonly cache: Pick<LatestCache, 'offer'>
   readonly live: LiveFeed
   readonly deadLetters: BusPublisher
   readonly dlqTopic: string
@@ -39,9 +41,8 @@ export function laneOf(sensorId: string, lanes: number): number {
 
 export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): BatchHandler {
   const { metrics, logger } = deps
-  // The tail of each lane's writes, and of the Redis updates: the next batch's writes queue behind them.
+  // The tail of each lane's writes: the next batch's writes queue behind them.
   const laneTails: Promise<unknown>[] = Array.from({ length: lanes }, () => Promise.resolve())
-  let redisTail: Promise<unknown> = Promise.resolve()
 
   function after<T>(tail: Promise<unknown>, work: () => Promise<T>): Promise<T> {
     return tail.then(work, work)
@@ -59,6 +60,14 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
     })
   }
 
+  /** Publishes within the dead-letter topic's limit (asked again on each try); returns how many were cut to fit. */
+  async function publishDeadLetters(letters: readonly OutgoingRecord[]): Promise<number> {
+    const limit = await deps.deadLetters.maxRecordBytes(deps.dlqTopic)
+    const fitted = letters.map((letter) => fitDeadLetter(letter, limit))
+    await deps.deadLetters.publish(fitted.map((f) => f.record))
+    return fitted.filter((f) => f.truncated).length
+  }
+
   async function storeBatch(decoded: DecodedBatch, signal: AbortSignal): Promise<void> {
     const { valid, recordTimes, rejected, started } = decoded
     metrics.consumed.inc(decoded.consumed)
@@ -68,25 +77,27 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
     const deadLettered =
       rejected.length === 0
         ? Promise.resolve()
-        : persist('kafka', signal, () => deps.deadLetters.publish(rejected)).then(() => {
+        : persist('kafka', signal, () => publishDeadLetters(rejected)).then((truncated) => {
             metrics.deadLettered.inc(rejected.length)
-            logger.warn({ count: rejected.length, first: rejected[0]?.headers }, 'invalid records sent to the dead-letter topic')
+            metrics.deadLettersTruncated.inc(truncated)
+            logger.warn({ count: rejected.length, truncated, first: rejected[0]?.headers }, 'invalid records sent to the dead-letter topic')
           })
 
     if (valid.length > 0) {
-      // Postgres and Redis are independent: write both at once. A crash between them is repaired
-      // by the redelivery, because both writes are idempotent. Each queues behind the previous
-      // batch's write of the same lane (Redis: behind its previous update), keeping batch order.
+      // Postgres and the cache are independent: write both at once. A crash between them is
+      // repaired by the redelivery, because both writes are idempotent. Each write queues behind
+      // the previous batch's write of the same lane (the cache: behind its previous update),
+      // keeping batch order.
       const parts = splitByLane(valid, lanes)
-      const writes = parts.map((part, lane) => {
-        if (part.length === 0) return Promise.resolve({ inserted: 0, duplicates: 0 })
-        const write = after(laneTails[lane] as Promise<unknown>, () => persist('postgres', signal, () => deps.store.write(part)))
-        laneTails[lane] = write
-        return write
-      })
-      const update = after(redisTail, () => persist('redis', signal, () => deps.latest.update(valid)))
-      redisTail = update
-      const [results] = await Promise.all([Promise.all(writes), update, deadLettered])
+      const writes = Promise.all(
+        parts.map((part, lane) => {
+          if (part.length === 0) return Promise.resolve({ inserted: 0, duplicates: 0 })
+          const write = after(laneTails[lane] as Promise<unknown>, () => persist('postgres', signal, () => deps.store.write(part)))
+          laneTails[lane] = write
+          return write
+        })
+      )
+      const [results] = await Promise.all([writes, deps.cache.offer(valid, writes), deadLettered])
       for (const result of results) {
         metrics.stored.inc(result.inserted)
         metrics.duplicates.inc(result.duplicates)

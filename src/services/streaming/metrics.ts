@@ -6,7 +6,10 @@ export class StreamingMetrics {
   readonly stored: Counter
   readonly duplicates: Counter
   readonly deadLettered: Counter
+  readonly deadLettersTruncated: Counter
   readonly retries: Counter<'dependency'>
+  readonly cacheRepairs: Counter<'scope'>
+  readonly cacheDegraded: Gauge
   readonly batchSize: Histogram
   readonly batchSeconds: Histogram
   readonly endToEndSeconds: Histogram
@@ -21,10 +24,26 @@ export class StreamingMetrics {
     this.stored = new Counter({ name: 'sensorstream_stored_total', help: 'readings newly stored in Postgres', registers })
     this.duplicates = new Counter({ name: 'sensorstream_duplicates_total', help: 'valid readings already stored (replays, duplicates)', registers })
     this.deadLettered = new Counter({ name: 'sensorstream_dead_lettered_total', help: 'invalid records sent to the dead-letter topic', registers })
+    this.deadLettersTruncated = new Counter({
+      name: 'sensorstream_dead_letters_truncated_total',
+      help: 'dead letters cut to fit the dead-letter topic (headers say the original size and sha256)',
+      registers
+    })
     this.retries = new Counter({
       name: 'sensorstream_dependency_retries_total',
       help: 'failed attempts to reach a dependency that were retried',
       labelNames: ['dependency'],
+      registers
+    })
+    this.cacheRepairs = new Counter({
+      name: 'sensorstream_cache_repairs_total',
+      help: 'repairs of the latest values from Postgres (scope: the sensors an outage touched, or all)',
+      labelNames: ['scope'],
+      registers
+    })
+    this.cacheDegraded = new Gauge({
+      name: 'sensorstream_cache_degraded',
+      help: '1 while the latest values cache is unavailable or waits for a repair from Postgres, else 0',
       registers
     })
     this.batchSize = new Histogram({

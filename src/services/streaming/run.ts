@@ -8,6 +8,7 @@ import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 import { createIngestHandler } from './ingest.ts'
+import { LatestCache } from './latest-cache.ts'
 import type { StreamingMetrics } from './metrics.ts'
 
 /** Batches in hand at once: one being written while the next is fetched and decoded. */
@@ -31,9 +32,10 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
   ])
   await deps.store.migrate()
   deps.metrics.lagProbe = () => deps.admin.consumerLag(kafka.groupId, kafka.topic)
+  const cache = new LatestCache({ store: deps.store, latest: deps.latest, metrics: deps.metrics, logger })
   const handler = createIngestHandler({
     store: deps.store,
-    latest: deps.latest,
+    cache,
     live: deps.live,
     deadLetters: deps.deadLetters,
     dlqTopic: kafka.dlqTopic,
@@ -46,6 +48,9 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
   }
   signal.addEventListener('abort', stop, { once: true })
   logger.info({ topic: kafka.topic, group: kafka.groupId, dlq: kafka.dlqTopic }, 'consuming')
+  // The cache's repairer runs beside the consumer, and as long as it.
+  const repairing = new AbortController()
+  const repairer = cache.run(repairing.signal)
   try {
     await deps.consumer.run(
       {
@@ -66,5 +71,7 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
     logger.warn({ err: (err as Error).message }, 'stopped before the last batch was stored; it will be consumed again')
   } finally {
     signal.removeEventListener('abort', stop)
+    repairing.abort()
+    await repairer
   }
 }
