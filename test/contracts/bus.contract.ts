@@ -241,3 +241,36 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
     clearTimeout(timer)
   }
 }
+
+/**
+ * Publishes batches of `keys` records (`sensor-<i>` → `<n>-<i>`) every 20 ms until stop(), retrying
+ * a rejected batch (which must be retryable) until the bus takes it; `published` lists what was acknowledged.
+ */
+export function publishUntilStopped(publisher: BusPublisher, topic: string, keys: number): { published: string[]; stop: () => Promise<void> } {
+  const published: string[] = []
+  let stopped = false
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+  const producing = (async () => {
+    for (let n = 0; !stopped; n++) {
+      const batch = Array.from({ length: keys }, (_, i) => ({ topic, key: `sensor-${i}`, value: `${n}-${i}` }))
+      for (;;) {
+        try {
+          await publisher.publish(batch)
+          break
+        } catch (err) {
+          assert.equal((err as { retryable?: boolean }).retryable, true, `publish failure is retryable: ${String(err)}`)
+          await sleep(200)
+        }
+      }
+      published.push(...batch.map((r) => r.value))
+      await sleep(20)
+    }
+  })()
+  return {
+    published,
+    stop: async () => {
+      stopped = true
+      await producing
+    }
+  }
+}

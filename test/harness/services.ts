@@ -3,6 +3,7 @@
 // A missing binary rejects with the command that installs it, which fails the test (never a skip).
 import { after } from 'node:test'
 import { startKafka, type KafkaOptions, type KafkaServer } from '../../src/local/kafka.ts'
+import { startKafkaCluster, type KafkaCluster, type KafkaClusterOptions } from '../../src/local/kafka-cluster.ts'
 import { startPostgres, type PostgresOptions, type PostgresServer } from '../../src/local/postgres.ts'
 import { startRedis, type RedisOptions, type RedisServer } from '../../src/local/redis.ts'
 import { uniqueName } from './names.ts'
@@ -55,6 +56,17 @@ export async function freshDatabase(prefix = 'test'): Promise<string> {
 /** A Kafka broker of the caller's own (to stop or kill without disturbing others), disposed after the file. */
 export function ownKafka(options: KafkaOptions = {}): Promise<KafkaServer> {
   return own(startKafka({ partitions: 3, ...options }))
+}
+
+let kafkaCluster: Promise<KafkaCluster> | undefined
+
+/**
+ * The KRaft cluster of this test file (3 nodes, replication factor 3, min.insync.replicas 2 unless
+ * told otherwise; the options of the first call win), its nodes to stop, kill and restart.
+ */
+export function useKafkaCluster(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
+  kafkaCluster ??= own(startKafkaCluster(options))
+  return kafkaCluster
 }
 
 /** A PostgreSQL server of the caller's own, disposed after the file. */

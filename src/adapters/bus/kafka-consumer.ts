@@ -2,7 +2,7 @@
 // commits the offsets past a batch only after the handler resolved. Broker outages are waited out:
 // when the client gives up, the member is dropped and a new one joins again with backoff, resuming
 // from the committed offsets, so no record is skipped (some may be delivered twice, by design).
-import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, type MessagesStream } from '@platformatic/kafka'
+import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, type CallbackWithPromise, type GroupOptions, type MessagesStream } from '@platformatic/kafka'
 import type { BatchHandler, ConsumeOptions } from '../../ports/bus.ts'
 import { SingleRunConsumer } from './consumer-base.ts'
 import type { Logger } from '../../platform/logger.ts'
@@ -18,8 +18,42 @@ export interface KafkaBusConsumerOptions extends KafkaBusOptions {
   readonly closeTimeoutMs?: number
 }
 
-type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>
 type KafkaStream = MessagesStream<Buffer, Buffer, Buffer, Buffer>
+
+/** What a commit refused by a rebalance rejects with once GroupMember has kept it from rejoining. */
+class RejoinLeftToHeartbeat extends Error {
+  constructor() {
+    super('commit refused by a rebalance; the heartbeat rejoins the group')
+  }
+}
+
+/**
+ * The client answers a commit refused by a rebalance (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION…)
+ * by calling joinGroup() itself and committing again; its heartbeat rejoins on the same refusal.
+ * The member then joins twice for one rebalance, and a JoinGroup from the group's leader while the
+ * group is stable starts another rebalance, which refuses the next commits: a rebalance every
+ * heartbeat interval with the same assignment (docs/upstream/platformatic-kafka-commit-rejoin.md).
+ * Once consume() has joined, the commit path is the only caller of the public joinGroup(): it is
+ * refused, so that the heartbeat alone rejoins, and the refused batch is redelivered.
+ */
+class GroupMember extends Consumer<Buffer, Buffer, Buffer, Buffer> {
+  #joined = false
+
+  /** From now on joinGroup() refuses (see the class comment). */
+  joinedByConsume(): void {
+    this.#joined = true
+  }
+
+  override joinGroup(options: GroupOptions, callback: CallbackWithPromise<string>): void
+  override joinGroup(options: GroupOptions): Promise<string>
+  override joinGroup(options: GroupOptions, callback?: CallbackWithPromise<string>): void | Promise<string> {
+    if (!this.#joined) return callback === undefined ? super.joinGroup(options) : super.joinGroup(options, callback)
+    if (callback === undefined) return Promise.reject(new RejoinLeftToHeartbeat())
+    callback(new RejoinLeftToHeartbeat(), '')
+  }
+}
+
+type KafkaConsumer = GroupMember
 
 /** The handler's own failure, carried through the loop untouched. */
 class HandlerFailure {
@@ -53,6 +87,7 @@ export class KafkaBusConsumer extends SingleRunConsumer {
           fallbackMode: options.fromBeginning === false ? MessagesStreamFallbackModes.LATEST : MessagesStreamFallbackModes.EARLIEST
         })
         signal.removeEventListener('abort', abortJoin)
+        consumer.joinedByConsume()
         attempt = 0
         await this.#pump(consumer, stream, options, handler)
       } catch (err) {
@@ -162,17 +197,11 @@ export class KafkaBusConsumer extends SingleRunConsumer {
         this.#logger.info({ revoked: commits.length - offsets.length }, 'partitions revoked before commit; their new owner redelivers them')
       }
       if (offsets.length === 0) return
-      // A commit refused by a rebalance is retried by the client itself after it rejoined, with this
-      // same array, read again on each attempt. Drop the partitions this member lost in the rejoin,
-      // or the late retry moves their new owner's committed offset back (seen with two members:
-      // the group then never caught up, though every record was stored).
-      const prune = (): void => dropUnowned(consumer, offsets)
-      consumer.on('consumer:group:join', prune)
       try {
         await consumer.commit({ offsets })
         return
       } catch (err) {
-        if (isRebalanceError(err)) {
+        if (err instanceof RejoinLeftToHeartbeat || isRebalanceError(err)) {
           this.#logger.warn({ err: errorText(err) }, 'commit refused after a rebalance; records will be redelivered')
           return
         }
@@ -186,15 +215,13 @@ export class KafkaBusConsumer extends SingleRunConsumer {
         const delay = backoffMs(attempt, 200, 5_000)
         this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka commit failed; retrying')
         await sleep(signal.aborted ? Math.min(delay, 500) : delay)
-      } finally {
-        consumer.off('consumer:group:join', prune)
       }
     }
   }
 
   #createConsumer(options: ConsumeOptions): KafkaConsumer {
     const sessionTimeout = this.#options.sessionTimeoutMs ?? 10_000
-    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+    const consumer = new GroupMember({
       ...baseClientOptions(this.#options),
       groupId: options.groupId,
       // Offsets are committed by #commit, after the handler, never by the client.

@@ -3,7 +3,7 @@
 // broker of its own (ownKafka), since the last case kills it.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { busContract, waitFor, withTimeout } from '../../../test/contracts/bus.contract.ts'
+import { busContract, publishUntilStopped, waitFor, withTimeout } from '../../../test/contracts/bus.contract.ts'
 import { ownKafka, uniqueName, type KafkaServer } from '../../../test/harness/index.ts'
 import { createLogger } from '../../platform/logger.ts'
 import type { BusRecord } from '../../ports/bus.ts'
@@ -58,25 +58,7 @@ test('kafka: the broker killed and restarted mid-stream loses no record and run(
     () => (runSettled = true)
   )
 
-  // Publishes batches of 10 until stopped; a rejected batch is retried until the bus takes it.
-  const published: string[] = []
-  let stop = false
-  const producing = (async () => {
-    for (let n = 0; !stop; n++) {
-      const batch = Array.from({ length: 10 }, (_, i) => ({ topic, key: `sensor-${i}`, value: `${n}-${i}` }))
-      for (;;) {
-        try {
-          await publisher.publish(batch)
-          break
-        } catch (err) {
-          assert.equal((err as { retryable?: boolean }).retryable, true, `publish failure is retryable: ${String(err)}`)
-          await new Promise((resolve) => setTimeout(resolve, 200))
-        }
-      }
-      published.push(...batch.map((r) => r.value))
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-  })()
+  const { published, stop } = publishUntilStopped(publisher, topic, 10)
 
   await waitFor(() => received.size >= 100, 'records before the outage')
   await kafka.kill()
@@ -84,8 +66,7 @@ test('kafka: the broker killed and restarted mid-stream loses no record and run(
   await kafka.start()
   const afterRestart = published.length
   await waitFor(() => published.length >= afterRestart + 200, 'publishing to resume', 60_000)
-  stop = true
-  await producing
+  await stop()
   await waitFor(() => published.every((value) => received.has(value)), 'every published record', 60_000)
   assert.equal(runSettled, false, 'run() is still going')
   // Order per key survives the outage: a redelivery may repeat a stretch, never reorder it, so the
