@@ -1,18 +1,23 @@
 // `npm run services:up` / `services:down`: local Kafka, Postgres and Redis for running sensorstream
 // by hand. Kafka always comes from the pinned Apache Kafka jars; Postgres and Redis only when none
 // answers at their default addresses. What `up` started is recorded in .cache/services.json, and
-// `down` stops only that.
+// `down` stops only that. Two clones on one machine do not collide: each gets its own database and
+// Redis key prefix (`sensorstream_<hash of the clone's folder>`), and a port already taken (by the
+// other clone's Kafka, say) is replaced by a free one, with a line saying so.
 //
-//   node scripts/services.ts up [--export]     start what is missing, print the variables to use
+//   node scripts/services.ts up [--export] [kafka|postgres|redis…]
+//                                              start what is missing (all three, or those named),
+//                                              print the variables to use
 //   node scripts/services.ts down [--purge]    stop what `up` started (--purge: delete its data too)
 //   node scripts/services.ts status            what runs
 //   node scripts/services.ts env [--export]    print the variables again
 //   node scripts/services.ts fetch             download the Kafka jars into the user cache (CI)
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { canConnect, freePort, isPortFree } from '../src/local/free-port.ts'
 import { ensureKafkaJars, startKafka } from '../src/local/kafka.ts'
-import { createDatabase, postgresAnswers } from '../src/local/pg-database.ts'
+import { createDatabase, dropDatabase, postgresAnswers } from '../src/local/pg-database.ts'
 import { startPostgres } from '../src/local/postgres.ts'
 import { isAlive, stopPid } from '../src/local/processes.ts'
 import { redisAnswers, startRedis } from '../src/local/redis.ts'
@@ -25,16 +30,30 @@ interface Started {
 }
 interface State {
   kafka?: Started & { readonly controllerPort: number; readonly brokers: string }
-  postgres?: { readonly url: string; readonly started?: Started }
-  redis?: { readonly url: string; readonly started?: Started }
+  postgres?: { readonly url: string; readonly database?: string; readonly started?: Started }
+  redis?: { readonly url: string; readonly keyPrefix?: string; readonly started?: Started }
 }
 
 const ROOT = resolve(import.meta.dirname, '..')
 const CACHE = join(ROOT, '.cache')
 const STATE_FILE = join(CACHE, 'services.json')
-const DATABASE = 'sensorstream'
-const MACHINE_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres'
+/** This clone's name on shared servers: its database, and its Redis key prefix followed by `:`. */
+const CLONE_NAME = `sensorstream_${createHash('sha256').update(ROOT).digest('hex').slice(0, 8)}`
 const STOP_GRACE_MS = 15_000
+
+/** The ports tried first, where the machine's own services usually answer (tests point them elsewhere). */
+function wantedPort(variable: string, fallback: number): number {
+  const value = Number(process.env[variable] ?? fallback)
+  if (!Number.isInteger(value) || value < 1 || value > 65_535) throw new Error(`${variable}: must be a port from 1 to 65535, got "${process.env[variable]}"`)
+  return value
+}
+const PORTS = {
+  kafka: wantedPort('SERVICES_KAFKA_PORT', 9092),
+  controller: wantedPort('SERVICES_KAFKA_CONTROLLER_PORT', 9093),
+  postgres: wantedPort('SERVICES_POSTGRES_PORT', 5432),
+  redis: wantedPort('SERVICES_REDIS_PORT', 6379)
+}
+const MACHINE_POSTGRES = `postgres://postgres@127.0.0.1:${PORTS.postgres}/postgres`
 
 const say = (line: string): void => {
   process.stderr.write(`${line}\n`)
@@ -66,8 +85,12 @@ function runs(pid: number, marker: string): boolean {
 
 const MARKERS = { kafka: 'kafka.Kafka', postgres: 'postgres', redis: 'redis-server' } as const
 
-async function preferredPort(port: number, avoid: number[] = []): Promise<number> {
-  return !avoid.includes(port) && (await isPortFree(port)) ? port : freePort(avoid)
+/** `port` when it is free, else a free one, saying so for `name` (what it is for). */
+async function preferredPort(name: string, port: number, avoid: number[] = []): Promise<number> {
+  if (!avoid.includes(port) && (await isPortFree(port))) return port
+  const other = await freePort(avoid)
+  say(`${name.padEnd(9)} 127.0.0.1:${port} is taken (another clone's services:up, or another program): using ${other} instead`)
+  return other
 }
 
 async function upKafka(state: State): Promise<void> {
@@ -76,8 +99,8 @@ async function upKafka(state: State): Promise<void> {
     say(`kafka     running  ${previous.brokers} (pid ${previous.pid}, log ${rel(previous.logFile)})`)
     return
   }
-  const port = await preferredPort(previous?.port ?? 9092)
-  const controllerPort = await preferredPort(previous?.controllerPort ?? 9093, [port])
+  const port = await preferredPort('kafka', previous?.port ?? PORTS.kafka)
+  const controllerPort = await preferredPort('kafka', previous?.controllerPort ?? PORTS.controller, [port])
   const kafka = await startKafka({ port, controllerPort, dataDir: join(CACHE, 'kafka'), persistent: true, detached: true, partitions: 6 })
   const pid = kafka.pid ?? 0
   state.kafka = { pid, port, controllerPort, brokers: kafka.brokers, dataDir: kafka.dataDir, logFile: kafka.logFile }
@@ -91,20 +114,20 @@ async function upPostgres(state: State): Promise<void> {
     return
   }
   if (await postgresAnswers(MACHINE_POSTGRES)) {
-    const url = await createDatabase(MACHINE_POSTGRES, DATABASE, { ifMissing: true })
-    state.postgres = { url }
-    say(`postgres  using the PostgreSQL at 127.0.0.1:5432 (database ${DATABASE})`)
+    const url = await createDatabase(MACHINE_POSTGRES, CLONE_NAME, { ifMissing: true })
+    state.postgres = { url, database: CLONE_NAME }
+    say(`postgres  using the PostgreSQL at 127.0.0.1:${PORTS.postgres} (database ${CLONE_NAME}, this clone's own)`)
     return
   }
-  if (await canConnect(5432)) {
-    say(`postgres  something answers at 127.0.0.1:5432 but ${MACHINE_POSTGRES} does not let us in; starting our own on another port`)
+  if (await canConnect(PORTS.postgres)) {
+    say(`postgres  something answers at 127.0.0.1:${PORTS.postgres} but ${MACHINE_POSTGRES} does not let us in; starting our own on another port`)
   }
-  const port = await preferredPort(previous?.port ?? 5432)
+  const port = await preferredPort('postgres', previous?.port ?? PORTS.postgres)
   const postgres = await startPostgres({ port, dataDir: join(CACHE, 'postgres'), persistent: true, detached: true })
-  const url = await createDatabase(postgres.url, DATABASE, { ifMissing: true })
+  const url = await createDatabase(postgres.url, CLONE_NAME, { ifMissing: true })
   const pid = postgres.pid ?? 0
-  state.postgres = { url, started: { pid, port, dataDir: postgres.dataDir, logFile: postgres.logFile } }
-  say(`postgres  started  127.0.0.1:${port} (pid ${pid}, log ${rel(postgres.logFile)})`)
+  state.postgres = { url, database: CLONE_NAME, started: { pid, port, dataDir: postgres.dataDir, logFile: postgres.logFile } }
+  say(`postgres  started  127.0.0.1:${port} (pid ${pid}, database ${CLONE_NAME}, data ${rel(postgres.dataDir)}, log ${rel(postgres.logFile)})`)
 }
 
 async function upRedis(state: State): Promise<void> {
@@ -113,18 +136,19 @@ async function upRedis(state: State): Promise<void> {
     say(`redis     running  127.0.0.1:${previous.port} (pid ${previous.pid})`)
     return
   }
-  if (await redisAnswers(6379)) {
-    state.redis = { url: 'redis://127.0.0.1:6379' }
-    say('redis     using the Redis at 127.0.0.1:6379')
+  const keyPrefix = `${CLONE_NAME}:`
+  if (await redisAnswers(PORTS.redis)) {
+    state.redis = { url: `redis://127.0.0.1:${PORTS.redis}`, keyPrefix }
+    say(`redis     using the Redis at 127.0.0.1:${PORTS.redis} (keys under ${keyPrefix}, this clone's own)`)
     return
   }
-  const port = await preferredPort(previous?.port ?? 6379)
+  const port = await preferredPort('redis', previous?.port ?? PORTS.redis)
   const dir = join(CACHE, 'redis')
   mkdirSync(dir, { recursive: true })
   const redis = await startRedis({ port, dir, detached: true })
   const pid = redis.pid ?? 0
-  state.redis = { url: redis.url, started: { pid, port, dataDir: dir, logFile: redis.logFile } }
-  say(`redis     started  127.0.0.1:${port} (pid ${pid})`)
+  state.redis = { url: redis.url, keyPrefix, started: { pid, port, dataDir: dir, logFile: redis.logFile } }
+  say(`redis     started  127.0.0.1:${port} (pid ${pid}, keys under ${keyPrefix}, nothing saved to disk)`)
 }
 
 function variables(state: State, exported: boolean): string {
@@ -132,12 +156,18 @@ function variables(state: State, exported: boolean): string {
   if (state.kafka !== undefined) lines.push(`KAFKA_BROKERS=${state.kafka.brokers}`)
   if (state.postgres !== undefined) lines.push(`DATABASE_URL=${state.postgres.url}`)
   if (state.redis !== undefined) lines.push(`REDIS_URL=${state.redis.url}`)
+  if (state.redis?.keyPrefix !== undefined) lines.push(`REDIS_KEY_PREFIX=${state.redis.keyPrefix}`)
   return lines.map((line) => `${exported ? 'export ' : ''}${line}\n`).join('')
 }
 
-async function up(exported: boolean): Promise<number> {
+const SERVICES = { kafka: upKafka, postgres: upPostgres, redis: upRedis } as const
+type ServiceName = keyof typeof SERVICES
+const isService = (name: string): name is ServiceName => Object.hasOwn(SERVICES, name)
+
+async function up(exported: boolean, only: readonly ServiceName[]): Promise<number> {
   const state = loadState()
-  const results = await Promise.allSettled([upKafka(state), upPostgres(state), upRedis(state)])
+  const names = only.length > 0 ? only : (Object.keys(SERVICES) as ServiceName[])
+  const results = await Promise.allSettled(names.map((name) => SERVICES[name](state)))
   saveState(state)
   process.stdout.write(variables(state, exported))
   const failures = results.filter((r) => r.status === 'rejected')
@@ -163,8 +193,16 @@ async function down(purge: boolean): Promise<number> {
     }
     if (purge) rmSync(started.dataDir, { recursive: true, force: true })
   }))
-  if (state.postgres !== undefined && state.postgres.started === undefined) say('postgres  left alone (not started by services:up)')
-  if (state.redis !== undefined && state.redis.started === undefined) say('redis     left alone (not started by services:up)')
+  const machinePostgres = state.postgres !== undefined && state.postgres.started === undefined ? state.postgres : undefined
+  if (machinePostgres !== undefined && purge && machinePostgres.database !== undefined) {
+    await dropDatabase(machinePostgres.url, machinePostgres.database)
+    say(`postgres  left running (not started by services:up); dropped this clone's database ${machinePostgres.database}`)
+  } else if (machinePostgres !== undefined) {
+    say(`postgres  left alone (not started by services:up)${machinePostgres.database === undefined ? '' : `; this clone's database ${machinePostgres.database} is kept`}`)
+  }
+  if (state.redis !== undefined && state.redis.started === undefined) {
+    say(`redis     left alone (not started by services:up)${state.redis.keyPrefix === undefined ? '' : `; keys under ${state.redis.keyPrefix} are kept`}`)
+  }
   rmSync(STATE_FILE, { force: true })
   return 0
 }
@@ -178,7 +216,8 @@ function status(): number {
   }
   line('kafka', state.kafka, state.kafka?.brokers)
   line('postgres', state.postgres?.started, state.postgres?.url)
-  line('redis', state.redis?.started, state.redis?.url)
+  line('redis', state.redis?.started, state.redis?.url === undefined ? undefined : `${state.redis.url} (keys under ${state.redis.keyPrefix ?? 'sensorstream:'})`)
+  say(`data in ${rel(CACHE)} (state in ${rel(STATE_FILE)})`)
   return 0
 }
 
@@ -187,10 +226,11 @@ async function main(argv: string[]): Promise<number> {
   const exported = flags.includes('--export')
   // `up --help` must not start anything: any flag other than the known ones prints the usage.
   const help = command === '--help' || command === '-h' || flags.includes('--help') || flags.includes('-h')
-  const unknown = flags.filter((f) => f !== '--export' && f !== '--purge' && f !== '--help' && f !== '-h')
+  const only = command === 'up' ? flags.filter(isService) : []
+  const unknown = flags.filter((f) => f !== '--export' && f !== '--purge' && f !== '--help' && f !== '-h' && !(only as string[]).includes(f))
   switch (help || unknown.length > 0 ? 'usage' : command) {
     case 'up':
-      return up(exported)
+      return up(exported, only)
     case 'down':
       return down(flags.includes('--purge'))
     case 'status':
@@ -206,7 +246,7 @@ async function main(argv: string[]): Promise<number> {
       say(`Kafka jars in ${await ensureKafkaJars()}`)
       return 0
     default:
-      say('usage: node scripts/services.ts up [--export] | down [--purge] | status | env [--export] | fetch')
+      say('usage: node scripts/services.ts up [--export] [kafka|postgres|redis…] | down [--purge] | status | env [--export] | fetch')
       return help || (command === undefined && unknown.length === 0) ? 0 : 2
   }
 }

