@@ -122,6 +122,57 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       assert.equal(batches.at(-1), 1)
     })
 
+    test('with nothing in hand, what has arrived is handed over at once, not after maxBatchWaitMs', async (t) => {
+      const bus = await setup(t, 2)
+      await bus.publisher.publish([{ topic: bus.topic, key: 'first', value: 'first' }])
+      const { records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 100, maxBatchWaitMs: 2_000, maxInFlightBatches: 2 })
+      await waitFor(() => records.length >= 1, 'the first record (the consumer has joined)')
+      for (let i = 0; i < 3; i++) {
+        const sent = Date.now()
+        await bus.publisher.publish([{ topic: bus.topic, key: `k${i}`, value: String(i) }])
+        await waitFor(() => records.length >= i + 2, `record ${i}`)
+        const latency = Date.now() - sent
+        assert.ok(latency < 500, `a lone record took ${latency} ms with maxBatchWaitMs 2000`)
+      }
+    })
+
+    test('with maxInFlightBatches 2, two batches are in hand at once, never three, and offsets are committed in batch order', async (t) => {
+      const bus = await setup(t, 1)
+      await bus.publisher.publish(Array.from({ length: 10 }, (_, i) => ({ topic: bus.topic, key: 'k', value: String(i) })))
+      let release: () => void = () => {}
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      t.after(() => release()) // before the consumer's close, which waits for the batch in hand
+      let inHand = 0
+      let most = 0
+      let handedOver = 0
+      const { records } = await consume(
+        t,
+        bus,
+        { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 2, maxBatchWaitMs: 50, maxInFlightBatches: 2 },
+        async () => {
+          const n = handedOver++
+          most = Math.max(most, ++inHand)
+          // The first batch is held; the second resolves at once, before it.
+          if (n === 0) await gate
+          inHand--
+        }
+      )
+      await waitFor(() => handedOver >= 2, 'a second batch while the first is in hand')
+      assert.equal(records.length, 2, 'the second batch was handled, the first is still in hand')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      assert.equal(handedOver, 2, 'no third batch while two are in hand')
+      assert.equal(await bus.admin.consumerLag(bus.group, bus.topic), 10, 'the second batch is not committed before the first')
+      release()
+      await waitFor(() => records.length >= 10, 'all records')
+      assert.equal(most, 2)
+      assert.deepEqual(records.map((r) => String(r.value)).sort(), Array.from({ length: 10 }, (_, i) => String(i)).sort())
+      const deadline = Date.now() + WAIT_MS
+      while ((await bus.admin.consumerLag(bus.group, bus.topic)) !== 0) {
+        assert.ok(Date.now() < deadline, 'offsets committed up to the end')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    })
+
     test('a handler rejection makes run() reject, commits nothing, and the group gets the records again', async (t) => {
       const bus = await setup(t, 2)
       await bus.publisher.publish(Array.from({ length: 10 }, (_, i) => ({ topic: bus.topic, key: `k${i}`, value: String(i) })))

@@ -2,7 +2,7 @@
 // have partitions, keys land where the Java client would put them, each partition keeps its order
 // and offsets, and consumer groups share partitions and resume from their committed offsets.
 // Bounded: each partition keeps its newest `retainRecordsPerPartition` records (like retention),
-// and a consumer holds one batch at a time.
+// and a consumer holds at most `maxInFlightBatches` batches (and the one it fills) at a time.
 import type {
   BatchHandler,
   BusAdmin,
@@ -220,6 +220,12 @@ export class MemoryBus {
   }
 }
 
+/** Where a consumer's loop wakes up: a record arrived, a deadline passed, or the batch in hand settled. */
+type Event = { readonly kind: 'wake' } | { readonly kind: 'handled'; readonly error?: { readonly cause: unknown } }
+
+// As the Kafka consumer: with nothing in hand, what has arrived is handed over at once; while
+// batches are in hand (up to maxInFlightBatches), the next one fills up to maxBatchRecords or
+// maxBatchWaitMs after its first record; offsets are committed in batch order.
 class MemoryConsumer extends SingleRunConsumer {
   readonly #bus: MemoryBus
 
@@ -230,6 +236,7 @@ class MemoryConsumer extends SingleRunConsumer {
 
   protected async loop(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
     const signal = this.closing.signal
+    const maxInFlight = Math.max(1, options.maxInFlightBatches ?? 1)
     let wakeUp: (() => void) | undefined
     const member: Member = {
       topics: [...options.topics],
@@ -237,41 +244,64 @@ class MemoryConsumer extends SingleRunConsumer {
       positions: new Map(),
       wake: () => wakeUp?.()
     }
-    const sleep = (ms: number): Promise<void> =>
-      new Promise((resolve) => {
-        const timer = ms === Infinity ? undefined : setTimeout(done, ms)
-        function done(): void {
+    /** resolves on a wake-up, after `ms`, or on close; cancel() forgets it */
+    const wake = (ms: number): { promise: Promise<Event>; cancel: () => void } => {
+      let timer: NodeJS.Timeout | undefined
+      let cancel = (): void => {}
+      const promise = new Promise<Event>((resolve) => {
+        cancel = (): void => {
           clearTimeout(timer)
           signal.removeEventListener('abort', done)
-          wakeUp = undefined
-          resolve()
+          if (wakeUp === done) wakeUp = undefined
         }
+        function done(): void {
+          cancel()
+          resolve({ kind: 'wake' })
+        }
+        if (ms !== Infinity) timer = setTimeout(done, Math.max(0, ms))
         wakeUp = done
         signal.addEventListener('abort', done, { once: true })
       })
+      return { promise, cancel }
+    }
+    const inFlight: { readonly handled: Promise<Event>; readonly positions: Map<string, bigint> }[] = []
+    let filling: BusRecord[] = []
+    let deadline = Infinity
     this.#bus.join(options.groupId, member)
     try {
-      while (!signal.aborted) {
-        const batch = this.#bus.poll(member, options.maxBatchRecords)
-        if (batch.length === 0) {
-          await sleep(Infinity)
-          continue
-        }
-        // Wait for the batch to fill up, at most maxBatchWaitMs after its first record.
-        const deadline = Date.now() + options.maxBatchWaitMs
-        while (batch.length < options.maxBatchRecords && !signal.aborted) {
-          const more = this.#bus.poll(member, options.maxBatchRecords - batch.length)
-          if (more.length > 0) {
-            batch.push(...more)
+      for (;;) {
+        if (!signal.aborted && inFlight.length < maxInFlight) {
+          const more = this.#bus.poll(member, options.maxBatchRecords - filling.length)
+          if (more.length > 0 && filling.length === 0) deadline = Date.now() + options.maxBatchWaitMs
+          filling.push(...more)
+          if (filling.length > 0 && (inFlight.length === 0 || filling.length >= options.maxBatchRecords || Date.now() >= deadline)) {
+            const batch = filling
+            filling = []
+            deadline = Infinity
+            inFlight.push({
+              handled: handler(batch, { signal }).then(
+                (): Event => ({ kind: 'handled' }),
+                (cause: unknown): Event => ({ kind: 'handled', error: { cause } })
+              ),
+              positions: nextPositions(batch)
+            })
             continue
           }
-          const left = deadline - Date.now()
-          if (left <= 0) break
-          await sleep(left)
         }
-        if (signal.aborted) break // not handed over: not committed, delivered again to the next member
-        await handler(batch, { signal })
-        this.#bus.commit(options.groupId, member, nextPositions(batch))
+        const oldest = inFlight[0]
+        // Closing: the batch being filled is not handed over (not committed: delivered again).
+        if (signal.aborted && oldest === undefined) return
+        const waiting = signal.aborted ? undefined : wake(inFlight.length < maxInFlight ? deadline - Date.now() : Infinity)
+        const event = await Promise.race([...(waiting === undefined ? [] : [waiting.promise]), ...(oldest === undefined ? [] : [oldest.handled])])
+        waiting?.cancel()
+        if (event.kind === 'wake') continue
+        inFlight.shift()
+        if (event.error !== undefined) {
+          // Later batches are not committed: wait for them to settle, then stop with the error.
+          await Promise.all(inFlight.map((b) => b.handled))
+          throw event.error.cause
+        }
+        this.#bus.commit(options.groupId, member, (oldest as (typeof inFlight)[number]).positions)
       }
     } finally {
       this.#bus.leave(options.groupId, member)
