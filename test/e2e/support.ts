@@ -75,7 +75,7 @@ export interface RawRecord {
 
 /** Sends records with a plain @platformatic/kafka producer, as any other Kafka client would. */
 export async function sendRaw(brokers: string, topic: string, records: readonly RawRecord[]): Promise<void> {
-  const producer = new Producer({ clientId: 'e2e-raw', bootstrapBrokers: [brokers], serializers: stringSerializers })
+  const producer = new Producer({ clientId: 'e2e-raw', bootstrapBrokers: brokers.split(','), serializers: stringSerializers })
   try {
     await producer.send({
       acks: ProduceAcks.ALL,
@@ -103,7 +103,7 @@ export async function readTopic(brokers: string, topic: string, count: number, t
   const consumer = new Consumer({
     groupId: `e2e-reader-${process.pid}-${Date.now()}`,
     clientId: 'e2e-reader',
-    bootstrapBrokers: [brokers],
+    bootstrapBrokers: brokers.split(','),
     deserializers: stringDeserializers,
     autocommit: false,
     maxWaitTime: 200
@@ -126,7 +126,7 @@ export async function readTopic(brokers: string, topic: string, count: number, t
 
 /** Members of `group` once it is stable (every member has its assignment), else 0. */
 export async function stableMembers(brokers: string, group: string): Promise<number> {
-  const admin = new Admin({ clientId: 'e2e-admin', bootstrapBrokers: [brokers] })
+  const admin = new Admin({ clientId: 'e2e-admin', bootstrapBrokers: brokers.split(',') })
   try {
     const described = (await admin.describeGroups({ groups: [group] })).get(group)
     return String(described?.state).toUpperCase() === 'STABLE' ? (described?.members.size ?? 0) : 0
@@ -137,7 +137,7 @@ export async function stableMembers(brokers: string, group: string): Promise<num
 
 /** End offset and committed offset (-1 if none) of each partition of `topic` for `group`. */
 export async function groupOffsets(brokers: string, group: string, topic: string): Promise<{ end: bigint; committed: bigint }[]> {
-  const admin = new Admin({ clientId: 'e2e-admin', bootstrapBrokers: [brokers] })
+  const admin = new Admin({ clientId: 'e2e-admin', bootstrapBrokers: brokers.split(',') })
   try {
     const meta = await admin.metadata({ topics: [topic] })
     const partitions = meta.topics.get(topic)?.partitionsCount ?? 0
