@@ -1,7 +1,7 @@
 // What the HTTP edge refuses before a route runs: requests not received in time (408), bodies in a
 // charset other than UTF-8 (415), bodies beyond the memory budget and requests while the server
-// shuts down (503), non-finite numbers in the query or path (400). Errors the framework and Node's HTTP parser raise go through the same
-// mapping as every other error (http-errors.ts).
+// shuts down (503), non-finite numbers in the query or path (400). Errors the framework and Node's
+// HTTP parser raise go through the same mapping as every other error (http-errors.ts).
 import type { Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
@@ -50,7 +50,8 @@ export function installEdgeChecks(app: FastifyInstance, config: Config['api'], m
   // Bodies are parsed as UTF-8: a body that says it is in another charset would be misread.
   app.addHook('onRequest', async (request) => {
     const type = request.headers['content-type']
-    if (type === undefined) return
+    const body = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0
+    if (type === undefined || !body) return
     for (const param of type.split(';').slice(1)) {
       const [name = '', value = ''] = param.split('=').map((s) => s.trim())
       if (name.toLowerCase() === 'charset' && !UTF8.test(value)) {
