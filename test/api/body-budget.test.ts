@@ -65,7 +65,7 @@ test(`${CLIENTS} concurrent ${BODY_BYTES / MB} MB bodies: bodies in flight stay 
   const grew = (after.rss - before.rss) / MB
   const refused = answers.filter((a) => a.status === 503)
   console.log(
-    `rss before ${(before.rss / MB).toFixed(0)} MB, peak ${(after.peakRss / MB).toFixed(0)} MB, after ${(after.rss / MB).toFixed(0)} MB (+${grew.toFixed(0)} MB); ` +
+    `rss before ${(before.rss / MB).toFixed(0)} MB, peak ${(after.peakRss / MB).toFixed(0)} MB, after ${(after.rss / MB).toFixed(0)} MB (${grew >= 0 ? '+' : ''}${grew.toFixed(0)} MB); ` +
       `${answers.length - refused.length} stored, ${refused.length} refused; bodies in flight peaked at ${(maxInFlight / MB).toFixed(1)} MB`
   )
 

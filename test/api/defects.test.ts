@@ -318,6 +318,14 @@ describe('framework errors have the JSON error shape and a documented code', () 
     assert.equal(assertErrorShape(431, res.body, 'big header').error, 'HEADERS_TOO_LARGE')
   })
 
+  test('CONNECT: 405 METHOD_NOT_ALLOWED, not a dropped connection', async () => {
+    for (const target of ['x:443', '/data']) {
+      const res = await rawRequest(base, [`CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\n`])
+      assert.equal(res.status, 405, `${target}: ${res.body}`)
+      assert.equal(assertErrorShape(405, res.body, target).error, 'METHOD_NOT_ALLOWED')
+    }
+  })
+
   test('HTTP parse errors: 400 BAD_REQUEST', async () => {
     for (const request of ['HELLO\r\n\r\n', 'GET /data HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 'GET /data HTTP/9.9\r\n\r\n', 'GET /data HTTP/1.1\r\nBad Header\r\n\r\n']) {
       const res = await rawRequest(base, [request])
@@ -364,5 +372,7 @@ describe('request body charset', () => {
       const res = await post(type, body)
       assert.equal(res.statusCode, 201, `${type}: ${res.body}`)
     }
+    // a request without a body has nothing to misread
+    assert.equal((await f.app.inject({ url: '/data', headers: { 'content-type': 'application/json; charset=latin1' } })).statusCode, 200)
   })
 })

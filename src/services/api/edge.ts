@@ -1,15 +1,16 @@
 // What the HTTP edge refuses before a route runs: requests not received in time (408), bodies in a
 // charset other than UTF-8 (415), bodies beyond the memory budget and requests while the server
-// shuts down (503), non-finite numbers in the query or path (400). Errors the framework and Node's HTTP parser raise go through the same
-// mapping as every other error (http-errors.ts).
+// shuts down (503), non-finite numbers in the query or path (400). Errors the framework and Node's
+// HTTP parser raise go through the same mapping as every other error (http-errors.ts).
 import type { Server } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify'
 import type { Config } from '../../platform/config.ts'
 import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { ApiMetrics } from '../../platform/metrics.ts'
 import { installBodyBudget } from './body-budget.ts'
-import { answerClientError, HttpEdgeError, sendError } from './http-errors.ts'
+import { answerClientError, answerConnect, HttpEdgeError, sendError } from './http-errors.ts'
 import { assertFiniteNumbers } from './params.ts'
 
 /** Headers must arrive within this long (and within the whole-request timeout). */
@@ -32,6 +33,8 @@ export function edgeServerOptions(config: Config['api'], logger: Logger): Partia
 const UTF8 = /^"?utf-?8"?$/i
 
 export function installEdgeChecks(app: FastifyInstance, config: Config['api'], metrics: ApiMetrics): void {
+  app.server.on('connect', (_request, socket: Duplex) => answerConnect(socket))
+
   // fastify's own 503 while closing has a body of its own (return503OnClosing is off in app.ts):
   // requests that still arrive on open connections while the server drains get this one.
   let closing = false
@@ -47,7 +50,8 @@ export function installEdgeChecks(app: FastifyInstance, config: Config['api'], m
   // Bodies are parsed as UTF-8: a body that says it is in another charset would be misread.
   app.addHook('onRequest', async (request) => {
     const type = request.headers['content-type']
-    if (type === undefined) return
+    const body = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0
+    if (type === undefined || !body) return
     for (const param of type.split(';').slice(1)) {
       const [name = '', value = ''] = param.split('=').map((s) => s.trim())
       if (name.toLowerCase() === 'charset' && !UTF8.test(value)) {

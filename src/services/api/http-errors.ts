@@ -1,7 +1,7 @@
 // The one place where errors become HTTP answers: AppError codes (and fastify's own errors) map to a
 // status, and every error body is {error: CODE, message, details?}.
 import { STATUS_CODES } from 'node:http'
-import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, type ErrorCode } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
@@ -138,24 +138,38 @@ const CONNECTION_ERROR_STATUS: Readonly<Record<string, number>> = {
 }
 
 /**
- * Node's `clientError`: the request could not be parsed or was not received in time. Answers with
- * the same mapping when nothing of a response was written yet, then closes the connection.
+ * Answers on a bare socket (no request object exists, or Node handed the socket over), with the
+ * same mapping as every other error, then closes the connection.
  */
-export function answerClientError(err: Error & { code?: string }, socket: Socket, logger: Logger): void {
+function answerOnSocket(socket: Duplex, err: unknown): void {
+  const { status, headers, body } = toHttpError(err)
+  const json = JSON.stringify(body)
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  // end() flushes the answer before the connection closes; destroy() alone could drop it
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${extra}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    () => socket.destroy()
+  )
+}
+
+/**
+ * Node's `clientError`: the request could not be parsed or was not received in time. Answered
+ * when nothing of a response was written yet; the connection is closed either way.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex, logger: Logger): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
-  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
-  if (socket.writable && inFlight?.headersSent !== true) {
-    const { status, body } = toHttpError(err)
-    const json = JSON.stringify(body)
-    logger.debug({ err, status }, 'client error')
-    // end() flushes the answer before the connection closes; destroy() alone could drop it
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
-      () => socket.destroy()
-    )
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (!socket.writable || inFlight?.headersSent === true) {
+    socket.destroy()
     return
   }
-  socket.destroy()
+  logger.debug({ err }, 'client error')
+  answerOnSocket(socket, err)
+}
+
+/** Node hands CONNECT requests to a `connect` listener (or drops them): this API tunnels nothing. */
+export function answerConnect(socket: Duplex): void {
+  answerOnSocket(socket, new HttpEdgeError('METHOD_NOT_ALLOWED', 'CONNECT is not allowed: this API is not a proxy'))
 }
 
 export function sendError(reply: FastifyReply, err: unknown, logger: Logger): FastifyReply {

@@ -87,7 +87,8 @@ export function nextLink(requestUrl: string, cursor: string): string {
 
 /**
  * Ajv coerces `Infinity`, `-Infinity` and `1e400` into numbers that then skip `minimum`/`maximum`
- * (those only check finite numbers), so every coerced query and path number is checked here.
+ * (those only check finite numbers), so every coerced query and path number is checked here
+ * (upstream: ajv-validator/ajv#2212, fastify/fastify#6718; fixes proposed in ajv#2626 and #2661).
  */
 export function assertFiniteNumbers(values: unknown, where: 'query' | 'path'): void {
   if (typeof values !== 'object' || values === null) return
