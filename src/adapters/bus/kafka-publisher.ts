@@ -6,6 +6,7 @@ import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
 import { errorText, toAppError } from './kafka-errors.ts'
+import { sendByPartition } from './kafka-partitioned-send.ts'
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>
 
@@ -13,6 +14,7 @@ export class KafkaBusPublisher implements BusPublisher {
   readonly #options: KafkaBusOptions
   readonly #logger: Logger
   #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
+  readonly #partitioner = javaCompatiblePartitioner()
   #closed = false
 
   constructor(options: KafkaBusOptions) {
@@ -39,7 +41,7 @@ export class KafkaBusPublisher implements BusPublisher {
     const messages = records.map((record) => toMessage(record, now))
     try {
       // Sequential sends keep per-key order when the call has to be split.
-      for (const chunk of timestampWindows(messages)) await producer.send({ messages: chunk })
+      for (const chunk of timestampWindows(messages)) await sendByPartition(producer, chunk, this.#partitioner)
     } catch (err) {
       this.#logger.warn({ err: errorText(err), records: records.length }, 'kafka publish failed')
       throw toAppError(err, 'publish')
@@ -63,10 +65,15 @@ export class KafkaBusPublisher implements BusPublisher {
     this.#producer ??= new Producer<Buffer, Buffer, Buffer, Buffer>({
       ...baseClientOptions(this.#options),
       // Idempotence: the broker drops the duplicates a retried request would otherwise append,
-      // and keeps per-partition order across the client's retries.
+      // and keeps per-partition order across the client's retries. Only the client's own retries
+      // carry the same producer id and sequence numbers: once a send has failed, sending it again
+      // is new to the broker. So the client retries long enough (about 20 s per send, backoff
+      // capped at 2 s) to outlast a leader failover: Kafka fences a dead broker after
+      // broker.session.timeout.ms, 9 s by default.
+      retries: 14,
       idempotent: true,
       acks: ProduceAcks.ALL,
-      partitioner: javaCompatiblePartitioner(),
+      partitioner: this.#partitioner,
       // Metadata refresh when a leader moved (broker restart), instead of failing the send.
       repeatOnStaleMetadata: true
     })
