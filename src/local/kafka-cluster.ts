@@ -17,8 +17,13 @@ export interface KafkaClusterOptions {
   readonly heapMb?: number
   /** `num.partitions` of auto-created topics [1] */
   readonly partitions?: number
-  /** [60000] */
+  /** per node start [120000: three JVMs at once on a small, busy machine] */
   readonly startTimeoutMs?: number
+  /**
+   * `broker.session.timeout.ms`: how long a killed broker still leads its partitions [3000, quick
+   * failovers for tests; Kafka's own default is 9000]
+   */
+  readonly brokerSessionTimeoutMs?: number
 }
 
 /** One node: stop() is SIGTERM, kill() SIGKILL, start() brings it back with the same ports and data. */
@@ -75,8 +80,9 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
       partitions: options.partitions ?? 1,
       replication: count,
       heapMb: options.heapMb ?? 256,
+      ...(options.brokerSessionTimeoutMs === undefined ? {} : { brokerSessionTimeoutMs: options.brokerSessionTimeoutMs }),
       detached: false,
-      startTimeoutMs: options.startTimeoutMs ?? 60_000
+      startTimeoutMs: options.startTimeoutMs ?? 120_000
     }))
 
   // The nodes start together: a broker is ready only once a majority of the voters elected a leader.

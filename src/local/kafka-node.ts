@@ -51,6 +51,8 @@ export interface KafkaNodeSpec {
   /** replication factor of every internal and auto-created topic; `min.insync.replicas` is one less (at least 1) */
   readonly replication: number
   readonly heapMb: number
+  /** how long the controller waits for a silent broker before it moves its leaderships [3000] */
+  readonly brokerSessionTimeoutMs?: number
   readonly detached: boolean
   readonly startTimeoutMs: number
 }
@@ -84,7 +86,7 @@ share.coordinator.state.topic.replication.factor=${rf}
 share.coordinator.state.topic.min.isr=${minIsr}
 group.initial.rebalance.delay.ms=0
 broker.heartbeat.interval.ms=500
-broker.session.timeout.ms=3000
+broker.session.timeout.ms=${spec.brokerSessionTimeoutMs ?? 3000}
 log.cleaner.dedupe.buffer.size=16777216
 `
 }

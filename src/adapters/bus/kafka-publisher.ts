@@ -6,6 +6,7 @@ import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { baseClientOptions, DEFAULT_MAX_RECORD_BYTES, RECORD_BATCH_HEADER_BYTES, type KafkaBusOptions } from './kafka-client.ts'
 import { errorText, isPermanentKafkaError, isTooLarge, toAppError } from './kafka-errors.ts'
+import { sendByPartition } from './kafka-partitioned-send.ts'
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>
 
@@ -51,7 +52,7 @@ export class KafkaBusPublisher implements BusPublisher {
     try {
       const requests = await this.#withinLimits(producer, messages, sizes, limits)
       // Sequential sends keep per-key order when the call has to be split.
-      for (const request of requests) for (const chunk of timestampWindows(request)) await producer.send({ messages: chunk })
+      for (const request of requests) for (const chunk of timestampWindows(request)) await sendByPartition(producer, chunk, this.#partitioner)
     } catch (err) {
       this.#logger.warn({ err: errorText(err), records: records.length }, 'kafka publish failed')
       if (isTooLarge(err) && (await this.#limitsShrank(limits))) {
@@ -161,7 +162,12 @@ export class KafkaBusPublisher implements BusPublisher {
     this.#producer ??= new Producer<Buffer, Buffer, Buffer, Buffer>({
       ...baseClientOptions(this.#options),
       // Idempotence: the broker drops the duplicates a retried request would otherwise append,
-      // and keeps per-partition order across the client's retries.
+      // and keeps per-partition order across the client's retries. Only the client's own retries
+      // carry the same producer id and sequence numbers: once a send has failed, sending it again
+      // is new to the broker. So the client retries long enough (about 20 s per send, backoff
+      // capped at 2 s) to outlast a leader failover: Kafka fences a dead broker after
+      // broker.session.timeout.ms, 9 s by default.
+      retries: 14,
       idempotent: true,
       acks: ProduceAcks.ALL,
       partitioner: this.#partitioner,
