@@ -318,6 +318,12 @@ describe('framework errors have the JSON error shape and a documented code', () 
     assert.equal(assertErrorShape(431, res.body, 'big header').error, 'HEADERS_TOO_LARGE')
   })
 
+  test('a HEAD the parser refuses gets its status without a body (found by the fuzzer: a body read as a second answer)', async () => {
+    const res = await rawRequest(base, [`HEAD /data HTTP/1.1\r\nHost: x\r\nX-Big: ${'y'.repeat(20_000)}\r\nConnection: close\r\n\r\n`])
+    assert.equal(res.status, 431)
+    assert.equal(res.body, '', 'no body after the headers of an answer to HEAD')
+  })
+
   test('CONNECT: 405 METHOD_NOT_ALLOWED, not a dropped connection', async () => {
     for (const target of ['x:443', '/data']) {
       const res = await rawRequest(base, [`CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\n`])

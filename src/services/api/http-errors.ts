@@ -141,13 +141,15 @@ const CONNECTION_ERROR_STATUS: Readonly<Record<string, number>> = {
  * Answers on a bare socket (no request object exists, or Node handed the socket over), with the
  * same mapping as every other error, then closes the connection.
  */
-function answerOnSocket(socket: Duplex, err: unknown): void {
+function answerOnSocket(socket: Duplex, err: unknown, head = false): void {
   const { status, headers, body } = toHttpError(err)
   const json = JSON.stringify(body)
+  // an answer to HEAD has no body, only the length a GET would get (else the client reads it as a second answer)
+  const payload = head ? '' : json
   const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
   // end() flushes the answer before the connection closes; destroy() alone could drop it
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${extra}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${extra}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${payload}`,
     () => socket.destroy()
   )
 }
@@ -164,7 +166,9 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
     return
   }
   logger.debug({ err }, 'client error')
-  answerOnSocket(socket, err)
+  // the parser hands over the request's first bytes: enough to tell a HEAD
+  const raw = (err as { rawPacket?: unknown }).rawPacket
+  answerOnSocket(socket, err, Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ')
 }
 
 /** Node hands CONNECT requests to a `connect` listener (or drops them): this API tunnels nothing. */
