@@ -3,6 +3,7 @@
 // the test file.
 export { freshDatabase, ownKafka, ownPostgres, ownRedis, useKafka, usePostgres, useRedis } from './services.ts'
 export { uniqueName } from './names.ts'
+export { rollupMismatches } from './rollups.ts'
 export type { KafkaServer } from '../../src/local/kafka.ts'
 export type { PostgresServer } from '../../src/local/postgres.ts'
 export type { RedisServer } from '../../src/local/redis.ts'

@@ -8,7 +8,7 @@ import { MemoryLatestValues } from '../../adapters/cache/memory.ts'
 import { MemoryLiveFeed } from '../../adapters/cache/memory-live-feed.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
-import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
 import type { Config } from '../../platform/config.ts'
 import { AppError } from '../../platform/errors.ts'
@@ -103,7 +103,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     }
     const bus = chooseBus(config, quiet)
     const cache = chooseCache(config, quiet)
-    const store = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: quiet.child({ component: 'postgres' }) })
+    const store = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: quiet.child({ component: 'postgres' }), partitions: partitionOptions(config.storage) })
     const apiStore = openApiStore(config, databaseUrl, quiet.child({ component: 'api-postgres' }))
     const queries = new PostgresReadingQueries({ pool: apiStore.pool })
     const counted = countingPublisher(bus.publisher, config.kafka.topic)

@@ -1,6 +1,6 @@
 // `sensorstream api`: the one place that chooses the API's adapters (Postgres and Redis), then runs
 // the HTTP server until the shutdown signal, and closes server then adapters in reverse order.
-import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
@@ -20,7 +20,8 @@ export function openApiStore(config: Config, databaseUrl: string, logger: Logger
     poolMax: config.database.poolMax,
     statementTimeoutMs: Math.min(config.database.statementTimeoutMs, Math.max(timeoutMs, 100)),
     connectTimeoutMs: timeoutMs,
-    logger
+    logger,
+    partitions: partitionOptions(config.storage)
   })
 }
 
@@ -30,7 +31,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   const redisUrl = config.redis.url as string
 
   // Migrations may take longer than an API request may: they get the normal statement timeout.
-  const migrator = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'migrate' }) })
+  const migrator = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'migrate' }), partitions: partitionOptions(config.storage) })
   try {
     const ready = await connectAll({ postgres: migrator }, logger, signal)
     if (signal.aborted) return

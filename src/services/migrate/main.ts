@@ -1,7 +1,7 @@
 // `sensorstream migrate`: applies pending Postgres migrations and exits.
 import { requireServices } from '../../platform/config.ts'
 import type { ServiceMain } from '../service.ts'
-import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 
 export const main: ServiceMain = async ({ config, logger }) => {
   requireServices(config, 'migrate', ['database'])
@@ -9,7 +9,8 @@ export const main: ServiceMain = async ({ config, logger }) => {
     url: config.database.url as string,
     poolMax: 1,
     statementTimeoutMs: 0,
-    logger: logger.child({ component: 'store' })
+    logger: logger.child({ component: 'store' }),
+    partitions: partitionOptions(config.storage)
   })
   try {
     await store.migrate()

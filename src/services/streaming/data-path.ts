@@ -3,7 +3,7 @@
 import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapters/bus/kafka.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
-import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { requireServices } from '../../platform/config.ts'
 import { collectProcessMetrics, createMetricsRegistry, serveMetrics } from '../../platform/metrics.ts'
 import { connectAll } from '../connect.ts'
@@ -20,7 +20,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
       url: config.database.url as string,
       poolMax: config.database.poolMax,
       statementTimeoutMs: config.database.statementTimeoutMs,
-      logger
+      logger,
+      partitions: partitionOptions(config.storage)
     }),
     latest: new RedisLatestValues(redis),
     live: new RedisLiveFeed(redis),
