@@ -86,8 +86,10 @@ test('a changed PARTITION_INTERVAL fits new partitions between the old ones', as
   assert.deepEqual(raw, [[-6 * DAY, 0], [0, DAY], [DAY, 8 * DAY]])
 })
 
-/** What the API would answer: every page of GET /data, of one sensor, and its stats at several bucket sizes. */
-async function answers(queries: ReadingQueries, from: number, to: number): Promise<unknown[]> {
+const BUCKETS = [1, 60, 600, 3600, DAY]
+
+/** What GET /data and one sensor's readings answer: every page. */
+async function pages(queries: ReadingQueries): Promise<unknown[]> {
   const out: unknown[] = []
   for (const sensorId of [undefined, 's3']) {
     let after
@@ -98,8 +100,22 @@ async function answers(queries: ReadingQueries, from: number, to: number): Promi
       after = p.next
     }
   }
-  for (const bucketSeconds of [1, 60, 600, 3600, DAY]) out.push(await queries.stats({ sensorId: 's3', from, to, bucketSeconds }))
   out.push(await queries.latestPerSensor())
+  return out
+}
+
+/** The release before 004 answered stats from raw rows with this query (postgres-queries.ts then). */
+async function releaseStats(pool: pg.Pool, from: number, to: number): Promise<unknown[]> {
+  const out: unknown[] = []
+  for (const bucket of BUCKETS) {
+    const { rows } = await pool.query(
+      `SELECT extract(epoch FROM date_bin(make_interval(secs => $2::float8), ts, timestamptz 'epoch'))::float8 AS start,
+              count(*)::int8 AS count, min(value) AS min, max(value) AS max, avg(value) AS mean
+       FROM sensor_data WHERE sensor_id = $1 AND ts >= to_timestamp($3::float8) AND ts < to_timestamp($4::float8) GROUP BY 1 ORDER BY 1`,
+      ['s3', bucket, from, to]
+    )
+    out.push(rows.map((r) => ({ ...r, count: Number(r.count) })))
+  }
   return out
 }
 
@@ -118,13 +134,22 @@ test('migration 004 converts a table of the previous release with its rows; ever
   await pool.query("DELETE FROM sensor_data WHERE id % 97 = 0") // gaps in the ids, as duplicates leave
   const before = (await pool.query('SELECT id, sensor_id, value, ts FROM sensor_data ORDER BY id')).rows
   const oldQueries = new PostgresReadingQueries({ pool })
-  const answersBefore = await answers(oldQueries, t0 - 100, t0 + 5 * DAY)
+  const pagesBefore = await pages(oldQueries)
+  const statsBefore = await releaseStats(pool, t0 - 100, t0 + 5 * DAY)
 
   const s = await open(url)
   t.after(() => s.close())
   await s.migrate()
   assert.deepEqual((await pool.query('SELECT id, sensor_id, value, ts FROM sensor_data ORDER BY id')).rows, before)
-  assert.deepEqual(await answers(new PostgresReadingQueries({ pool: s.pool }), t0 - 100, t0 + 5 * DAY), answersBefore)
+  const queries = new PostgresReadingQueries({ pool: s.pool })
+  assert.deepEqual(await pages(queries), pagesBefore)
+  const statsAfter = []
+  for (const bucketSeconds of BUCKETS) {
+    const stats = await queries.stats({ sensorId: 's3', from: t0 - 100, to: t0 + 5 * DAY, bucketSeconds })
+    assert.equal(stats.tier, bucketSeconds >= 3600 ? '1h' : bucketSeconds >= 60 ? '1m' : 'raw')
+    statsAfter.push(stats.buckets)
+  }
+  assert.deepEqual(statsAfter, statsBefore)
   assert.deepEqual(await rollupMismatches(pool, 'rollup_1m'), [])
   assert.deepEqual(await rollupMismatches(pool, 'rollup_1h'), [])
   const parts = (await s.partitions.list()).filter((p) => p.lo < Date.UTC(2025, 0)) // not those premade from now
