@@ -142,15 +142,6 @@ export class PostgresReadingStore implements ReadingStore {
     return row === undefined ? undefined : { sensor_id: row.sensor_id, value: row.value, timestamp: normalizeTimestamp(row.ts) }
   }
 
-  /** Premakes the partitions ahead of now (services call it at start and periodically). */
-  async premakePartitions(): Promise<void> {
-    try {
-      await this.partitions.premake()
-    } catch (err) {
-      throw translatePgError(err, 'premake partitions')
-    }
-  }
-
   private async writeBatch<R extends pg.QueryResultRow>(sql: string, readings: readonly Reading[]): Promise<pg.QueryResult<R>> {
     const params = binaryColumns(readings)
     try {

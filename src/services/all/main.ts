@@ -10,6 +10,7 @@ import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
 import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
+import { storageMaintenance } from '../../adapters/store/retention.ts'
 import type { Config } from '../../platform/config.ts'
 import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
@@ -21,6 +22,7 @@ import type { LiveFeed } from '../../ports/live-feed.ts'
 import { openApiStore } from '../api/main.ts'
 import { startApi, type RunningApi } from '../api/server.ts'
 import { connectAll, type Opened } from '../connect.ts'
+import { startMaintenance, type RunningMaintenance } from '../maintenance.ts'
 import { runProducer } from '../producer/run.ts'
 import type { ServiceMain } from '../service.ts'
 import { StreamingMetrics } from '../streaming/metrics.ts'
@@ -95,6 +97,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   let postgres: EmbeddedPostgres | undefined
   let opened: Opened | undefined
   let api: RunningApi | undefined
+  let upkeep: RunningMaintenance | undefined
   try {
     let databaseUrl = config.database.url
     if (databaseUrl === undefined) {
@@ -119,6 +122,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const registry = createMetricsRegistry('all')
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
+    upkeep = startMaintenance(storageMaintenance(store, config.storage, quiet.child({ component: 'maintenance' })), { registry, logger: quiet, ready: Promise.resolve() })
     api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: config.api, logger: quiet.child({ service: 'api' }) }).catch(
       (err: unknown) => {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -169,6 +173,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     if (failure !== undefined) throw failure
   } finally {
     await api?.close().catch(() => undefined)
+    await upkeep?.stop()
     await opened?.close()
     await postgres?.stop().catch((err: Error) => logger.error({ err: err.message }, 'embedded PostgreSQL did not stop'))
     lock.release()

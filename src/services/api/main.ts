@@ -1,6 +1,7 @@
 // `sensorstream api`: the one place that chooses the API's adapters (Postgres and Redis), then runs
 // the HTTP server until the shutdown signal, and closes server then adapters in reverse order.
 import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { storageMaintenance } from '../../adapters/store/retention.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
@@ -8,7 +9,8 @@ import { requireServices, type Config } from '../../platform/config.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { createMetricsRegistry, collectProcessMetrics } from '../../platform/metrics.ts'
 import { aborted } from '../../platform/shutdown.ts'
-import { connectAll } from '../connect.ts'
+import { connectAll, type Opened } from '../connect.ts'
+import { startMaintenance } from '../maintenance.ts'
 import type { ServiceMain } from '../service.ts'
 import { startApi } from './server.ts'
 
@@ -30,13 +32,17 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   const databaseUrl = config.database.url as string
   const redisUrl = config.redis.url as string
 
-  // Migrations may take longer than an API request may: they get the normal statement timeout.
+  // Migrations and storage maintenance may take longer than an API request may: they get the
+  // normal statement timeout, on a pool of their own kept for the maintenance rounds.
   const migrator = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'migrate' }), partitions: partitionOptions(config.storage) })
+  let migrated: Opened
   try {
-    const ready = await connectAll({ postgres: migrator }, logger, signal)
-    if (signal.aborted) return
+    migrated = await connectAll({ postgres: migrator }, logger, signal)
+    if (signal.aborted) {
+      await migrated.close()
+      return
+    }
     await migrator.migrate()
-    await ready.close()
   } catch (err) {
     await migrator.close().catch(() => undefined)
     throw err
@@ -52,25 +58,34 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     logger: logger.child({ component: 'redis' })
   })
   const live = new RedisLiveFeed({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'live' }) })
-  const opened = await connectAll({ store, queries, latest, live }, logger, signal)
+  const opened = await connectAll({ store, queries, latest, live }, logger, signal).catch(async (err: unknown) => {
+    await migrated.close()
+    throw err
+  })
   if (signal.aborted) {
     await opened.close()
+    await migrated.close()
     return
   }
 
   const registry = createMetricsRegistry('api')
   collectProcessMetrics(registry)
+  const upkeep = startMaintenance(storageMaintenance(migrator, config.storage, logger.child({ component: 'maintenance' })), { registry, logger, ready: Promise.resolve() })
   let api
   try {
     api = await startApi({ deps: { store, queries, latest, live, registry }, config: config.api, logger })
   } catch (err) {
+    await upkeep.stop()
     await opened.close()
+    await migrated.close()
     throw err
   }
   logger.info({ url: api.url, docs: `${api.url}/docs` }, `api listening on ${api.url}`)
 
   await aborted(signal)
   await api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed'))
+  await upkeep.stop()
   await opened.close()
+  await migrated.close()
   logger.info('api stopped')
 }

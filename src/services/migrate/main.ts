@@ -1,17 +1,23 @@
 // `sensorstream migrate`: applies pending Postgres migrations and exits.
-import { requireServices } from '../../platform/config.ts'
+import { requireServices, type Config } from '../../platform/config.ts'
+import type { Logger } from '../../platform/logger.ts'
 import type { ServiceMain } from '../service.ts'
 import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 
-export const main: ServiceMain = async ({ config, logger }) => {
-  requireServices(config, 'migrate', ['database'])
-  const store = new PostgresReadingStore({
+/** A store for a one-off command (migrate, retention): no statement timeout, one connection. */
+export function openCommandStore(config: Config, logger: Logger): PostgresReadingStore {
+  return new PostgresReadingStore({
     url: config.database.url as string,
     poolMax: 1,
     statementTimeoutMs: 0,
     logger: logger.child({ component: 'store' }),
     partitions: partitionOptions(config.storage)
   })
+}
+
+export const main: ServiceMain = async ({ config, logger }) => {
+  requireServices(config, 'migrate', ['database'])
+  const store = openCommandStore(config, logger)
   try {
     await store.migrate()
     logger.info('schema is up to date')

@@ -4,9 +4,11 @@ import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapte
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
 import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { storageMaintenance } from '../../adapters/store/retention.ts'
 import { requireServices } from '../../platform/config.ts'
 import { collectProcessMetrics, createMetricsRegistry, serveMetrics } from '../../platform/metrics.ts'
 import { connectAll } from '../connect.ts'
+import { startMaintenance } from '../maintenance.ts'
 import type { ServiceMain } from '../service.ts'
 import { StreamingMetrics } from './metrics.ts'
 import { runStreaming } from './run.ts'
@@ -38,9 +40,11 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     await server?.close()
     throw err
   })
+  const upkeep = startMaintenance(storageMaintenance(parts.store, config.storage, logger), { registry, logger, ready: parts.store.migrate() })
   try {
     await runStreaming({ ...parts, metrics }, config, logger, signal)
   } finally {
+    await upkeep.stop()
     await opened.close()
     await server?.close()
   }
