@@ -65,6 +65,9 @@ WITH ins AS (${INSERT_RAW}
 )
 ${select}`
 
+/** The raw insert alone, without the rollups: for the benchmark's comparison only (the rollups would go stale). */
+export const RAW_INSERT_SQL = INSERT_RAW
+
 export const INSERT_SQL = writeSql('SELECT count(*)::int8 AS inserted FROM ins')
 const INSERT_RETURNING_SQL = writeSql('SELECT sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms FROM ins')
 

@@ -73,15 +73,20 @@ END $$;
 
 INSERT INTO sensor_data (id, sensor_id, value, ts) SELECT id, sensor_id, value, ts FROM sensor_data_unpartitioned;
 
-INSERT INTO rollup_1m
-SELECT sensor_id, date_bin('1 minute', ts, timestamptz 'epoch'), count(*), sum(value), min(value), max(value),
-       min(ts), (array_agg(value ORDER BY ts))[1], max(ts), (array_agg(value ORDER BY ts DESC))[1]
-FROM sensor_data_unpartitioned GROUP BY 1, 2;
-
-INSERT INTO rollup_1h
-SELECT sensor_id, date_bin('1 hour', bucket, timestamptz 'epoch'), sum(count), sum(sum), min(min), max(max),
-       min(first_ts), (array_agg(first_value ORDER BY first_ts))[1], max(last_ts), (array_agg(last_value ORDER BY last_ts DESC))[1]
-FROM rollup_1m GROUP BY 1, 2;
+-- Both rollups recomputed from the raw rows: the backfill here, and a repair for anyone who
+-- changed raw rows by hand (SELECT sensorstream_rebuild_rollups(), in a quiet moment: it locks them).
+CREATE FUNCTION sensorstream_rebuild_rollups() RETURNS void LANGUAGE sql AS $$
+  TRUNCATE rollup_1m, rollup_1h;
+  INSERT INTO rollup_1m
+  SELECT sensor_id, date_bin('1 minute', ts, timestamptz 'epoch'), count(*), sum(value), min(value), max(value),
+         min(ts), (array_agg(value ORDER BY ts))[1], max(ts), (array_agg(value ORDER BY ts DESC))[1]
+  FROM sensor_data GROUP BY 1, 2;
+  INSERT INTO rollup_1h
+  SELECT sensor_id, date_bin('1 hour', bucket, timestamptz 'epoch'), sum(count), sum(sum), min(min), max(max),
+         min(first_ts), (array_agg(first_value ORDER BY first_ts))[1], max(last_ts), (array_agg(last_value ORDER BY last_ts DESC))[1]
+  FROM rollup_1m GROUP BY 1, 2;
+$$;
+SELECT sensorstream_rebuild_rollups();
 
 ALTER SEQUENCE sensor_data_id_seq OWNED BY sensor_data.id;
 DROP TABLE sensor_data_unpartitioned;
