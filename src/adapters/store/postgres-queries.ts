@@ -38,7 +38,8 @@ ORDER BY l.sensor_id`
 
 const bin = (column: string): string => `date_bin(make_interval(secs => $2::float8), ${column}, timestamptz 'epoch')`
 
-const STATS_SQL = `
+/** Statistics from raw rows alone (the raw tier; the benchmark times it against the rollups). */
+export const RAW_STATS_SQL = `
 SELECT extract(epoch FROM ${bin('ts')})::float8 AS start,
        count(*)::int8 AS count, min(value) AS min, max(value) AS max, avg(value) AS mean
 FROM sensor_data
@@ -135,7 +136,7 @@ export class PostgresReadingQueries implements ReadingQueries {
   async stats(q: StatsQuery): Promise<Stats> {
     const params: unknown[] = [q.sensorId, q.bucketSeconds, q.from, q.to]
     const choice = chooseTier(q)
-    const sql = choice === undefined ? STATS_SQL : (TIERS.find((t) => t.tier === choice.tier) as (typeof TIERS)[number]).sql
+    const sql = choice === undefined ? RAW_STATS_SQL : (TIERS.find((t) => t.tier === choice.tier) as (typeof TIERS)[number]).sql
     if (choice !== undefined) params.push(choice.lo, choice.hi)
     const { rows } = await this.query<{ start: number; count: string; min: number; max: number; mean: number }>('stats', sql, params)
     return {
