@@ -36,7 +36,8 @@ export async function preload(databaseUrl: string, rows: number, sensors: number
       [startMs, stepMs, perSensor, sensors, rows]
     )
     for (const c of constraints.rows) await client.query(`ALTER TABLE sensor_data ADD CONSTRAINT "${c.name}" ${c.def}`)
-    for (const i of indexes.rows) await client.query(i.def)
+    // pg_get_indexdef of a partitioned table's index says ON ONLY, which would skip the partitions.
+    for (const i of indexes.rows) await client.query(i.def.replace(' ON ONLY ', ' ON '))
     await client.query('SELECT sensorstream_rebuild_rollups()')
     await client.query('VACUUM ANALYZE sensor_data, rollup_1m, rollup_1h')
   } finally {
