@@ -29,6 +29,7 @@ const DATABASE = ['DATABASE_URL', 'DATABASE_POOL_MAX', 'DATABASE_STATEMENT_TIMEO
 const REDIS = ['REDIS_URL', 'REDIS_KEY_PREFIX']
 const PRODUCER = ['PRODUCER_SENSORS', 'PRODUCER_INTERVAL_MS', 'PRODUCER_RATE', 'PRODUCER_COUNT']
 const STREAMING = ['KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'BATCH_MAX_ROWS', 'BATCH_MAX_WAIT_MS', 'METRICS_PORT']
+const STORAGE = ['PARTITION_INTERVAL', 'PARTITION_PREMAKE', 'RETENTION_RAW_DAYS', 'RETENTION_1M_DAYS', 'RETENTION_1H_DAYS']
 const API = ['PORT', 'HOST', 'API_KEYS', 'API_READ_AUTH', 'CORS_ORIGINS', 'API_REQUEST_TIMEOUT_MS', 'API_BODY_LIMIT_BYTES']
 
 const COMMANDS: Record<string, Command> = {
@@ -40,19 +41,19 @@ const COMMANDS: Record<string, Command> = {
   },
   streaming: {
     summary: 'consume readings from Kafka into Postgres and Redis; invalid ones go to the dead-letter topic',
-    variables: [...KAFKA, ...STREAMING, ...DATABASE, ...REDIS, 'LOG_LEVEL'],
+    variables: [...KAFKA, ...STREAMING, ...DATABASE, ...STORAGE, ...REDIS, 'LOG_LEVEL'],
     requires: ['kafka', 'database', 'redis'],
     load: async () => (await import('./services/streaming/main.ts')).main
   },
   api: {
     summary: 'serve readings over HTTP (REST, live stream, health, metrics, OpenAPI)',
-    variables: [...API, ...DATABASE, ...REDIS, 'LOG_LEVEL'],
+    variables: [...API, ...DATABASE, ...STORAGE, ...REDIS, 'LOG_LEVEL'],
     requires: ['database', 'redis'],
     load: async () => (await import('./services/api/main.ts')).main
   },
   all: {
     summary: 'producer, streaming and API in one process; embedded defaults for any service variable not set',
-    variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...REDIS, ...API, 'DATA_DIR', 'LOG_LEVEL'],
+    variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...STORAGE, ...REDIS, ...API, 'DATA_DIR', 'LOG_LEVEL'],
     requires: [],
     load: async () => (await import('./services/all/main.ts')).main
   },
@@ -61,6 +62,12 @@ const COMMANDS: Record<string, Command> = {
     variables: [...DATABASE, 'LOG_LEVEL'],
     requires: ['database'],
     load: async () => (await import('./services/migrate/main.ts')).main
+  },
+  retention: {
+    summary: 'list the partitions past RETENTION_*_DAYS with their size and drop them; --dry-run only lists',
+    variables: [...DATABASE, ...STORAGE, 'LOG_LEVEL'],
+    requires: ['database'],
+    load: async () => (await import('./services/retention/main.ts')).main
   }
 }
 
@@ -92,16 +99,16 @@ function packageJson(): PackageJson {
   return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as PackageJson
 }
 
-type Parsed = { readonly positionals: string[]; readonly help: boolean; readonly version: boolean }
+type Parsed = { readonly positionals: string[]; readonly help: boolean; readonly version: boolean; readonly dryRun: boolean }
 
 function parse(argv: readonly string[]): Parsed | string {
   try {
     const { positionals, values } = parseArgs({
       args: [...argv],
       allowPositionals: true,
-      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } }
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, 'dry-run': { type: 'boolean' } }
     })
-    return { positionals, help: values.help === true, version: values.version === true }
+    return { positionals, help: values.help === true, version: values.version === true, dryRun: values['dry-run'] === true }
   } catch (err) {
     // Node's messages run long (how to pass a positional starting with "-"): the option is enough.
     const { code, message } = err as NodeJS.ErrnoException
@@ -165,7 +172,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const shutdown = onShutdownSignals(logger)
   try {
     const main = await command.load()
-    await main({ config, logger, signal: shutdown.signal })
+    await main({ config, logger, signal: shutdown.signal, dryRun: parsed.dryRun })
     return EXIT_OK
   } catch (err) {
     if (err instanceof AppError && err.code === 'CONFIG_INVALID') {

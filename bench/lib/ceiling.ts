@@ -7,10 +7,10 @@ import { Readable } from 'node:stream'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { binaryColumns, type BinaryColumns } from '../../src/adapters/store/binary-arrays.ts'
-import { migrate } from '../../src/adapters/store/migrate.ts'
-import { INSERT_SQL } from '../../src/adapters/store/postgres.ts'
+import { INSERT_SQL, RAW_INSERT_SQL } from '../../src/adapters/store/postgres.ts'
 import type { Bench } from './context.ts'
 import { treeCpuSeconds } from './proc.ts'
+import { migrateFor } from './schema.ts'
 
 export interface Rows {
   readonly ids: string[]
@@ -88,6 +88,9 @@ const LOADERS: Record<string, Loader> = {
   'unnest-binary': async (client, batch) => {
     await client.query(INSERT_SQL, batch.binary)
   },
+  'unnest-binary-no-rollups': async (client, batch) => {
+    await client.query(RAW_INSERT_SQL, batch.binary)
+  },
   'copy-staging': async (client, batch) => {
     await client.query('BEGIN')
     await client.query('CREATE TEMP TABLE IF NOT EXISTS staging (sensor_id text, value float8, ts timestamptz) ON COMMIT DELETE ROWS')
@@ -107,7 +110,15 @@ export interface Method {
   readonly batchRows: number
   /** ignores duplicates as sensorstream must (false: fails on one, so it is only a reference) */
   readonly idempotent: boolean
+  /** leaves the rollups out, which sensorstream must not: a reference for their cost, never the ceiling */
+  readonly withoutRollups?: boolean
 }
+
+/** sensorstream's statement at its default batch size, and the same without the rollups: their ratio is the rollups' cost in Postgres. */
+export const ROLLUP_METHODS: readonly Method[] = [
+  { name: 'unnest of binary arrays + rollups (as sensorstream), 2 connections, 20k rows', loader: 'unnest-binary', lanes: 2, batchRows: 20_000, idempotent: true },
+  { name: 'the same without the rollups, 2 connections, 20k rows', loader: 'unnest-binary-no-rollups', lanes: 2, batchRows: 20_000, idempotent: true, withoutRollups: true }
+]
 
 export const METHODS: readonly Method[] = [
   { name: 'unnest, 1 connection, 5k rows', loader: 'unnest', lanes: 1, batchRows: 5_000, idempotent: true },
@@ -118,6 +129,7 @@ export const METHODS: readonly Method[] = [
   { name: 'unnest of binary arrays (as sensorstream), 2 connections, 10k rows', loader: 'unnest-binary', lanes: 2, batchRows: 10_000, idempotent: true },
   { name: 'unnest of binary arrays (as sensorstream), 2 connections, 50k rows', loader: 'unnest-binary', lanes: 2, batchRows: 50_000, idempotent: true },
   { name: 'COPY to staging + INSERT ON CONFLICT, 2 connections, 10k rows', loader: 'copy-staging', lanes: 2, batchRows: 10_000, idempotent: true },
+  ...ROLLUP_METHODS,
   { name: 'COPY to staging + INSERT ON CONFLICT, 2 connections, 50k rows', loader: 'copy-staging', lanes: 2, batchRows: 50_000, idempotent: true },
   { name: 'plain COPY (no ON CONFLICT), 2 connections, 50k rows', loader: 'copy-direct', lanes: 2, batchRows: 50_000, idempotent: false }
 ]
@@ -131,9 +143,13 @@ export interface Prepared {
 
 export async function prepare(bench: Bench, rows: Rows, method: Method): Promise<Prepared> {
   const databaseUrl = await bench.database('ceiling')
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 })
-  await migrate(pool)
-  await pool.end()
+  let min = Infinity
+  let max = -Infinity
+  for (const ms of rows.ms) {
+    if (ms < min) min = ms
+    if (ms > max) max = ms
+  }
+  await migrateFor(databaseUrl, min, max)
   return { method, databaseUrl, lanes: plan(rows, method.lanes, method.batchRows), rows: rows.ids.length }
 }
 
@@ -152,7 +168,7 @@ export async function load(prepared: Prepared, postgresPid: number): Promise<Loa
   }))
   try {
     const first = clients[0] as pg.Client
-    await first.query('TRUNCATE sensor_data')
+    await first.query('TRUNCATE sensor_data, rollup_1m, rollup_1h')
     await first.query('CHECKPOINT')
     const loader = LOADERS[prepared.method.loader] as Loader
     const cpuBefore = treeCpuSeconds(postgresPid)

@@ -11,6 +11,8 @@ export interface Sizes {
   readonly naiveReadings: number
   /** rows already in the table for the growth item */
   readonly growthRows: number
+  /** days (daily partitions) they are spread over */
+  readonly growthDays: number
   readonly runs: number
   readonly apiSeconds: number
   /** measuring window per delay run */
@@ -22,7 +24,8 @@ export const FULL: Sizes = {
   readings: 1_000_000,
   sensors: 10_000,
   naiveReadings: 100_000,
-  growthRows: 20_000_000,
+  growthRows: 100_000_000,
+  growthDays: 30,
   runs: 3,
   apiSeconds: 10,
   delaySeconds: 15,
@@ -34,6 +37,7 @@ export const QUICK: Sizes = {
   sensors: 10_000,
   naiveReadings: 5_000,
   growthRows: 1_000_000,
+  growthDays: 30,
   runs: 3,
   apiSeconds: 3,
   delaySeconds: 4,

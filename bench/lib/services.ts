@@ -18,6 +18,16 @@ export const POSTGRES_SETTINGS: Readonly<Record<string, string>> = {
   maintenance_work_mem: '1GB'
 }
 
+/** POSTGRES_SETTINGS with ALTER SYSTEM, then a restart for those that need one. */
+export async function applySettings(postgres: PostgresServer): Promise<void> {
+  const client = new pg.Client({ connectionString: postgres.url })
+  await client.connect()
+  for (const [name, value] of Object.entries(POSTGRES_SETTINGS)) await client.query(`ALTER SYSTEM SET ${name} = '${value}'`)
+  await client.end()
+  await postgres.stop()
+  await postgres.start()
+}
+
 export interface Services {
   readonly kafka: KafkaServer
   readonly postgres: PostgresServer
@@ -31,12 +41,7 @@ export interface Services {
 export async function startServices(): Promise<Services> {
   const [kafka, postgres, redis] = await Promise.all([startKafka({ partitions: 6, heapMb: 1024 }), startPostgres({ durable: true }), startRedis()])
   try {
-    const client = new pg.Client({ connectionString: postgres.url })
-    await client.connect()
-    for (const [name, value] of Object.entries(POSTGRES_SETTINGS)) await client.query(`ALTER SYSTEM SET ${name} = '${value}'`)
-    await client.end()
-    await postgres.stop()
-    await postgres.start()
+    await applySettings(postgres)
     const check = new pg.Client({ connectionString: postgres.url })
     await check.connect()
     const version = (await check.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?'

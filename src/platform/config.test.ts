@@ -26,6 +26,21 @@ function problems(env: Env, variables: string[]): string[] {
 }
 
 describe('loadConfig', () => {
+  test('partitions and retention: defaults, values, and what is refused', () => {
+    assert.deepEqual(loadConfig({}).storage, {
+      partitionIntervalSeconds: 86_400,
+      partitionPremake: 3,
+      retentionRawDays: undefined,
+      retention1mDays: undefined,
+      retention1hDays: undefined
+    })
+    const c = loadConfig({ PARTITION_INTERVAL: '6h', PARTITION_PREMAKE: '0', RETENTION_RAW_DAYS: '30', RETENTION_1M_DAYS: '365', RETENTION_1H_DAYS: '3650' })
+    assert.deepEqual(c.storage, { partitionIntervalSeconds: 21_600, partitionPremake: 0, retentionRawDays: 30, retention1mDays: 365, retention1hDays: 3650 })
+    assert.equal(loadConfig({ PARTITION_INTERVAL: '7d' }).storage.partitionIntervalSeconds, 7 * 86_400)
+    problems({ PARTITION_INTERVAL: '1m', RETENTION_RAW_DAYS: '0', RETENTION_1H_DAYS: 'x' }, ['PARTITION_INTERVAL', 'RETENTION_RAW_DAYS', 'RETENTION_1H_DAYS'])
+    problems({ PARTITION_INTERVAL: '400d' }, ['PARTITION_INTERVAL'])
+  })
+
   test('defaults', () => {
     const c = loadConfig({})
     assert.equal(c.logLevel, 'info')

@@ -62,6 +62,16 @@ export interface Config {
     /** request bodies all requests in flight may hold at once (503 above) */
     readonly bodyBudgetBytes: number
   }
+  readonly storage: {
+    /** width of a sensor_data partition, seconds */
+    readonly partitionIntervalSeconds: number
+    /** partitions created ahead of now */
+    readonly partitionPremake: number
+    /** days kept per tier; undefined: forever */
+    readonly retentionRawDays: number | undefined
+    readonly retention1mDays: number | undefined
+    readonly retention1hDays: number | undefined
+  }
   readonly dataDir: string
 }
 
@@ -100,7 +110,12 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   API_BODY_LIMIT_BYTES: 'largest accepted request body [4194304]',
   API_BODY_TIMEOUT_MS: 'longest a client may take to send a whole request, headers and body; 408 after [30000]',
   API_BODY_BUDGET_BYTES: 'bytes of request bodies all requests in flight may hold at once; 503 above [16777216]',
-  DATA_DIR: 'where embedded services keep their data [./data]'
+  DATA_DIR: 'where embedded services keep their data [./data]',
+  PARTITION_INTERVAL: 'time span of one sensor_data partition: Nh or Nd [1d]',
+  PARTITION_PREMAKE: 'partitions created ahead of now [3]',
+  RETENTION_RAW_DAYS: 'days of raw readings kept (whole partitions dropped) [forever]',
+  RETENTION_1M_DAYS: 'days of 1-minute rollups kept [forever]',
+  RETENTION_1H_DAYS: 'days of 1-hour rollups kept [forever]'
 }
 
 /** Reads `.env` from `cwd` (when present) under the real environment, which wins. */
@@ -245,6 +260,19 @@ function parseSensors(read: Reader): string[] {
   return ids
 }
 
+const INTERVAL_UNITS: Record<string, number> = { h: 3600, d: 86_400 }
+
+function parsePartitionInterval(read: Reader): number {
+  const value = read.raw('PARTITION_INTERVAL') ?? '1d'
+  const match = /^([1-9]\d{0,3})([hd])$/.exec(value)
+  const seconds = match === null ? 0 : Number(match[1]) * (INTERVAL_UNITS[match[2] as string] as number)
+  if (seconds === 0 || seconds > 366 * 86_400) {
+    read.problems.push(`PARTITION_INTERVAL: must be Nh or Nd (1h to 366d), e.g. 1d or 6h, got "${value}"`)
+    return 86_400
+  }
+  return seconds
+}
+
 function parseBrokers(read: Reader): string[] | undefined {
   const brokers = read.list('KAFKA_BROKERS')
   for (const broker of brokers ?? []) {
@@ -305,6 +333,13 @@ export function loadConfig(env: Env = environment()): Config {
       bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024),
       bodyTimeoutMs: read.int('API_BODY_TIMEOUT_MS', 30_000, 100),
       bodyBudgetBytes: read.int('API_BODY_BUDGET_BYTES', 16 * 1024 * 1024, 1024)
+    },
+    storage: {
+      partitionIntervalSeconds: parsePartitionInterval(read),
+      partitionPremake: read.int('PARTITION_PREMAKE', 3, 0, 1000),
+      retentionRawDays: read.int('RETENTION_RAW_DAYS', undefined, 1),
+      retention1mDays: read.int('RETENTION_1M_DAYS', undefined, 1),
+      retention1hDays: read.int('RETENTION_1H_DAYS', undefined, 1)
     },
     dataDir: resolve(read.string('DATA_DIR', './data'))
   }

@@ -54,13 +54,26 @@ export interface BucketStats {
   readonly mean: number
 }
 
+/**
+ * Where statistics come from: raw readings, or the 1-minute or 1-hour rollups (exact aggregates of
+ * the raw readings, kept when raw readings are dropped by retention).
+ */
+export type Tier = 'raw' | '1m' | '1h'
+
+export interface Stats {
+  /** the coarsest tier that answers every bucket exactly (a range's unaligned edges come from raw rows) */
+  readonly tier: Tier
+  /** oldest first; buckets without readings are left out */
+  readonly buckets: readonly BucketStats[]
+}
+
 export interface ReadingQueries extends Lifecycle {
   /** One page of readings, newest first (by time, then by insertion). */
   list(query: ListQuery): Promise<Page>
   /** Every sensor with its newest stored reading, ordered by sensor_id. */
   latestPerSensor(): Promise<Reading[]>
-  /** Count, min, max and mean per time bucket, oldest bucket first; buckets without readings are left out. */
-  stats(query: StatsQuery): Promise<BucketStats[]>
+  /** Count, min, max and mean per time bucket, from the coarsest tier that answers them exactly. */
+  stats(query: StatsQuery): Promise<Stats>
   /** Resolves when the database answers. */
   ping(): Promise<void>
 }

@@ -29,3 +29,31 @@ export interface ReadingStore extends Lifecycle {
   /** Resolves when the database answers. */
   ping(): Promise<void>
 }
+
+/** Days kept per tier; undefined: forever. */
+export interface RetentionPolicy {
+  readonly rawDays: number | undefined
+  readonly minuteDays: number | undefined
+  readonly hourDays: number | undefined
+}
+
+/** A whole partition of one tier that retention drops (never rows one by one). */
+export interface ExpiredPartition {
+  readonly table: string
+  readonly name: string
+  /** its time range, unix seconds, [from, to) */
+  readonly from: number
+  readonly to: number
+  /** on disk, with its indexes */
+  readonly bytes: number
+}
+
+/** Upkeep of the stored history: partitions ahead of time, old ones dropped. */
+export interface StorageMaintenance {
+  /** Makes the partitions from now to the configured number ahead; safe from several instances. */
+  premakePartitions(): Promise<void>
+  /** The partitions entirely older than the policy's limits at `nowMs`. */
+  expiredPartitions(nowMs?: number): Promise<ExpiredPartition[]>
+  /** Drops them; undefined when another instance is doing it right now (advisory lock). */
+  dropExpiredPartitions(nowMs?: number): Promise<ExpiredPartition[] | undefined>
+}

@@ -7,6 +7,8 @@ export interface ServiceContext {
   readonly config: Config
   readonly logger: Logger
   readonly signal: AbortSignal
+  /** `--dry-run` on the command line (only `retention` reads it) */
+  readonly dryRun?: boolean
 }
 
 export type ServiceMain = (context: ServiceContext) => Promise<void>

@@ -195,6 +195,7 @@ describe('endpoints', () => {
       'GET /recent/{sensor_id}',
       'GET /sensors',
       'GET /sensors/{id}/readings',
+      'GET /sensors/{id}/series',
       'GET /sensors/{id}/stats',
       'GET /stream',
       'POST /data'

@@ -207,6 +207,7 @@ export class Rig {
     assert.equal(wrongValue, 0, 'the first value wins for every replay')
     assert.equal(latestMissing, 0, 'every sensor has a latest value in Redis')
     assert.equal(latestWrong, 0, "every sensor's latest value is its newest reading")
+    assert.ok(rollups.checked > 0, 'rollup buckets exist')
     assert.equal(rollups.wrong, 0, 'every rollup bucket equals the aggregate of its raw rows')
     return counts
   }
@@ -262,21 +263,24 @@ export async function produce(rig: Rig, workload: Workload, ratePerSecond: numbe
   }
 }
 
-/** Every 1-minute and 1-hour rollup bucket against the aggregate of its raw rows; none checked while the tables do not exist. */
+/** Every 1-minute and 1-hour rollup bucket against the aggregate of its raw rows (sums to floating-point rounding). */
 async function checkRollups(url: string): Promise<{ checked: number; wrong: number }> {
-  const tables = await sql<{ name: string }>(url, "SELECT table_name AS name FROM information_schema.tables WHERE table_name IN ('sensor_rollup_1m', 'sensor_rollup_1h') AND table_schema = current_schema()")
   let checked = 0
   let wrong = 0
-  for (const { name } of tables) {
-    const width = name.endsWith('1m') ? 'minute' : 'hour'
+  for (const [table, width] of [['rollup_1m', '1 minute'], ['rollup_1h', '1 hour']] as const) {
     const [row] = await sql<{ checked: string; wrong: string }>(
       url,
       `WITH raw AS (
-         SELECT sensor_id, date_trunc('${width}', ts) AS bucket, count(*) AS n, sum(value) AS total, min(value) AS lo, max(value) AS hi
+         SELECT sensor_id, date_bin('${width}', ts, timestamptz 'epoch') AS bucket, count(*) AS count, sum(value) AS sum, min(value) AS min,
+                max(value) AS max, min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value, max(ts) AS last_ts,
+                (array_agg(value ORDER BY ts DESC))[1] AS last_value
          FROM sensor_data GROUP BY 1, 2)
        SELECT count(*) AS checked,
-              count(*) FILTER (WHERE r.sensor_id IS NULL OR raw.sensor_id IS NULL OR r.count <> raw.n OR abs(r.sum - raw.total) > 1e-6 * greatest(1, abs(raw.total)) OR r.min <> raw.lo OR r.max <> raw.hi) AS wrong
-       FROM ${name} r FULL JOIN raw ON raw.sensor_id = r.sensor_id AND raw.bucket = r.bucket`
+              count(*) FILTER (WHERE r.sensor_id IS NULL OR raw.sensor_id IS NULL
+                OR (raw.count, raw.min, raw.max, raw.first_ts, raw.first_value, raw.last_ts, raw.last_value)
+                   IS DISTINCT FROM (r.count, r.min, r.max, r.first_ts, r.first_value, r.last_ts, r.last_value)
+                OR abs(r.sum - raw.sum) > 1e-9 * greatest(1, abs(raw.sum))) AS wrong
+       FROM ${table} r FULL JOIN raw ON raw.sensor_id = r.sensor_id AND raw.bucket = r.bucket`
     )
     checked += Number(row?.checked ?? 0)
     wrong += Number(row?.wrong ?? 0)

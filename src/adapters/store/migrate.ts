@@ -21,8 +21,11 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .sort((a, b) => a.version - b.version)
 }
 
-/** Applies pending migrations; returns the names of those it applied. */
-export async function migrate(pool: pg.Pool, migrations = listMigrations()): Promise<string[]> {
+/**
+ * Applies pending migrations; returns the names of those it applied. `settings` are set for each
+ * migration's transaction (set_config … true), for the SQL to read with current_setting.
+ */
+export async function migrate(pool: pg.Pool, migrations = listMigrations(), settings: Readonly<Record<string, string>> = {}): Promise<string[]> {
   const client = await pool.connect()
   const applied: string[] = []
   try {
@@ -36,6 +39,7 @@ export async function migrate(pool: pg.Pool, migrations = listMigrations()): Pro
         if (done.has(migration.version)) continue
         await client.query('BEGIN')
         try {
+          for (const [name, value] of Object.entries(settings)) await client.query('SELECT set_config($1, $2, true)', [name, value])
           await client.query(migration.sql)
           await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name])
           await client.query('COMMIT')

@@ -1,9 +1,10 @@
 // ReadingQueries on PostgreSQL. Every value from the caller travels as a bound parameter; the SQL
-// text is assembled only from fixed fragments. Newest-first pages use keyset paging on (ts, id),
+// text is assembled only from fixed fragments. Statistics come from the coarsest rollup that
+// answers them exactly (chooseTier), so a year at one-day buckets reads ~9,000 rows, not millions. Newest-first pages use keyset paging on (ts, id),
 // served by the index of migration 002 (or by UNIQUE (sensor_id, ts) for one sensor).
 import type pg from 'pg'
 import { normalizeTimestamp, type Reading } from '../../domain/reading.ts'
-import type { BucketStats, ListQuery, Page, ReadingQueries, StatsQuery } from '../../ports/queries.ts'
+import type { ListQuery, Page, ReadingQueries, Stats, StatsQuery, Tier } from '../../ports/queries.ts'
 import { translatePgError } from './postgres-errors.ts'
 
 /** The queries share the pool of a PostgresReadingStore (its `pool`), which owns and closes it. */
@@ -35,12 +36,50 @@ FROM ids CROSS JOIN LATERAL (
 ) l
 ORDER BY l.sensor_id`
 
-const STATS_SQL = `
-SELECT extract(epoch FROM date_bin(make_interval(secs => $2::float8), ts, timestamptz 'epoch'))::float8 AS start,
+const bin = (column: string): string => `date_bin(make_interval(secs => $2::float8), ${column}, timestamptz 'epoch')`
+
+/** Statistics from raw rows alone (the raw tier; the benchmark times it against the rollups). */
+export const RAW_STATS_SQL = `
+SELECT extract(epoch FROM ${bin('ts')})::float8 AS start,
        count(*)::int8 AS count, min(value) AS min, max(value) AS max, avg(value) AS mean
 FROM sensor_data
 WHERE sensor_id = $1 AND ts >= to_timestamp($3::float8) AND ts < to_timestamp($4::float8)
 GROUP BY 1 ORDER BY 1`
+
+/** raw rows of one sensor in [$lo, $hi), as partial aggregates of one reading each */
+const rawPart = (lo: string, hi: string): string =>
+  `SELECT ${bin('ts')} AS b, 1::int8 AS count, value AS sum, value AS min, value AS max
+   FROM sensor_data WHERE sensor_id = $1 AND ts >= to_timestamp(${lo}::float8) AND ts < to_timestamp(${hi}::float8)`
+
+/** The middle [$5, $6) from a rollup table, the unaligned edges [$3, $5) and [$6, $4) from raw rows. */
+const tierStatsSql = (table: string): string => `
+WITH parts AS (
+  SELECT ${bin('bucket')} AS b, count, sum, min, max
+  FROM ${table} WHERE sensor_id = $1 AND bucket >= to_timestamp($5::float8) AND bucket < to_timestamp($6::float8)
+  UNION ALL ${rawPart('$3', '$5')}
+  UNION ALL ${rawPart('$6', '$4')}
+)
+SELECT extract(epoch FROM b)::float8 AS start, sum(count)::int8 AS count, min(min) AS min, max(max) AS max, sum(sum) / sum(count) AS mean
+FROM parts GROUP BY b ORDER BY b`
+
+const TIERS = [
+  { tier: '1h', seconds: 3600, sql: tierStatsSql('rollup_1h') },
+  { tier: '1m', seconds: 60, sql: tierStatsSql('rollup_1m') }
+] as const
+
+/**
+ * The coarsest rollup whose buckets each fall in one stats bucket (the width is a multiple of
+ * theirs) and that covers at least one whole rollup bucket of the range; undefined: raw rows.
+ */
+export function chooseTier(q: StatsQuery): { tier: Tier; lo: number; hi: number } | undefined {
+  for (const { tier, seconds } of TIERS) {
+    if (q.bucketSeconds % seconds !== 0) continue
+    const lo = Math.ceil(q.from / seconds) * seconds
+    const hi = Math.floor(q.to / seconds) * seconds
+    if (lo < hi) return { tier, lo, hi }
+  }
+  return undefined
+}
 
 export class PostgresReadingQueries implements ReadingQueries {
   private readonly pool: pg.Pool
@@ -94,14 +133,16 @@ export class PostgresReadingQueries implements ReadingQueries {
     return rows.map(toReading)
   }
 
-  async stats(q: StatsQuery): Promise<BucketStats[]> {
-    const { rows } = await this.query<{ start: number; count: string; min: number; max: number; mean: number }>('stats', STATS_SQL, [
-      q.sensorId,
-      q.bucketSeconds,
-      q.from,
-      q.to
-    ])
-    return rows.map((r) => ({ start: normalizeTimestamp(r.start), count: Number(r.count), min: r.min, max: r.max, mean: r.mean }))
+  async stats(q: StatsQuery): Promise<Stats> {
+    const params: unknown[] = [q.sensorId, q.bucketSeconds, q.from, q.to]
+    const choice = chooseTier(q)
+    const sql = choice === undefined ? RAW_STATS_SQL : (TIERS.find((t) => t.tier === choice.tier) as (typeof TIERS)[number]).sql
+    if (choice !== undefined) params.push(choice.lo, choice.hi)
+    const { rows } = await this.query<{ start: number; count: string; min: number; max: number; mean: number }>('stats', sql, params)
+    return {
+      tier: choice?.tier ?? 'raw',
+      buckets: rows.map((r) => ({ start: normalizeTimestamp(r.start), count: Number(r.count), min: r.min, max: r.max, mean: r.mean }))
+    }
   }
 
   private async query<R extends pg.QueryResultRow>(operation: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {

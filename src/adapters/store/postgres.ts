@@ -1,13 +1,16 @@
-// ReadingStore on PostgreSQL. A batch is one INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING:
-// one round trip and one statement however many rows, idempotent on (sensor_id, ts).
+// ReadingStore on PostgreSQL. A batch is one statement (writeSql): INSERT … SELECT FROM unnest(…)
+// ON CONFLICT DO NOTHING feeding the rollup upserts: one round trip however many rows, idempotent
+// on (sensor_id, ts). Partitions are made before the batch needs them (partitions.ts).
 import { setTimeout as delay } from 'node:timers/promises'
 import pg from 'pg'
 import type { Reading } from '../../domain/reading.ts'
 import { normalizeTimestamp } from '../../domain/reading.ts'
+import type { Config } from '../../platform/config.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { ReadingStore, WriteResult } from '../../ports/store.ts'
 import { binaryColumns } from './binary-arrays.ts'
 import { migrate } from './migrate.ts'
+import { isMissingPartition, Partitions, type PartitionOptions } from './partitions.ts'
 import { translatePgError } from './postgres-errors.ts'
 
 export interface PostgresStoreOptions {
@@ -16,22 +19,71 @@ export interface PostgresStoreOptions {
   readonly statementTimeoutMs: number
   readonly connectTimeoutMs?: number
   readonly logger: Logger
+  /** sensor_data's partition width and how many are made ahead [one day, 3] */
+  readonly partitions?: PartitionOptions
 }
 
 // The three columns travel as binary arrays (binary-arrays.ts): timestamps as exact microseconds.
-// Rows are inserted in one fixed key order, so concurrent writes of the same keys wait for each
-// other instead of deadlocking; `n` keeps the first of a key's duplicates within a batch first.
-export const INSERT_SQL = `
+// Rows go in a fixed key order (sensor_id in byte order, then time), and so do the rollup rows
+// below: two writers touching the same keys lock them in the same order, so they cannot deadlock;
+// `n` keeps the first of a key's duplicates within a batch first (first write wins).
+const INSERT_RAW = `
 INSERT INTO sensor_data (sensor_id, value, ts)
 SELECT s, v, t FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) WITH ORDINALITY AS u(s, v, t, n)
 ORDER BY s COLLATE "C", t, n
 ON CONFLICT (sensor_id, ts) DO NOTHING`
+
+/** Adds a batch's per-bucket aggregates (`d`) to a rollup table; a late reading moves first or last only when it is earlier or later. */
+const upsertRollup = (table: string, source: string): string => `
+INSERT INTO ${table} AS r (sensor_id, bucket, count, sum, min, max, first_ts, first_value, last_ts, last_value)
+SELECT * FROM ${source} ORDER BY sensor_id COLLATE "C", bucket
+ON CONFLICT (sensor_id, bucket) DO UPDATE SET
+  count = r.count + excluded.count, sum = r.sum + excluded.sum,
+  min = least(r.min, excluded.min), max = greatest(r.max, excluded.max),
+  first_value = CASE WHEN excluded.first_ts < r.first_ts THEN excluded.first_value ELSE r.first_value END,
+  first_ts = least(r.first_ts, excluded.first_ts),
+  last_value = CASE WHEN excluded.last_ts > r.last_ts THEN excluded.last_value ELSE r.last_value END,
+  last_ts = greatest(r.last_ts, excluded.last_ts)`
+
+/**
+ * One statement per batch: the raw insert, and the 1-minute and 1-hour rollups updated from the
+ * rows it really inserted (a duplicate adds nothing), in the same transaction. `select` reads `ins`.
+ */
+export const writeSql = (select: string): string => `
+WITH ins AS (${INSERT_RAW}
+  RETURNING sensor_id, ts, value
+), d1m AS (
+  SELECT sensor_id, date_bin('1 minute', ts, timestamptz 'epoch') AS bucket, count(*) AS count, sum(value) AS sum,
+         min(value) AS min, max(value) AS max, min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value,
+         max(ts) AS last_ts, (array_agg(value ORDER BY ts DESC))[1] AS last_value
+  FROM ins GROUP BY 1, 2
+), d1h AS (
+  SELECT sensor_id, date_bin('1 hour', bucket, timestamptz 'epoch') AS bucket, sum(count)::int8 AS count, sum(sum) AS sum,
+         min(min) AS min, max(max) AS max, min(first_ts) AS first_ts, (array_agg(first_value ORDER BY first_ts))[1] AS first_value,
+         max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value
+  FROM d1m GROUP BY 1, 2
+), m AS (${upsertRollup('rollup_1m', 'd1m')}
+), h AS (${upsertRollup('rollup_1h', 'd1h')}
+)
+${select}`
+
+/** The raw insert alone, without the rollups: for the benchmark's comparison only (the rollups would go stale). */
+export const RAW_INSERT_SQL = INSERT_RAW
+
+export const INSERT_SQL = writeSql('SELECT count(*)::int8 AS inserted FROM ins')
+const INSERT_RETURNING_SQL = writeSql('SELECT sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms FROM ins')
+
+/** The partition settings of the configuration (PARTITION_INTERVAL, PARTITION_PREMAKE). */
+export function partitionOptions(storage: Config['storage']): PartitionOptions {
+  return { intervalSeconds: storage.partitionIntervalSeconds, premake: storage.partitionPremake }
+}
 
 /** How long close() waits for the connections to end. */
 const CLOSE_WAIT_MS = 5_000
 
 export class PostgresReadingStore implements ReadingStore {
   readonly pool: pg.Pool
+  readonly partitions: Partitions
   private readonly logger: Logger
 
   constructor(options: PostgresStoreOptions) {
@@ -46,6 +98,7 @@ export class PostgresReadingStore implements ReadingStore {
     // An idle connection that dies (Postgres restarted) must not crash the process: the pool
     // drops it and the next query opens a new one.
     this.pool.on('error', (err) => this.logger.warn({ err: err.message }, 'idle postgres connection lost'))
+    this.partitions = new Partitions(this.pool, this.logger, options.partitions)
   }
 
   async connect(): Promise<void> {
@@ -70,8 +123,11 @@ export class PostgresReadingStore implements ReadingStore {
 
   async migrate(): Promise<void> {
     try {
-      const applied = await migrate(this.pool)
+      const applied = await migrate(this.pool, undefined, {
+        'sensorstream.partition_interval': `${this.partitions.options.intervalSeconds} seconds`
+      })
       if (applied.length > 0) this.logger.info({ applied }, 'migrations applied')
+      await this.partitions.premake()
     } catch (err) {
       throw translatePgError(err, 'migrate')
     }
@@ -83,18 +139,14 @@ export class PostgresReadingStore implements ReadingStore {
 
   async write(readings: readonly Reading[]): Promise<WriteResult> {
     if (readings.length === 0) return { inserted: 0, duplicates: 0 }
-    const result = await this.query('write', INSERT_SQL, binaryColumns(readings))
-    const inserted = result.rowCount ?? 0
+    const result = await this.writeBatch<{ inserted: string }>(INSERT_SQL, readings)
+    const inserted = Number(result.rows[0]?.inserted ?? 0)
     return { inserted, duplicates: readings.length - inserted }
   }
 
   async writeReturningNew(readings: readonly Reading[]): Promise<readonly boolean[]> {
     if (readings.length === 0) return []
-    const result = await this.query<{ sensor_id: string; ms: string }>(
-      'write',
-      `${INSERT_SQL} RETURNING sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms`,
-      binaryColumns(readings)
-    )
+    const result = await this.writeBatch<{ sensor_id: string; ms: string }>(INSERT_RETURNING_SQL, readings)
     const fresh = new Set(result.rows.map((r) => `${r.sensor_id}\u0000${r.ms}`))
     // Only the first occurrence of a key within the batch counts as new.
     return readings.map((r) => fresh.delete(`${r.sensor_id}\u0000${Math.round(r.timestamp * 1000)}`))
@@ -108,6 +160,24 @@ export class PostgresReadingStore implements ReadingStore {
     )
     const row = rows[0]
     return row === undefined ? undefined : { sensor_id: row.sensor_id, value: row.value, timestamp: normalizeTimestamp(row.ts) }
+  }
+
+  private async writeBatch<R extends pg.QueryResultRow>(sql: string, readings: readonly Reading[]): Promise<pg.QueryResult<R>> {
+    const params = binaryColumns(readings)
+    try {
+      await this.partitions.ensureFor(readings)
+      return await this.pool.query<R>(sql, params)
+    } catch (err) {
+      if (!isMissingPartition(err)) throw translatePgError(err, 'write')
+    }
+    // A partition this process believed in is gone (retention elsewhere): look again, once.
+    this.partitions.invalidate()
+    try {
+      await this.partitions.ensureFor(readings)
+      return await this.pool.query<R>(sql, params)
+    } catch (err) {
+      throw translatePgError(err, 'write')
+    }
   }
 
   /** Runs one query, translating driver errors into port errors. */

@@ -8,8 +8,9 @@ import { MemoryLatestValues } from '../../adapters/cache/memory.ts'
 import { MemoryLiveFeed } from '../../adapters/cache/memory-live-feed.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
-import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
+import { storageMaintenance } from '../../adapters/store/retention.ts'
 import type { Config } from '../../platform/config.ts'
 import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
@@ -21,6 +22,7 @@ import type { LiveFeed } from '../../ports/live-feed.ts'
 import { openApiStore } from '../api/main.ts'
 import { startApi, type RunningApi } from '../api/server.ts'
 import { connectAll, type Opened } from '../connect.ts'
+import { startMaintenance, type RunningMaintenance } from '../maintenance.ts'
 import { runProducer } from '../producer/run.ts'
 import type { ServiceMain } from '../service.ts'
 import { StreamingMetrics } from '../streaming/metrics.ts'
@@ -107,6 +109,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   let postgres: EmbeddedPostgres | undefined
   let opened: Opened | undefined
   let api: RunningApi | undefined
+  let upkeep: RunningMaintenance | undefined
   try {
     if (apiConfig.port !== 0 && !(await isPortFree(apiConfig.port, apiConfig.host))) throw portInUse(apiConfig)
     let databaseUrl = config.database.url
@@ -117,7 +120,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     }
     const bus = chooseBus(config, logger)
     const cache = chooseCache(config, logger)
-    const store = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'postgres' }) })
+    const store = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'postgres' }), partitions: partitionOptions(config.storage) })
     const apiStore = openApiStore(config, databaseUrl, logger.child({ component: 'api-postgres' }))
     const queries = new PostgresReadingQueries({ pool: apiStore.pool })
     const counted = countingPublisher(bus.publisher, config.kafka.topic)
@@ -136,6 +139,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const registry = createMetricsRegistry('all')
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
+    upkeep = startMaintenance(storageMaintenance(store, config.storage, logger.child({ component: 'maintenance' })), { registry, logger, ready: Promise.resolve() })
     api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: apiConfig, logger: logger.child({ service: 'api' }) }).catch(
       (err: unknown) => {
         // Taken since the check at startup.
@@ -185,6 +189,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     if (failure !== undefined) throw failure
   } finally {
     await api?.close().catch(() => undefined)
+    await upkeep?.stop()
     await opened?.close()
     await postgres?.stop().catch((err: Error) => logger.error({ err: err.message }, 'embedded PostgreSQL did not stop'))
     lock.release()

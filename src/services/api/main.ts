@@ -1,6 +1,7 @@
 // `sensorstream api`: the one place that chooses the API's adapters (Postgres and Redis), then runs
 // the HTTP server until the shutdown signal, and closes server then adapters in reverse order.
-import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { storageMaintenance } from '../../adapters/store/retention.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
@@ -9,7 +10,8 @@ import type { Logger } from '../../platform/logger.ts'
 import { createMetricsRegistry, collectProcessMetrics } from '../../platform/metrics.ts'
 import { checkPortFree, listening } from '../../platform/listen.ts'
 import { aborted } from '../../platform/shutdown.ts'
-import { connectAll } from '../connect.ts'
+import { connectAll, type Opened } from '../connect.ts'
+import { startMaintenance } from '../maintenance.ts'
 import type { ServiceMain } from '../service.ts'
 import { DEFAULT_HOST, startApi } from './server.ts'
 
@@ -21,7 +23,8 @@ export function openApiStore(config: Config, databaseUrl: string, logger: Logger
     poolMax: config.database.poolMax,
     statementTimeoutMs: Math.min(config.database.statementTimeoutMs, Math.max(timeoutMs, 100)),
     connectTimeoutMs: timeoutMs,
-    logger
+    logger,
+    partitions: partitionOptions(config.storage)
   })
 }
 
@@ -32,13 +35,17 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   const http = { variable: 'PORT', host: config.api.host ?? DEFAULT_HOST, port: config.api.port, hostVariable: 'HOST' }
   await checkPortFree(http)
 
-  // Migrations may take longer than an API request may: they get the normal statement timeout.
-  const migrator = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'migrate' }) })
+  // Migrations and storage maintenance may take longer than an API request may: they get the
+  // normal statement timeout, on a pool of their own kept for the maintenance rounds.
+  const migrator = new PostgresReadingStore({ ...config.database, url: databaseUrl, logger: logger.child({ component: 'migrate' }), partitions: partitionOptions(config.storage) })
+  let migrated: Opened
   try {
-    const ready = await connectAll({ postgres: migrator }, logger, signal)
-    if (signal.aborted) return stopped(logger)
+    migrated = await connectAll({ postgres: migrator }, logger, signal)
+    if (signal.aborted) {
+      await migrated.close()
+      return stopped(logger)
+    }
     await migrator.migrate()
-    await ready.close()
   } catch (err) {
     await migrator.close().catch(() => undefined)
     throw err
@@ -54,26 +61,35 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     logger: logger.child({ component: 'redis' })
   })
   const live = new RedisLiveFeed({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'live' }) })
-  const opened = await connectAll({ store, queries, latest, live }, logger, signal)
+  const opened = await connectAll({ store, queries, latest, live }, logger, signal).catch(async (err: unknown) => {
+    await migrated.close()
+    throw err
+  })
   if (signal.aborted) {
     await opened.close()
+    await migrated.close()
     return stopped(logger)
   }
 
   const registry = createMetricsRegistry('api')
   collectProcessMetrics(registry)
+  const upkeep = startMaintenance(storageMaintenance(migrator, config.storage, logger.child({ component: 'maintenance' })), { registry, logger, ready: Promise.resolve() })
   let api
   try {
     api = await listening(http, () => startApi({ deps: { store, queries, latest, live, registry }, config: config.api, logger }))
   } catch (err) {
+    await upkeep.stop()
     await opened.close()
+    await migrated.close()
     throw err
   }
   logger.info({ url: api.url, listening: api.listening, docs: `${api.url}/docs` }, `api listening on ${api.listening} (${api.url})`)
 
   await aborted(signal)
   await api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed'))
+  await upkeep.stop()
   await opened.close()
+  await migrated.close()
   stopped(logger)
 }
 

@@ -3,11 +3,13 @@
 import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapters/bus/kafka.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
-import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { storageMaintenance } from '../../adapters/store/retention.ts'
 import { requireServices } from '../../platform/config.ts'
 import { collectProcessMetrics, createMetricsRegistry, serveMetrics } from '../../platform/metrics.ts'
 import { listening } from '../../platform/listen.ts'
 import { connectAll } from '../connect.ts'
+import { startMaintenance } from '../maintenance.ts'
 import type { ServiceMain } from '../service.ts'
 import { StreamingMetrics } from './metrics.ts'
 import { runStreaming } from './run.ts'
@@ -21,7 +23,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
       url: config.database.url as string,
       poolMax: config.database.poolMax,
       statementTimeoutMs: config.database.statementTimeoutMs,
-      logger
+      logger,
+      partitions: partitionOptions(config.storage)
     }),
     latest: new RedisLatestValues(redis),
     live: new RedisLiveFeed(redis),
@@ -39,9 +42,11 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     await server?.close()
     throw err
   })
+  const upkeep = startMaintenance(storageMaintenance(parts.store, config.storage, logger), { registry, logger, ready: parts.store.migrate() })
   try {
     if (!signal.aborted) await runStreaming({ ...parts, metrics }, config, logger, signal)
   } finally {
+    await upkeep.stop()
     await opened.close()
     await server?.close()
   }

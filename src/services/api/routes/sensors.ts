@@ -1,10 +1,12 @@
 // GET /sensors (every sensor with its latest reading), GET /sensors/:id/readings (a time range,
-// paged like /data) and GET /sensors/:id/stats (count, min, max, mean per date_bin bucket).
+// paged like /data), GET /sensors/:id/stats (count, min, max, mean per date_bin bucket) and
+// GET /sensors/:id/series (the same for at most N points, the bucket chosen here).
 import type { FastifyInstance } from 'fastify'
 import type { Reading } from '../../../domain/reading.ts'
 import { AppError } from '../../../platform/errors.ts'
 import type { RouteContext } from '../context.ts'
 import { bucketSeconds, decodeCursor, encodeCursor, MAX_BUCKETS, nextLink, parseRange } from '../params.ts'
+import { DEFAULT_POINTS, MAX_POINTS, seriesBucketSeconds } from '../series.ts'
 import { bucketParam, cacheHeader, errors, linkHeader, pageQuery, rangeQuery, readingList, sensorIdParam } from '../schemas.ts'
 
 const idParams = { type: 'object', required: ['id'], properties: { id: sensorIdParam } } as const
@@ -12,32 +14,66 @@ const idParams = { type: 'object', required: ['id'], properties: { id: sensorIdP
 /** Default span of a stats request without `from`. */
 const DEFAULT_STATS_SPAN_S = 3600
 
+/** Default span of a series request without `from`. */
+const DEFAULT_SERIES_SPAN_S = 86_400
+
+const TIER_DESCRIPTION =
+  'where the answer comes from: `1h` or `1m` (the rollups, exact aggregates of the raw readings, kept when retention has dropped those) or `raw` (the readings). ' +
+  'The coarsest that answers every bucket exactly: `1h` when the bucket is a whole number of hours, `1m` when of minutes, else `raw`; ' +
+  'a range that does not start or end on a whole hour (minute) takes those edges from the raw readings.'
+const tierProperty = { type: 'string', enum: ['raw', '1m', '1h'], description: TIER_DESCRIPTION } as const
+const tierHeader = { 'x-tier': { type: 'string', description: 'the same as `tier` in the body' } } as const
+
+const bucketStats = {
+  type: 'array',
+  description: 'oldest first; buckets without readings are left out',
+  items: {
+    type: 'object',
+    required: ['start', 'count', 'min', 'max', 'mean'],
+    properties: {
+      start: { type: 'number', description: 'bucket start, unix seconds' },
+      count: { type: 'integer' },
+      min: { type: 'number' },
+      max: { type: 'number' },
+      mean: { type: 'number' }
+    }
+  }
+} as const
+
 const statsResponse = {
   type: 'object',
-  required: ['sensor_id', 'from', 'to', 'bucket', 'bucket_seconds', 'buckets'],
+  required: ['sensor_id', 'from', 'to', 'bucket', 'bucket_seconds', 'tier', 'buckets'],
   properties: {
     sensor_id: sensorIdParam,
     from: { type: 'number', description: 'unix seconds, inclusive' },
     to: { type: 'number', description: 'unix seconds, exclusive' },
     bucket: { type: 'string' },
     bucket_seconds: { type: 'number' },
-    buckets: {
-      type: 'array',
-      description: 'oldest first; buckets without readings are left out',
-      items: {
-        type: 'object',
-        required: ['start', 'count', 'min', 'max', 'mean'],
-        properties: {
-          start: { type: 'number', description: 'bucket start, unix seconds' },
-          count: { type: 'integer' },
-          min: { type: 'number' },
-          max: { type: 'number' },
-          mean: { type: 'number' }
-        }
-      }
-    }
+    tier: tierProperty,
+    buckets: bucketStats
   }
 } as const
+
+const seriesResponse = {
+  type: 'object',
+  required: ['sensor_id', 'from', 'to', 'bucket_seconds', 'tier', 'points'],
+  properties: {
+    sensor_id: sensorIdParam,
+    from: { type: 'number', description: 'unix seconds, inclusive' },
+    to: { type: 'number', description: 'unix seconds, exclusive' },
+    bucket_seconds: { type: 'number', description: 'the width chosen: the smallest whole number of seconds, minutes or hours giving at most `points` buckets' },
+    tier: tierProperty,
+    points: { ...bucketStats, description: 'at most `points`, oldest first, with min and max so that spikes show; buckets without readings are left out' }
+  }
+} as const
+
+function timeRange(query: { from?: string; to?: string }, defaultSpan: number): { from: number; to: number } {
+  const range = parseRange(query)
+  const to = range.to ?? Date.now() / 1000
+  const from = range.from ?? to - defaultSpan
+  if (to <= from) throw new AppError('VALIDATION_FAILED', 'the request is not valid', { details: [{ path: '/from', in: 'query', message: 'must be before to' }] })
+  return { from, to }
+}
 
 export function sensorRoutes(ctx: RouteContext) {
   const { deps, metrics, logger } = ctx
@@ -103,18 +139,15 @@ export function sensorRoutes(ctx: RouteContext) {
       {
         schema: {
           summary: "A sensor's count, min, max and mean per time bucket",
-          description: `Buckets from date_bin, aligned on the unix epoch. Default range: the last hour before \`to\` (default now). At most ${MAX_BUCKETS} buckets per request.`,
+          description: `Buckets from date_bin, aligned on the unix epoch. Default range: the last hour before \`to\` (default now). At most ${MAX_BUCKETS} buckets per request. ${TIER_DESCRIPTION}`,
           tags: ['sensors'],
           params: idParams,
           querystring: { type: 'object', properties: { ...rangeQuery, bucket: bucketParam }, additionalProperties: false },
-          response: { 200: { description: 'per-bucket statistics', ...statsResponse }, ...errors(400, 401, 403, 404, 503) }
+          response: { 200: { description: 'per-bucket statistics', headers: tierHeader, ...statsResponse }, ...errors(400, 401, 403, 404, 503) }
         }
       },
-      async (request) => {
-        const range = parseRange(request.query)
-        const to = range.to ?? Date.now() / 1000
-        const from = range.from ?? to - DEFAULT_STATS_SPAN_S
-        if (to <= from) throw new AppError('VALIDATION_FAILED', 'the request is not valid', { details: [{ path: '/from', in: 'query', message: 'must be before to' }] })
+      async (request, reply) => {
+        const { from, to } = timeRange(request.query, DEFAULT_STATS_SPAN_S)
         const width = bucketSeconds(request.query.bucket)
         const count = Math.ceil((to - from) / width)
         if (count > MAX_BUCKETS) {
@@ -123,9 +156,42 @@ export function sensorRoutes(ctx: RouteContext) {
           })
         }
         const id = request.params.id
-        const buckets = await deps.queries.stats({ sensorId: id, from, to, bucketSeconds: width })
+        const { tier, buckets } = await deps.queries.stats({ sensorId: id, from, to, bucketSeconds: width })
         if (buckets.length === 0) await mustExist(id)
-        return { sensor_id: id, from, to, bucket: request.query.bucket, bucket_seconds: width, buckets }
+        reply.header('x-tier', tier)
+        return { sensor_id: id, from, to, bucket: request.query.bucket, bucket_seconds: width, tier, buckets }
+      }
+    )
+
+    app.get<{ Params: { id: string }; Querystring: { from?: string; to?: string; points: number } }>(
+      '/sensors/:id/series',
+      {
+        schema: {
+          summary: "A sensor's readings as at most N points for a chart: count, min, max and mean per point",
+          description:
+            `The bucket width and the tier are chosen here: the smallest whole number of seconds, minutes or hours giving at most \`points\` buckets, ` +
+            `from the coarsest tier that answers it exactly (see \`tier\`). Default range: the last ${DEFAULT_SERIES_SPAN_S / 3600} h before \`to\` (default now).`,
+          tags: ['sensors'],
+          params: idParams,
+          querystring: {
+            type: 'object',
+            properties: {
+              ...rangeQuery,
+              points: { type: 'integer', minimum: 1, maximum: MAX_POINTS, default: DEFAULT_POINTS, description: `most points in the answer, 1–${MAX_POINTS}` }
+            },
+            additionalProperties: false
+          },
+          response: { 200: { description: 'per-point statistics', headers: tierHeader, ...seriesResponse }, ...errors(400, 401, 403, 404, 503) }
+        }
+      },
+      async (request, reply) => {
+        const { from, to } = timeRange(request.query, DEFAULT_SERIES_SPAN_S)
+        const width = seriesBucketSeconds(from, to, request.query.points)
+        const id = request.params.id
+        const { tier, buckets } = await deps.queries.stats({ sensorId: id, from, to, bucketSeconds: width })
+        if (buckets.length === 0) await mustExist(id)
+        reply.header('x-tier', tier)
+        return { sensor_id: id, from, to, bucket_seconds: width, tier, points: buckets }
       }
     )
   }

@@ -1,0 +1,72 @@
+// The background upkeep every service that writes or serves readings runs: partitions premade ahead
+// of now, and partitions past RETENTION_*_DAYS dropped (by one instance at a time: the others find
+// the lock taken and skip their turn). Once at start, then every MAINTENANCE_EVERY_MS.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Counter, type Registry } from 'prom-client'
+import type { Logger } from '../platform/logger.ts'
+import type { StorageMaintenance } from '../ports/store.ts'
+
+export const MAINTENANCE_EVERY_MS = 15 * 60_000
+
+export class MaintenanceMetrics {
+  readonly runs: Counter<'result'>
+  readonly dropped: Counter<'table'>
+  readonly droppedBytes: Counter<'table'>
+
+  constructor(registry: Registry) {
+    const registers = [registry]
+    this.runs = new Counter({
+      name: 'sensorstream_retention_runs_total',
+      help: 'retention runs, by result: done, skipped (another instance held the lock) or failed',
+      labelNames: ['result'],
+      registers
+    })
+    this.dropped = new Counter({ name: 'sensorstream_retention_partitions_dropped_total', help: 'partitions dropped by retention, by table', labelNames: ['table'], registers })
+    this.droppedBytes = new Counter({ name: 'sensorstream_retention_bytes_dropped_total', help: 'bytes on disk of the partitions dropped, by table', labelNames: ['table'], registers })
+  }
+}
+
+/** One round: premake, then retention. Never throws (logged and counted). */
+export async function maintainOnce(maintenance: StorageMaintenance, metrics: MaintenanceMetrics, logger: Logger): Promise<void> {
+  try {
+    await maintenance.premakePartitions()
+    const dropped = await maintenance.dropExpiredPartitions()
+    metrics.runs.inc({ result: dropped === undefined ? 'skipped' : 'done' })
+    for (const p of dropped ?? []) {
+      metrics.dropped.inc({ table: p.table })
+      metrics.droppedBytes.inc({ table: p.table }, p.bytes)
+    }
+  } catch (err) {
+    metrics.runs.inc({ result: 'failed' })
+    logger.warn({ err }, 'storage maintenance failed; next round in due time')
+  }
+}
+
+export interface RunningMaintenance {
+  /** stops the rounds; resolves when the one in progress has ended */
+  stop(): Promise<void>
+}
+
+/** Runs maintainOnce once `ready` resolves (migrations applied), then every `everyMs`, until stopped. */
+export function startMaintenance(
+  maintenance: StorageMaintenance,
+  options: { registry: Registry; logger: Logger; ready: Promise<unknown>; everyMs?: number }
+): RunningMaintenance {
+  const metrics = new MaintenanceMetrics(options.registry)
+  const everyMs = options.everyMs ?? MAINTENANCE_EVERY_MS
+  const stopping = new AbortController()
+  const { signal } = stopping
+  const loop = (async () => {
+    await options.ready
+    while (!signal.aborted) {
+      await maintainOnce(maintenance, metrics, options.logger)
+      await sleep(everyMs, undefined, { signal }).catch(() => undefined)
+    }
+  })().catch((err: unknown) => options.logger.warn({ err }, 'storage maintenance not started'))
+  return {
+    async stop() {
+      stopping.abort()
+      await loop
+    }
+  }
+}
