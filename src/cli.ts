@@ -12,6 +12,8 @@ interface Command {
   /** the environment variables that matter to this command */
   readonly variables: readonly string[]
   readonly load: () => Promise<ServiceMain>
+  /** for commands that take arguments: their usage line; their main.ts parses them */
+  readonly usage?: string
 }
 
 const KAFKA = ['KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_CLIENT_ID', 'KAFKA_PARTITIONS', 'KAFKA_REPLICATION_FACTOR']
@@ -46,6 +48,18 @@ const COMMANDS: Record<string, Command> = {
     summary: 'apply pending Postgres migrations and exit (services also do it at startup)',
     variables: [...DATABASE, 'LOG_LEVEL'],
     load: async () => (await import('./services/migrate/main.ts')).main
+  },
+  replay: {
+    summary: 'read part of the readings topic into Postgres and Redis again (idempotent), with progress and a summary',
+    usage: 'replay --from <offset|RFC 3339 time> [--to <offset|time>] [--partition N[,N…]]',
+    variables: [...KAFKA, ...DATABASE, ...REDIS, 'BATCH_MAX_ROWS', 'LOG_LEVEL'],
+    load: async () => (await import('./services/replay/main.ts')).main
+  },
+  dlq: {
+    summary: 'list the dead letters, or re-send them to the readings topic after a fix (each once)',
+    usage: 'dlq list [--limit N] [--where error~REGEX] | dlq replay [--where error~REGEX] [--dry-run]',
+    variables: [...KAFKA, 'KAFKA_DLQ_TOPIC', ...DATABASE, 'LOG_LEVEL'],
+    load: async () => (await import('./services/dlq/main.ts')).main
   }
 }
 
@@ -58,11 +72,15 @@ function usage(): string {
 function commandHelp(name: string, command: Command): string {
   const width = Math.max(...command.variables.map((v) => v.length))
   const vars = command.variables.map((v) => `  ${v.padEnd(width)}  ${VARIABLES[v] ?? ''}`)
-  return `Usage: sensorstream ${name}\n\n${command.summary}.\n\nEnvironment (default in brackets):\n${vars.join('\n')}\n`
+  return `Usage: sensorstream ${command.usage ?? name}\n\n${command.summary}.\n\nEnvironment (default in brackets):\n${vars.join('\n')}\n`
 }
 
 async function run(argv: readonly string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: [...argv], allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } })
+  // A command with arguments of its own gets everything after its name (`args`) and parses it itself.
+  const own = Object.hasOwn(COMMANDS, argv[0] ?? '') && COMMANDS[argv[0] as string]?.usage !== undefined
+  const args = own ? argv.slice(1) : []
+  const ownHelp = args.includes('--help') || args.includes('-h') ? ['--help'] : []
+  const { positionals, values } = parseArgs({ args: own ? [...argv.slice(0, 1), ...ownHelp] : [...argv], allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } })
   const name = positionals[0]
   if (name === undefined || name === 'help') {
     process.stdout.write(usage())
@@ -89,7 +107,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const shutdown = onShutdownSignals(logger)
   try {
     const main = await command.load()
-    await main({ config, logger, signal: shutdown.signal })
+    await main({ config, logger, signal: shutdown.signal, args })
     return 0
   } catch (err) {
     if (err instanceof AppError && err.code === 'CONFIG_INVALID') {

@@ -7,6 +7,8 @@ export interface ServiceContext {
   readonly config: Config
   readonly logger: Logger
   readonly signal: AbortSignal
+  /** the command line after the command's name, for commands that take arguments (replay, dlq) */
+  readonly args?: readonly string[]
 }
 
 export type ServiceMain = (context: ServiceContext) => Promise<void>

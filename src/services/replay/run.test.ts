@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { AppError } from '../../platform/errors.ts'
+import type { BusReader, PartitionRange } from '../../ports/bus-reader.ts'
+import { parsePosition, parseReplayArgs } from './args.ts'
+import { planReplay, progressLine, summaryLines, type ReplaySummary } from './run.ts'
+
+const configInvalid = (pattern: RegExp) => (err: unknown) => err instanceof AppError && err.code === 'CONFIG_INVALID' && pattern.test(err.message)
+
+test('--from and --to take an offset or an RFC 3339 time with a zone', () => {
+  assert.deepEqual(parsePosition('from', '42'), { kind: 'offset', offset: 42n })
+  assert.deepEqual(parsePosition('from', '2026-01-31T12:00:00.5Z'), { kind: 'time', timestampMs: Date.UTC(2026, 0, 31, 12, 0, 0, 500) })
+  assert.deepEqual(parsePosition('to', '2026-01-31T13:00:00+01:00'), { kind: 'time', timestampMs: Date.UTC(2026, 0, 31, 12) })
+  for (const bad of ['-1', '2026-01-31', '2026-01-31T12:00:00', 'yesterday', '1e3', '2026-02-30T12:00:00Z']) {
+    assert.throws(() => parsePosition('from', bad), configInvalid(/--from/), bad)
+  }
+})
+
+test('replay arguments: --from required, partitions repeated or comma-separated', () => {
+  assert.deepEqual(parseReplayArgs(['--from', '0', '--partition', '2,0', '--partition', '2']), { from: { kind: 'offset', offset: 0n }, partitions: [0, 2] })
+  assert.throws(() => parseReplayArgs([]), configInvalid(/--from is required/))
+  assert.throws(() => parseReplayArgs(['--from', '0', '--partition', 'x']), configInvalid(/--partition "x"/))
+  assert.throws(() => parseReplayArgs(['--from', '0', '--nope']), configInvalid(/nope/))
+})
+
+function fakeReader(forTime: Map<number, bigint>): BusReader {
+  return {
+    connect: async () => {},
+    close: async () => {},
+    offsets: async () => [
+      { partition: 0, start: 0n, end: 100n },
+      { partition: 1, start: 50n, end: 80n },
+      { partition: 2, start: 0n, end: 0n }
+    ],
+    offsetsForTime: async () => forTime,
+    // eslint-disable-next-line require-yield
+    read: async function* () {
+      throw new Error('not read in this test')
+    }
+  }
+}
+
+test('a plan clamps each partition to what the topic holds and to the end offsets at the start', async () => {
+  const reader = fakeReader(new Map([[0, 60n], [1, 80n], [2, 0n]]))
+  const plan = (args: string[]): Promise<PartitionRange[]> => planReplay(reader, 't', parseReplayArgs(args))
+  assert.deepEqual(await plan(['--from', '10']), [
+    { partition: 0, from: 10n, to: 100n },
+    { partition: 1, from: 50n, to: 80n },
+    { partition: 2, from: 0n, to: 0n }
+  ])
+  assert.deepEqual(await plan(['--from', '0', '--to', '2026-01-01T00:00:00Z', '--partition', '0,1']), [
+    { partition: 0, from: 0n, to: 60n },
+    { partition: 1, from: 50n, to: 80n }
+  ])
+  assert.deepEqual(await plan(['--from', '2026-01-01T00:00:00Z', '--to', '70', '--partition', '1']), [{ partition: 1, from: 70n, to: 70n }])
+  await assert.rejects(plan(['--from', '0', '--partition', '3']), configInvalid(/partitions 0 to 2/))
+})
+
+test('progress and summary lines', () => {
+  const s: ReplaySummary = {
+    ranges: [{ partition: 0, from: 0n, to: 300n }, { partition: 2, from: 5n, to: 105n }],
+    offsets: 400n,
+    done: 100n,
+    read: 100,
+    stored: 7,
+    duplicates: 90,
+    invalid: 3,
+    complete: false,
+    seconds: 2.25
+  }
+  assert.equal(progressLine(s), 'replay: 2 partitions, offsets 100/400 (25%), read 100, stored 7, duplicates 90, invalid 3')
+  assert.equal(
+    summaryLines({ ...s, complete: true }),
+    'replay finished in 2.3 s: read 100, stored new 7, duplicates 90, invalid 3\n  partition 0: offsets 0 to 300\n  partition 2: offsets 5 to 105\n'
+  )
+  assert.match(summaryLines(s), /^replay stopped before its end/)
+})
