@@ -57,7 +57,7 @@ const COMMANDS: Record<string, Command> = {
   },
   dlq: {
     summary: 'list the dead letters, or re-send them to the readings topic after a fix (each once)',
-    usage: 'dlq list [--limit N] [--where error~REGEX] | dlq replay [--where error~REGEX] [--dry-run]',
+    usage: 'dlq list [--limit N] [--where FIELD~REGEX]… | dlq replay [--where FIELD~REGEX]… [--dry-run]',
     variables: [...KAFKA, 'KAFKA_DLQ_TOPIC', ...DATABASE, 'LOG_LEVEL'],
     load: async () => (await import('./services/dlq/main.ts')).main
   }

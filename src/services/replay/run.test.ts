@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { MemoryLatestValues } from '../../adapters/cache/memory.ts'
+import type { Reading } from '../../domain/reading.ts'
 import { AppError } from '../../platform/errors.ts'
+import { createLogger } from '../../platform/logger.ts'
+import type { BusRecord } from '../../ports/bus.ts'
 import type { BusReader, PartitionRange } from '../../ports/bus-reader.ts'
+import type { ReadingStore } from '../../ports/store.ts'
 import { parsePosition, parseReplayArgs } from './args.ts'
-import { planReplay, progressLine, summaryLines, type ReplaySummary } from './run.ts'
+import { planReplay, progressLine, runReplay, summaryLines, type ReplaySummary } from './run.ts'
 
 const configInvalid = (pattern: RegExp) => (err: unknown) => err instanceof AppError && err.code === 'CONFIG_INVALID' && pattern.test(err.message)
 
@@ -74,4 +80,61 @@ test('progress and summary lines', () => {
     'replay finished in 2.3 s: read 100, stored new 7, duplicates 90, invalid 3\n  partition 0: offsets 0 to 300\n  partition 2: offsets 5 to 105\n'
   )
   assert.match(summaryLines(s), /^replay stopped before its end/)
+})
+
+/** First write wins, in memory. */
+function memoryStore(): ReadingStore & { readonly rows: Map<string, Reading> } {
+  const rows = new Map<string, Reading>()
+  const write = async (readings: readonly Reading[]): Promise<{ inserted: number; duplicates: number }> => {
+    let inserted = 0
+    for (const r of readings) {
+      const key = `${r.sensor_id}@${r.timestamp}`
+      if (!rows.has(key)) {
+        rows.set(key, r)
+        inserted++
+      }
+    }
+    return { inserted, duplicates: readings.length - inserted }
+  }
+  return {
+    rows,
+    connect: async () => {},
+    close: async () => {},
+    migrate: async () => {},
+    ping: async () => {},
+    write,
+    writeReturningNew: async () => [],
+    latest: async () => undefined
+  }
+}
+
+test('a replay goes through the ingest path: progress while it runs, then stored, duplicates and invalid', async () => {
+  const value = (i: number): Buffer => Buffer.from(i % 10 === 9 ? 'not json' : JSON.stringify({ sensor_id: `s${i % 3}`, value: i, timestamp: 1_700_000_000 + i }))
+  const records: BusRecord[] = Array.from({ length: 30 }, (_, i) => ({ topic: 't', partition: 0, offset: BigInt(i), key: null, value: value(i), timestampMs: 0, headers: new Map() }))
+  const reader: BusReader = {
+    ...fakeReader(new Map()),
+    offsets: async () => [{ partition: 0, start: 0n, end: 30n }],
+    read: async function* (_topic, ranges, options) {
+      const from = Number(ranges[0]?.from ?? 0)
+      for (let i = from; i < 30; i += options.maxBatchRecords) {
+        await sleep(40)
+        yield records.slice(i, i + options.maxBatchRecords)
+      }
+    }
+  }
+  const store = memoryStore()
+  const latest = new MemoryLatestValues()
+  const progress: string[] = []
+  const options = { topic: 't', batchMaxRows: 10, progressEveryMs: 15, progress: (l: string) => progress.push(l), signal: new AbortController().signal }
+  const deps = { reader, store, latest, logger: createLogger('silent') }
+  const first = await runReplay(deps, parseReplayArgs(['--from', '10']), options)
+  assert.deepEqual({ ...first, seconds: 0 }, { ranges: [{ partition: 0, from: 10n, to: 30n }], offsets: 20n, done: 20n, read: 20, stored: 18, duplicates: 0, invalid: 2, complete: true, seconds: 0 })
+  assert.ok(progress.length >= 2, progress.join('\n'))
+  assert.match(progress.at(-1) ?? '', /^replay: 1 partitions, offsets \d+\/20 \(\d+(\.\d)?%\), read \d+, stored \d+, duplicates 0, invalid \d+$/)
+  assert.equal((await latest.get('s2'))?.timestamp, 1_700_000_000 + 26)
+
+  const again = await runReplay(deps, parseReplayArgs(['--from', '0']), options)
+  assert.deepEqual([again.read, again.stored, again.duplicates, again.invalid], [30, 9, 18, 3])
+  assert.equal(store.rows.size, 27)
+  assert.equal((await latest.get('s2'))?.timestamp, 1_700_000_000 + 26, 'the latest value did not go backwards')
 })
