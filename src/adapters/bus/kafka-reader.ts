@@ -2,7 +2,6 @@
 // assigned exactly the partitions asked for, never committing), so that a replay neither moves nor
 // disturbs the streaming service's group. Offsets come from the admin client (ListOffsets).
 import { randomUUID } from 'node:crypto'
-import { once } from 'node:events'
 import { Admin, Consumer, FetchIsolationLevels, ListOffsetTimestamps, MessagesStreamModes, type Message, type MessagesStream } from '@platformatic/kafka'
 import type { BusRecord } from '../../ports/bus.ts'
 import type { BusReader, PartitionOffsets, PartitionRange, ReadOptions } from '../../ports/bus-reader.ts'
@@ -97,6 +96,7 @@ export class KafkaBusReader implements BusReader {
       } catch (err) {
         throw toAppError(err, 'read')
       }
+      const events = new StreamSignal(stream)
       let batch: BusRecord[] = []
       while (remaining.size > 0 && options.signal?.aborted !== true) {
         const message = stream.read() as KafkaMessage | null
@@ -112,7 +112,7 @@ export class KafkaBusReader implements BusReader {
             batch = []
             continue
           }
-          await readable(stream, options.signal)
+          await events.next(options.signal)
           continue
         }
         const range = remaining.get(message.partition)
@@ -159,22 +159,43 @@ export class KafkaBusReader implements BusReader {
   }
 }
 
-/** Resolves when the stream has records to read or the read is stopped; rejects when the stream fails. */
-async function readable(stream: KafkaStream, signal: AbortSignal | undefined): Promise<void> {
-  const done = new AbortController()
-  const stop = (): void => done.abort()
-  signal?.addEventListener('abort', stop, { once: true })
-  try {
-    await Promise.race([
-      once(stream, 'readable', { signal: done.signal }),
-      once(stream, 'close', { signal: done.signal }).then(() => {
-        throw toAppError(new Error('kafka message stream closed'), 'read')
-      })
-    ])
-  } catch (err) {
-    if (!done.signal.aborted) throw toAppError(err, 'read')
-  } finally {
-    done.abort()
-    signal?.removeEventListener('abort', stop)
+/**
+ * Wakes the reader when the stream has records or fails. Its 'readable' listener stays attached for
+ * the whole read: the client fetches only while the stream has a consumer (readableFlowing not
+ * null), and a read() made while no listener was attached left the stream waiting for good.
+ */
+class StreamSignal {
+  #wake: (() => void) | undefined
+  #failure: unknown
+
+  constructor(stream: KafkaStream) {
+    stream.on('readable', () => this.#notify())
+    stream.on('error', (err: unknown) => this.#fail(err))
+    stream.on('close', () => this.#fail(new Error('kafka message stream closed')))
+  }
+
+  /** Resolves at the next 'readable' or when `signal` aborts; rejects once the stream failed. */
+  async next(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#failure !== undefined) throw toAppError(this.#failure, 'read')
+    if (signal?.aborted === true) return
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', done)
+        this.#wake = undefined
+        resolve()
+      }
+      this.#wake = done
+      signal?.addEventListener('abort', done, { once: true })
+    })
+    if (this.#failure !== undefined) throw toAppError(this.#failure, 'read')
+  }
+
+  #notify(): void {
+    this.#wake?.()
+  }
+
+  #fail(err: unknown): void {
+    this.#failure ??= err
+    this.#notify()
   }
 }
