@@ -128,7 +128,8 @@ export class KafkaBusReader implements BusReader {
           batch = []
         }
       }
-      if (batch.length > 0) yield batch
+      // Stopped: what was not handed over is not, so that the caller stops at once.
+      if (batch.length > 0 && options.signal?.aborted !== true) yield batch
     } finally {
       await consumer.close(true).catch((err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka reader did not close cleanly'))
     }

@@ -116,7 +116,7 @@ test('a replay goes through the ingest path: progress while it runs, then stored
     offsets: async () => [{ partition: 0, start: 0n, end: 30n }],
     read: async function* (_topic, ranges, options) {
       const from = Number(ranges[0]?.from ?? 0)
-      for (let i = from; i < 30; i += options.maxBatchRecords) {
+      for (let i = from; i < 30 && options.signal?.aborted !== true; i += options.maxBatchRecords) {
         await sleep(40)
         yield records.slice(i, i + options.maxBatchRecords)
       }
@@ -137,4 +137,24 @@ test('a replay goes through the ingest path: progress while it runs, then stored
   assert.deepEqual([again.read, again.stored, again.duplicates, again.invalid], [30, 9, 18, 3])
   assert.equal(store.rows.size, 27)
   assert.equal((await latest.get('s2'))?.timestamp, 1_700_000_000 + 26, 'the latest value did not go backwards')
+})
+
+test('a replay stopped early says so and counts what it stored', async () => {
+  const value = (i: number): Buffer => Buffer.from(JSON.stringify({ sensor_id: 's', value: i, timestamp: 1_700_000_000 + i }))
+  const records: BusRecord[] = Array.from({ length: 30 }, (_, i) => ({ topic: 't', partition: 0, offset: BigInt(i), key: null, value: value(i), timestampMs: 0, headers: new Map() }))
+  const stop = new AbortController()
+  const reader: BusReader = {
+    ...fakeReader(new Map()),
+    offsets: async () => [{ partition: 0, start: 0n, end: 30n }],
+    read: async function* (_topic, _ranges, options) {
+      for (let i = 0; i < 30 && options.signal?.aborted !== true; i += 10) {
+        yield records.slice(i, i + 10)
+        stop.abort()
+      }
+    }
+  }
+  const options = { topic: 't', batchMaxRows: 10, progressEveryMs: 1_000, progress: () => {}, signal: stop.signal }
+  const s = await runReplay({ reader, store: memoryStore(), latest: new MemoryLatestValues(), logger: createLogger('silent') }, parseReplayArgs(['--from', '0']), options)
+  assert.deepEqual([s.complete, s.read, s.stored, s.done, s.offsets], [false, 10, 10, 10n, 30n])
+  assert.match(summaryLines(s), /^replay stopped before its end in [\d.]+ s: read 10, stored new 10/)
 })
