@@ -22,6 +22,8 @@ interface Command {
   /** the services it cannot run without (their variables are required) */
   readonly requires: readonly Service[]
   readonly load: () => Promise<ServiceMain>
+  /** for commands that take arguments: their usage line; their main.ts parses them */
+  readonly usage?: string
 }
 
 const KAFKA = ['KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_CLIENT_ID', 'KAFKA_PARTITIONS', 'KAFKA_REPLICATION_FACTOR']
@@ -68,6 +70,20 @@ const COMMANDS: Record<string, Command> = {
     variables: [...DATABASE, ...STORAGE, 'LOG_LEVEL'],
     requires: ['database'],
     load: async () => (await import('./services/retention/main.ts')).main
+  },
+  replay: {
+    summary: 'read part of the readings topic into Postgres and Redis again (idempotent), with progress and a summary',
+    usage: 'replay --from <offset|RFC 3339 time> [--to <offset|time>] [--partition N[,N…]]',
+    variables: [...KAFKA, ...DATABASE, ...STORAGE, ...REDIS, 'BATCH_MAX_ROWS', 'LOG_LEVEL'],
+    requires: ['kafka', 'database', 'redis'],
+    load: async () => (await import('./services/replay/main.ts')).main
+  },
+  dlq: {
+    summary: 'list the dead letters, or re-send them to the readings topic after a fix (each once)',
+    usage: 'dlq list [--limit N] [--where FIELD~REGEX]… | dlq replay [--where FIELD~REGEX]… [--dry-run]',
+    variables: [...KAFKA, 'KAFKA_DLQ_TOPIC', ...DATABASE, 'LOG_LEVEL'],
+    requires: ['kafka'],
+    load: async () => (await import('./services/dlq/main.ts')).main
   }
 }
 
@@ -86,7 +102,7 @@ function commandHelp(name: string, command: Command): string {
   const required = new Set(command.requires.map((s) => SERVICE_VARIABLE[s]))
   const width = Math.max(...command.variables.map((v) => v.length))
   const vars = command.variables.map((v) => `  ${v.padEnd(width)}  ${required.has(v) ? '(required) ' : ''}${VARIABLES[v] ?? ''}`)
-  return `Usage: sensorstream ${name}\n\n${command.summary}.\n\nEnvironment (default in brackets):\n${vars.join('\n')}\n`
+  return `Usage: sensorstream ${command.usage ?? name}\n\n${command.summary}.\n\nEnvironment (default in brackets):\n${vars.join('\n')}\n`
 }
 
 interface PackageJson {
@@ -131,7 +147,11 @@ async function run(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${tooOld}\n`)
     return EXIT_USAGE
   }
-  const parsed = parse(argv)
+  // A command with arguments of its own gets everything after its name (`args`) and parses it itself.
+  const own = Object.hasOwn(COMMANDS, argv[0] ?? '') && COMMANDS[argv[0] as string]?.usage !== undefined
+  const args = own ? argv.slice(1) : []
+  const ownHelp = args.includes('--help') || args.includes('-h') ? ['--help'] : []
+  const parsed = parse(own ? [...argv.slice(0, 1), ...ownHelp] : argv)
   if (typeof parsed === 'string') return fail(parsed)
   if (parsed.version) {
     process.stdout.write(`sensorstream ${pkg.version}\n`)
@@ -172,7 +192,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const shutdown = onShutdownSignals(logger)
   try {
     const main = await command.load()
-    await main({ config, logger, signal: shutdown.signal, dryRun: parsed.dryRun })
+    await main({ config, logger, signal: shutdown.signal, dryRun: parsed.dryRun, args })
     return EXIT_OK
   } catch (err) {
     if (err instanceof AppError && err.code === 'CONFIG_INVALID') {

@@ -9,6 +9,8 @@ export interface ServiceContext {
   readonly signal: AbortSignal
   /** `--dry-run` on the command line (only `retention` reads it) */
   readonly dryRun?: boolean
+  /** the command line after the command's name, for commands that take arguments (replay, dlq) */
+  readonly args?: readonly string[]
 }
 
 export type ServiceMain = (context: ServiceContext) => Promise<void>

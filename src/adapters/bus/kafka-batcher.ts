@@ -197,7 +197,7 @@ export class StreamBatcher {
 /** Shared by every record without headers (most of them): one Map less per record. */
 const NO_HEADERS: ReadonlyMap<string, string> = new Map()
 
-function toBusRecord(message: KafkaMessage): BusRecord {
+export function toBusRecord(message: KafkaMessage): BusRecord {
   return {
     topic: message.topic,
     partition: message.partition,

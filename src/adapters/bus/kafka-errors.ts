@@ -56,6 +56,11 @@ export function isTooLarge(err: unknown): boolean {
   return find(err, 'apiId', 'MESSAGE_TOO_LARGE') || find(err, 'apiId', 'RECORD_LIST_TOO_LARGE')
 }
 
+/** The client's answer for a topic missing from the cluster's metadata. */
+export function isUnknownTopic(err: unknown): boolean {
+  return find(err, 'apiId', 'UNKNOWN_TOPIC_OR_PARTITION') || (find(err, 'code', 'PLT_KFK_USER') && /unknown topic/i.test(errorText(err)))
+}
+
 export function isTopicAlreadyExists(err: unknown): boolean {
   return find(err, 'apiId', 'TOPIC_ALREADY_EXISTS')
 }

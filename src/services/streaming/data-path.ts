@@ -42,9 +42,15 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     await server?.close()
     throw err
   })
+  if (signal.aborted) {
+    // stopped while waiting for a dependency: nothing is open, nothing to maintain
+    await server?.close()
+    logger.info('streaming stopped')
+    return
+  }
   const upkeep = startMaintenance(storageMaintenance(parts.store, config.storage, logger), { registry, logger, ready: parts.store.migrate() })
   try {
-    if (!signal.aborted) await runStreaming({ ...parts, metrics }, config, logger, signal)
+    await runStreaming({ ...parts, metrics }, config, logger, signal)
   } finally {
     await upkeep.stop()
     await opened.close()

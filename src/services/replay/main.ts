@@ -1,0 +1,43 @@
+// `sensorstream replay --from … [--to …] [--partition …]`: re-reads part of the readings topic into
+// Postgres and Redis (run.ts), printing progress on stderr and a summary on stdout.
+import { KafkaBusReader } from '../../adapters/bus/kafka.ts'
+import { RedisLatestValues } from '../../adapters/cache/redis.ts'
+import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
+import { requireServices } from '../../platform/config.ts'
+import { AppError } from '../../platform/errors.ts'
+import { connectAll } from '../connect.ts'
+import type { ServiceMain } from '../service.ts'
+import { parseReplayArgs } from './args.ts'
+import { runReplay, summaryLines } from './run.ts'
+
+export const PROGRESS_EVERY_MS = 5_000
+
+export const main: ServiceMain = async ({ config, logger, signal, args = [] }) => {
+  const request = parseReplayArgs(args)
+  requireServices(config, 'replay', ['kafka', 'database', 'redis'])
+  const parts = {
+    store: new PostgresReadingStore({
+      url: config.database.url as string,
+      poolMax: config.database.poolMax,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      logger
+    }),
+    latest: new RedisLatestValues({ url: config.redis.url as string, keyPrefix: config.redis.keyPrefix, logger }),
+    reader: new KafkaBusReader({ brokers: config.kafka.brokers ?? [], clientId: `${config.kafka.clientId}-replay`, logger })
+  }
+  const opened = await connectAll(parts, logger, signal)
+  try {
+    await parts.store.migrate()
+    const summary = await runReplay({ ...parts, logger }, request, {
+      topic: config.kafka.topic,
+      batchMaxRows: config.streaming.batchMaxRows,
+      progressEveryMs: PROGRESS_EVERY_MS,
+      progress: (line) => process.stderr.write(`${line}\n`),
+      signal
+    })
+    process.stdout.write(summaryLines(summary))
+    if (!summary.complete) throw new AppError('UNAVAILABLE', 'replay stopped before its end: run it again (a replay changes nothing it already stored)')
+  } finally {
+    await opened.close()
+  }
+}
