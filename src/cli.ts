@@ -20,6 +20,7 @@ const REDIS = ['REDIS_URL', 'REDIS_KEY_PREFIX']
 const PRODUCER = ['PRODUCER_SENSORS', 'PRODUCER_INTERVAL_MS', 'PRODUCER_RATE', 'PRODUCER_COUNT']
 const STREAMING = ['KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'BATCH_MAX_ROWS', 'BATCH_MAX_WAIT_MS', 'METRICS_PORT']
 const API = ['PORT', 'HOST', 'API_KEYS', 'API_READ_AUTH', 'CORS_ORIGINS', 'API_REQUEST_TIMEOUT_MS', 'API_BODY_LIMIT_BYTES']
+const STREAM = ['STREAM_RESUME_SECONDS', 'STREAM_HEARTBEAT_SECONDS', 'STREAM_CLIENT_BUFFER_BYTES']
 
 const COMMANDS: Record<string, Command> = {
   producer: {
@@ -34,12 +35,12 @@ const COMMANDS: Record<string, Command> = {
   },
   api: {
     summary: 'serve readings over HTTP (REST, live stream, health, metrics, OpenAPI)',
-    variables: [...API, ...DATABASE, ...REDIS, 'LOG_LEVEL'],
+    variables: [...API, ...STREAM, ...DATABASE, ...REDIS, 'LOG_LEVEL'],
     load: async () => (await import('./services/api/main.ts')).main
   },
   all: {
     summary: 'producer, streaming and API in one process; embedded defaults for any service variable not set',
-    variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...REDIS, ...API, 'DATA_DIR', 'LOG_LEVEL'],
+    variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...REDIS, ...API, ...STREAM, 'DATA_DIR', 'LOG_LEVEL'],
     load: async () => (await import('./services/all/main.ts')).main
   },
   migrate: {

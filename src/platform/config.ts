@@ -55,8 +55,19 @@ export interface Config {
     readonly corsOrigins: readonly string[]
     readonly requestTimeoutMs: number
     readonly bodyLimitBytes: number
+    readonly stream: StreamConfig
   }
   readonly dataDir: string
+}
+
+/** The live stream (GET /stream, GET /ws) and the dashboard. */
+export interface StreamConfig {
+  /** how far back a resuming client is replayed from Postgres */
+  readonly resumeSeconds: number
+  /** keep-alive comment (SSE) or ping (WebSocket) every this many ms */
+  readonly heartbeatMs: number
+  /** bytes queued for one client before it is disconnected */
+  readonly clientBufferBytes: number
 }
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -92,6 +103,9 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   CORS_ORIGINS: 'comma list of allowed origins, or * [none]',
   API_REQUEST_TIMEOUT_MS: 'timeout of each Postgres or Redis call made by the API [2000]',
   API_BODY_LIMIT_BYTES: 'largest accepted request body [4194304]',
+  STREAM_RESUME_SECONDS: 'how far back GET /stream and /ws replay a resuming client from Postgres [300]',
+  STREAM_HEARTBEAT_SECONDS: 'keep-alive comment or ping on idle live streams every this many seconds [15]',
+  STREAM_CLIENT_BUFFER_BYTES: 'bytes queued for one live client before it is disconnected [1048576]',
   DATA_DIR: 'where embedded services keep their data [./data]'
 }
 
@@ -197,6 +211,14 @@ function parseBrokers(read: Reader): string[] | undefined {
   return brokers
 }
 
+function parseStream(read: Reader): StreamConfig {
+  return {
+    resumeSeconds: read.int('STREAM_RESUME_SECONDS', 300, 0, 86_400),
+    heartbeatMs: read.int('STREAM_HEARTBEAT_SECONDS', 15, 1, 3600) * 1000,
+    clientBufferBytes: read.int('STREAM_CLIENT_BUFFER_BYTES', 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024)
+  }
+}
+
 /** Parses the environment; throws one CONFIG_INVALID error that lists every problem. */
 export function loadConfig(env: Env = environment()): Config {
   const read = new Reader(env)
@@ -241,7 +263,8 @@ export function loadConfig(env: Env = environment()): Config {
       readAuth: read.bool('API_READ_AUTH', false),
       corsOrigins: read.list('CORS_ORIGINS') ?? [],
       requestTimeoutMs: read.int('API_REQUEST_TIMEOUT_MS', 2000, 1),
-      bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024)
+      bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024),
+      stream: parseStream(read)
     },
     dataDir: resolve(read.string('DATA_DIR', './data'))
   }
