@@ -84,3 +84,37 @@ export async function until<T>(what: string, probe: () => T | undefined | false,
     await new Promise((r) => setTimeout(r, 20))
   }
 }
+
+export async function postReadings(base: string, readings: unknown): Promise<void> {
+  const res = await fetch(`${base}/data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(readings) })
+  if (res.status !== 201) throw new Error(`POST /data answered ${res.status}: ${await res.text()}`)
+}
+
+/** Posts readings of `prefix-0…prefix-(sensors-1)` one millisecond apart and remembers each as "id@ts". */
+export function poster(base: string, prefix: string, sensors: number) {
+  const t0 = Math.floor(Date.now() / 1000) - 60
+  const posted: string[] = []
+  let n = 0
+  return {
+    posted,
+    async post(count: number): Promise<void> {
+      const batch = Array.from({ length: count }, () => {
+        const i = n++
+        return { sensor_id: `${prefix}-${i % sensors}`, value: i, timestamp: t0 + i / 1000 }
+      })
+      posted.push(...batch.map((r) => `${r.sensor_id}@${r.timestamp}`))
+      await postReadings(base, batch)
+    },
+    /** keeps posting small batches until the returned function is called (and awaited) */
+    keepPosting(): () => Promise<void> {
+      let writing = true
+      const writer = (async () => {
+        while (writing) await this.post(7)
+      })()
+      return async () => {
+        writing = false
+        await writer
+      }
+    }
+  }
+}

@@ -5,14 +5,11 @@ import { after, before, describe, test } from 'node:test'
 import { loadConfig } from '../../src/platform/config.ts'
 import { freshDatabase, useRedis } from '../harness/index.ts'
 import { openApi, type ApiFixture } from '../api/setup.ts'
-import { openSse, until, type ReceivedEvent } from './clients.ts'
+import { openSse, poster, postReadings, until, type ReceivedEvent } from './clients.ts'
 
 const stream = { ...loadConfig({}).api.stream, heartbeatMs: 500 }
 
-async function post(base: string, readings: unknown): Promise<void> {
-  const res = await fetch(`${base}/data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(readings) })
-  assert.equal(res.status, 201, await res.text())
-}
+const post = postReadings
 
 const sensorsOf = (events: readonly ReceivedEvent[]): string[] => events.map((e) => (JSON.parse(e.data) as { sensor_id: string }).sensor_id)
 const keysOf = (events: readonly ReceivedEvent[]): string[] =>
@@ -58,33 +55,20 @@ describe('GET /stream', () => {
   })
 
   test('Last-Event-ID resumes: readings posted while away arrive once each, none missing, also while posts go on', async () => {
-    const sensors = ['res-a', 'res-b', 'res-c']
     const first = await openSse(`${base}/stream?sensor_id=res-*`)
-    const t0 = Math.floor(Date.now() / 1000) - 60
-    const posted: string[] = []
-    let n = 0
-    const postSome = async (count: number): Promise<void> => {
-      const batch = Array.from({ length: count }, () => {
-        const i = n++
-        return { sensor_id: sensors[i % 3] as string, value: i, timestamp: t0 + i / 1000 }
-      })
-      posted.push(...batch.map((r) => `${r.sensor_id}@${r.timestamp}`))
-      await post(base, batch)
-    }
+    const p = poster(base, 'res', 3)
+    const posted = p.posted
+    const postSome = (count: number) => p.post(count)
     await postSome(10)
     await until('the first 10', () => first.events.length >= 10)
     first.close()
     const lastId = first.events[first.events.length - 1]?.id as string
     // While away: 500 readings; then reconnect while another writer keeps posting.
     for (let i = 0; i < 5; i++) await postSome(100)
-    let writing = true
-    const writer = (async () => {
-      while (writing) await postSome(7)
-    })()
+    const stopWriting = p.keepPosting()
     const second = await openSse(`${base}/stream?sensor_id=res-*`, { 'last-event-id': lastId })
     await new Promise((r) => setTimeout(r, 800))
-    writing = false
-    await writer
+    await stopWriting()
     await until('every reading posted', () => second.events.length >= posted.length - 10)
     await new Promise((r) => setTimeout(r, 300))
     second.close()

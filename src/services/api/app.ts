@@ -13,6 +13,7 @@ import { healthRoutes } from './routes/health.ts'
 import { recentRoutes } from './routes/recent.ts'
 import { sensorRoutes } from './routes/sensors.ts'
 import { streamRoutes } from './routes/stream.ts'
+import { wsRoutes } from './routes/ws.ts'
 
 export type { ApiDeps } from './deps.ts'
 
@@ -60,6 +61,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(recentRoutes(ctx))
   await app.register(sensorRoutes(ctx))
   await app.register(streamRoutes(ctx))
+  await app.register(wsRoutes(ctx))
   await app.register(healthRoutes(ctx))
   await app.register(docsRoutes())
   return app

@@ -10,14 +10,15 @@ import type { RouteContext } from '../context.ts'
 import { drainedOrClosed } from '../live/drained.ts'
 import { readingJson } from '../live/position.ts'
 import { parsePatterns, resumePosition } from '../live/resume.ts'
-import { LiveSession, type LiveEvent } from '../live/session.ts'
+import { liveSession } from '../live/for-route.ts'
+import type { LiveEvent } from '../live/session.ts'
 import { TIME_PATTERN } from '../params.ts'
 import { errors, readingOut } from '../schemas.ts'
 
 const PATTERN = SENSOR_PATTERN_PATTERN.slice(1, -1)
 
 export function streamRoutes(ctx: RouteContext) {
-  const { deps, metrics, logger, config } = ctx
+  const { metrics, logger, config } = ctx
   const { stream } = config
   const clients = new Set<ServerResponse>()
 
@@ -60,25 +61,15 @@ export function streamRoutes(ctx: RouteContext) {
         const patterns = request.query.sensor_id === undefined ? ['*'] : parsePatterns(request.query.sensor_id, 'query')
         const resume = resumePosition({ lastEventId: request.headers['last-event-id'], since: request.query.since, in: 'query' })
         const res = reply.raw
-        const session = new LiveSession({
-          feed: deps.live,
-          queries: deps.queries,
-          resumeSeconds: stream.resumeSeconds,
-          bufferBytes: stream.clientBufferBytes,
-          sink: {
-            send: (events: readonly LiveEvent[]) => {
-              let chunk = ''
-              for (const e of events) chunk += `id: ${e.id}\nevent: reading\ndata: ${readingJson(e.reading)}\n\n`
-              res.write(chunk)
-            },
-            backlog: () => res.writableLength,
-            drained: () => drainedOrClosed(res),
-            drop: (reason) => {
-              metrics.liveClientsDropped.inc()
-              logger.info({ buffered: res.writableLength, reason }, 'live client too slow: disconnected')
-              res.destroy()
-            }
-          }
+        const session = liveSession(ctx, {
+          send: (events: readonly LiveEvent[]) => {
+            let chunk = ''
+            for (const e of events) chunk += `id: ${e.id}\nevent: reading\ndata: ${readingJson(e.reading)}\n\n`
+            res.write(chunk)
+          },
+          backlog: () => res.writableLength,
+          drained: () => drainedOrClosed(res),
+          cut: () => res.destroy()
         })
         // Subscribe before answering so that a dead Redis is a clean 503.
         await session.open()
