@@ -6,8 +6,10 @@ import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapte
 import { MemoryBus } from '../../adapters/bus/memory.ts'
 import { MemoryLatestValues } from '../../adapters/cache/memory.ts'
 import { MemoryLiveFeed } from '../../adapters/cache/memory-live-feed.ts'
+import { MemoryStatusBoard } from '../../adapters/cache/memory-status.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
+import { RedisStatusBoard } from '../../adapters/cache/redis-status.ts'
 import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
 import type { Config } from '../../platform/config.ts'
@@ -18,6 +20,7 @@ import { aborted } from '../../platform/shutdown.ts'
 import type { BusAdmin, BusConsumer, BusPublisher } from '../../ports/bus.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
+import type { PipelineStatusBoard } from '../../ports/pipeline-status.ts'
 import { openApiStore } from '../api/main.ts'
 import { startApi, type RunningApi } from '../api/server.ts'
 import { connectAll, type Opened } from '../connect.ts'
@@ -63,16 +66,18 @@ function chooseBus(config: Config, logger: Logger): Bus {
 interface Cache {
   readonly latest: LatestValues
   readonly live: LiveFeed
+  readonly status: PipelineStatusBoard
   readonly describe: string
 }
 
 function chooseCache(config: Config, logger: Logger): Cache {
   const url = config.redis.url
-  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), describe: 'in-process cache (set REDIS_URL to use Redis)' }
+  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), status: new MemoryStatusBoard(), describe: 'in-process cache (set REDIS_URL to use Redis)' }
   const options = { url, keyPrefix: config.redis.keyPrefix }
   return {
     latest: new RedisLatestValues({ ...options, logger: logger.child({ component: 'redis' }) }),
     live: new RedisLiveFeed({ ...options, logger: logger.child({ component: 'live' }) }),
+    status: new RedisStatusBoard({ ...options, logger: logger.child({ component: 'status' }) }),
     describe: redact(url)
   }
 }
@@ -108,7 +113,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const queries = new PostgresReadingQueries({ pool: apiStore.pool })
     const counted = countingPublisher(bus.publisher, config.kafka.topic)
     opened = await connectAll(
-      { store, apiStore, queries, latest: cache.latest, live: cache.live, admin: bus.admin, publisher: counted.publisher, deadLetters: bus.deadLetters, consumer: bus.consumer },
+      { store, apiStore, queries, latest: cache.latest, live: cache.live, status: cache.status, admin: bus.admin, publisher: counted.publisher, deadLetters: bus.deadLetters, consumer: bus.consumer },
       quiet,
       signal
     )
@@ -119,7 +124,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const registry = createMetricsRegistry('all')
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
-    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: config.api, logger: quiet.child({ service: 'api' }) }).catch(
+    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, status: cache.status, registry }, config: config.api, logger: quiet.child({ service: 'api' }) }).catch(
       (err: unknown) => {
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
           throw new AppError('CONFIG_INVALID', `invalid configuration:\n  PORT: ${config.api.host}:${config.api.port} is already in use; choose another PORT`, { cause: err })
@@ -151,7 +156,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     }
     const tasks = [
       runProducer({ publisher: counted.publisher, admin: bus.admin }, config, quiet.child({ service: 'producer' }), inner.signal).catch(fail),
-      runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, metrics }, config,
+      runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, status: cache.status, metrics }, config,
         quiet.child({ service: 'streaming' }), inner.signal).catch(fail)
     ]
     const stopProgress = startProgress({

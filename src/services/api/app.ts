@@ -12,6 +12,7 @@ import { docsRoutes, registerOpenApi } from './routes/docs.ts'
 import { healthRoutes } from './routes/health.ts'
 import { recentRoutes } from './routes/recent.ts'
 import { sensorRoutes } from './routes/sensors.ts'
+import { statusRoutes } from './routes/status.ts'
 import { streamRoutes } from './routes/stream.ts'
 import { wsRoutes } from './routes/ws.ts'
 
@@ -62,6 +63,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(sensorRoutes(ctx))
   await app.register(streamRoutes(ctx))
   await app.register(wsRoutes(ctx))
+  await app.register(statusRoutes(ctx))
   await app.register(healthRoutes(ctx))
   await app.register(docsRoutes())
   return app

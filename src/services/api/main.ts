@@ -4,6 +4,7 @@ import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
+import { RedisStatusBoard } from '../../adapters/cache/redis-status.ts'
 import { requireServices, type Config } from '../../platform/config.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { createMetricsRegistry, collectProcessMetrics } from '../../platform/metrics.ts'
@@ -51,7 +52,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     logger: logger.child({ component: 'redis' })
   })
   const live = new RedisLiveFeed({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'live' }) })
-  const opened = await connectAll({ store, queries, latest, live }, logger, signal)
+  const status = new RedisStatusBoard({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'status' }) })
+  const opened = await connectAll({ store, queries, latest, live, status }, logger, signal)
   if (signal.aborted) {
     await opened.close()
     return
@@ -61,7 +63,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   collectProcessMetrics(registry)
   let api
   try {
-    api = await startApi({ deps: { store, queries, latest, live, registry }, config: config.api, logger })
+    api = await startApi({ deps: { store, queries, latest, live, status, registry }, config: config.api, logger })
   } catch (err) {
     await opened.close()
     throw err
