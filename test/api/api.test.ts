@@ -196,6 +196,7 @@ describe('endpoints', () => {
       'GET /sensors',
       'GET /sensors/{id}/readings',
       'GET /sensors/{id}/stats',
+      'GET /status',
       'GET /stream',
       'POST /data'
     ])

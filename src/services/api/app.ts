@@ -7,6 +7,7 @@ import { installAuth } from './auth.ts'
 import type { RouteContext } from './context.ts'
 import { guardDeps, type ApiDeps } from './deps.ts'
 import { installErrorHandling } from './http-errors.ts'
+import { dashboardRoutes } from './routes/dashboard.ts'
 import { dataRoutes } from './routes/data.ts'
 import { docsRoutes, registerOpenApi } from './routes/docs.ts'
 import { healthRoutes } from './routes/health.ts'
@@ -66,5 +67,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(statusRoutes(ctx))
   await app.register(healthRoutes(ctx))
   await app.register(docsRoutes())
+  await app.register(dashboardRoutes())
   return app
 }
