@@ -31,7 +31,7 @@ export default tseslint.config(
     languageOptions: {
       globals: Object.fromEntries(
         ['window', 'document', 'location', 'history', 'localStorage', 'matchMedia', 'fetch', 'EventSource', 'URL', 'Element', 'HTMLElement',
-          'ResizeObserver', 'requestAnimationFrame', 'getComputedStyle', 'setInterval', 'console', 'performance', 'Intl'].map((g) => [g, 'readonly'])
+          'ResizeObserver', 'requestAnimationFrame', 'getComputedStyle', 'setInterval', 'setTimeout', 'console', 'performance', 'Intl'].map((g) => [g, 'readonly'])
       )
     }
   }

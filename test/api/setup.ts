@@ -28,9 +28,9 @@ export interface ApiFixture {
   close(): Promise<void>
 }
 
-export async function openApi(databaseUrl: string, redisUrl: string, api: Partial<Config['api']> = {}): Promise<ApiFixture> {
+/** `keyPrefix`: the same one for two fixtures makes two API instances of one deployment. */
+export async function openApi(databaseUrl: string, redisUrl: string, api: Partial<Config['api']> = {}, keyPrefix = `${uniqueName('api')}:`): Promise<ApiFixture> {
   const config: Config['api'] = { ...loadConfig({}).api, host: '127.0.0.1', port: 0, ...api }
-  const keyPrefix = `${uniqueName('api')}:`
   const store = new PostgresReadingStore({ url: databaseUrl, poolMax: 4, statementTimeoutMs: 10_000, connectTimeoutMs: config.requestTimeoutMs, logger })
   await store.connect()
   await store.migrate()

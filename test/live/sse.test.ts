@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { loadConfig } from '../../src/platform/config.ts'
-import { freshDatabase, useRedis } from '../harness/index.ts'
+import { freshDatabase, uniqueName, useRedis } from '../harness/index.ts'
 import { openApi, type ApiFixture } from '../api/setup.ts'
 import { openSse, poster, postReadings, until, type ReceivedEvent } from './clients.ts'
 
@@ -93,6 +93,31 @@ describe('GET /stream', () => {
       assert.equal(client.events[1]?.id, `${(t - 50) * 1000}-since-1`)
     } finally {
       client.close()
+    }
+  })
+})
+
+describe('two API instances, no balancer', () => {
+  test('a client of each receives every reading posted to either (the feed goes through Redis)', async () => {
+    const [url, redis] = await Promise.all([freshDatabase('sse2'), useRedis()])
+    const prefix = `${uniqueName('pair')}:`
+    const [one, two] = await Promise.all([openApi(url, redis.url, {}, prefix), openApi(url, redis.url, {}, prefix)])
+    try {
+      const [a, b] = await Promise.all([one.listen(), two.listen()])
+      const [ca, cb] = await Promise.all([openSse(`${a.url}/stream?sensor_id=pair-*`), openSse(`${b.url}/stream?sensor_id=pair-*`)])
+      const t = Math.floor(Date.now() / 1000)
+      // The other instance's publisher may have last seen nobody listening: it asks again within 250 ms.
+      await new Promise((r) => setTimeout(r, 300))
+      await postReadings(a.url, Array.from({ length: 50 }, (_, i) => ({ sensor_id: `pair-${i % 5}`, value: i, timestamp: t - i })))
+      await postReadings(b.url, Array.from({ length: 50 }, (_, i) => ({ sensor_id: `pair-${i % 5}`, value: i, timestamp: t - 100 - i })))
+      await until('100 readings on each', () => ca.events.length >= 100 && cb.events.length >= 100)
+      await new Promise((r) => setTimeout(r, 200))
+      assert.equal(new Set(keysOf(ca.events)).size, 100)
+      assert.deepEqual([...keysOf(ca.events)].sort(), [...keysOf(cb.events)].sort())
+      ca.close()
+      cb.close()
+    } finally {
+      await Promise.all([one.close(), two.close()])
     }
   })
 })

@@ -118,17 +118,25 @@ async function loadSensors() {
   filterDirty = true
 }
 
-function connect() {
+// The page wants latest values, not every reading it missed: after a drop it opens a fresh stream
+// (no Last-Event-ID, so no replay of everything) and reloads the latest values and the chart.
+let source
+function connect(again = false) {
   const pill = $('connection')
-  const source = new EventSource('/stream')
+  source = new EventSource('/stream')
   source.addEventListener('open', () => {
     pill.textContent = 'live'
     pill.className = 'pill pill-ok'
+    if (again) {
+      loadSensors().then(refreshList, (err) => console.warn(err.message))
+      if (selected) chart.show(selected, activeRange(), chart.zoom)
+    }
   })
   source.addEventListener('error', () => {
-    // EventSource reconnects by itself, with Last-Event-ID: the server replays what was missed.
     pill.textContent = 'reconnecting…'
     pill.className = 'pill pill-wait'
+    source.close()
+    setTimeout(() => connect(true), 2000)
   })
   source.addEventListener('reading', (event) => take(JSON.parse(event.data)))
 }

@@ -15,6 +15,11 @@ import { comparePositions, encodePosition, positionOf, readingKey } from './posi
 export const REPLAY_PAGE = 1000
 /** how long replayed readings are still told apart from their late live copies */
 export const SEAM_GRACE_MS = 5000
+/**
+ * Replayed readings remembered for that: the newest ones (replay is oldest first), as their live
+ * copies are the recently stored ones. Bounds memory whatever the size of the replay.
+ */
+export const SEAM_MAX_READINGS = 100_000
 
 export interface LiveEvent {
   /** the client's position after this event: hand it back to resume */
@@ -115,6 +120,12 @@ export class LiveSession {
       const page = await queries.replay({ after, patterns, limit: REPLAY_PAGE })
       if (this.closed) return count
       for (const r of page) seam.add(readingKey(r))
+      if (seam.size > SEAM_MAX_READINGS) {
+        for (const key of seam) {
+          seam.delete(key)
+          if (seam.size <= SEAM_MAX_READINGS) break
+        }
+      }
       this.deliver(page, false)
       count += page.length
       const last = page[page.length - 1]
