@@ -82,6 +82,21 @@ describe('the dashboard in Chromium', () => {
     await page.screenshot({ path: `${RESULTS}/dashboard-desktop.png` })
   })
 
+  test('dragging across the chart zooms in and fetches that finer range', async () => {
+    const over = await page.locator('#chart .u-over').boundingBox()
+    assert.ok(over !== null)
+    // The middle fifth of 7 days: about a day and a half, so 5 min buckets instead of 30.
+    await page.mouse.move(over.x + over.width * 0.4, over.y + over.height / 2)
+    await page.mouse.down()
+    await page.mouse.move(over.x + over.width * 0.6, over.y + over.height / 2, { steps: 5 })
+    await page.mouse.up()
+    await page.waitForFunction("/readings · 5 min buckets · zoomed$/.test(document.getElementById('chart-sub')?.textContent ?? '')")
+    const bucket = await page.evaluate<number>('window.sensorstream.chart.bucketSeconds')
+    assert.equal(bucket, 300)
+    await page.click('#ranges button[data-range="604800"]')
+    await page.waitForFunction("/30 min buckets · live$/.test(document.getElementById('chart-sub')?.textContent ?? '')")
+  })
+
   test('a phone-sized screen gets the one-column layout', async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     await page.waitForTimeout(300)
