@@ -12,13 +12,13 @@ export interface Browser {
   close(): Promise<void>
 }
 
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the dashboard's browser tests need Debian's Chromium (apt-get update && apt-get install -y chromium)`)
+export async function launchChromium(executablePath = CHROMIUM): Promise<Browser> {
+  if (!existsSync(executablePath)) {
+    throw new Error(`${executablePath} is missing: the dashboard's browser tests need Debian's Chromium (apt-get update && apt-get install -y chromium)`)
   }
   const profile = mkdtempSync(join(tmpdir(), 'sensorstream-chromium-'))
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
     viewport: { width: 1440, height: 900 }
