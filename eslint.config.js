@@ -24,5 +24,15 @@ export default tseslint.config(
     // Composition roots may wire adapters: each main.ts, and the streaming data path that its main.ts runs in a worker.
     ignores: ['src/services/**/main.ts', 'src/services/streaming/data-path.ts', 'src/services/**/*.test.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['**/adapters/**'] }] }
+  },
+  {
+    // The dashboard's plain browser modules (served as they are, no build step).
+    files: ['src/services/api/dashboard/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'history', 'localStorage', 'matchMedia', 'fetch', 'EventSource', 'URL', 'Element', 'HTMLElement',
+          'ResizeObserver', 'requestAnimationFrame', 'getComputedStyle', 'setInterval', 'setTimeout', 'console', 'performance', 'Intl'].map((g) => [g, 'readonly'])
+      )
+    }
   }
 )

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,naive,ceiling,rollups,producer,delay,api,growth]`:
+// `npm run bench [-- --quick] [-- --only=ingest,naive,ceiling,rollups,producer,delay,api,growth,live]`:
 // sensorstream against the seed's naive design and what Postgres alone takes, all in one run on
 // throwaway Kafka, Postgres and Redis; prints a table and writes bench/results.json. See
 // docs/performance.md for what is measured and how.
@@ -10,6 +10,7 @@ import { endpoints, hammer, startApiCli } from './lib/api.ts'
 import { load, METHODS, prepare, readRows, ROLLUP_METHODS } from './lib/ceiling.ts'
 import { createBench, FULL, QUICK, type Bench } from './lib/context.ts'
 import { measureDelay } from './lib/delay.ts'
+import { measureLive } from './lib/live.ts'
 import { preload, preloadedDay } from './lib/growth.ts'
 import { ingest, produce, type IngestRun, type ProducedTopic } from './lib/ingest.ts'
 import { Offsets } from './lib/kafka.ts'
@@ -19,7 +20,7 @@ import { POSTGRES_SETTINGS, startServices } from './lib/services.ts'
 import { figure, formatNumber, ratio, table, type Figure } from './lib/stats.ts'
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url))
-const ITEMS = ['producer', 'ingest', 'naive', 'ceiling', 'rollups', 'growth', 'api', 'delay'] as const
+const ITEMS = ['producer', 'ingest', 'naive', 'ceiling', 'rollups', 'growth', 'api', 'delay', 'live'] as const
 type Item = (typeof ITEMS)[number]
 
 const args = process.argv.slice(2)
@@ -40,8 +41,12 @@ const variants = (variantsArg === undefined ? [] : variantsArg.slice('--variants
   if (label === undefined || dir === undefined) throw new Error(`--variants: "${v}" is not label=path`)
   return { label, cli: /\.[jt]s$/.test(dir) ? dir : `${dir}/dist/cli.js` }
 })
+// --live=SSE,WS,RATE,SECONDS: the live item at another size (e.g. --live=300,30,300,5 on a busy machine).
+const liveArg = args.find((a) => a.startsWith('--live='))
+const liveSize = liveArg === undefined ? undefined : liveArg.slice('--live='.length).split(',').map(Number)
 const sizes = {
   ...(quick ? QUICK : FULL),
+  ...(liveSize === undefined ? {} : { live: { sse: liveSize[0] ?? 0, ws: liveSize[1] ?? 0, rate: liveSize[2] ?? 0, seconds: liveSize[3] ?? 0 } }),
   ...(runsArg === undefined ? {} : { runs: Number(runsArg.slice('--runs='.length)) }),
   ...(readingsArg === undefined ? {} : { readings: Number(readingsArg.slice('--readings='.length)) }),
   ...(growthRowsArg === undefined ? {} : { growthRows: Number(growthRowsArg.slice('--growth-rows='.length)) })
@@ -269,6 +274,7 @@ async function runItems(bench: Bench): Promise<void> {
     await apiItem(bench, db, `${bench.name('api')}:`, preloadedDay(endMs))
   }
 
+  if (only.has('live')) await liveItem(bench)
   if (only.has('delay')) {
     const runs = await measureDelay(bench, sizes.runs, sizes.delaySeconds, sizes.delayRate)
     results.delay = {
@@ -282,6 +288,32 @@ async function runItems(bench: Bench): Promise<void> {
     }
     save()
   }
+}
+
+async function liveItem(bench: Bench): Promise<void> {
+  const size = bench.sizes.live
+  const runs = []
+  for (let r = 0; r < bench.sizes.runs; r++) {
+    const run = await measureLive(bench, size)
+    runs.push(run)
+    bench.progress(
+      `live run ${r + 1}/${bench.sizes.runs}: ${run.sse} SSE + ${run.ws} WS clients at ${formatNumber(run.rate)} readings/s: delay p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, API peak RSS ${run.apiPeakRssMb.toFixed(0)} MB, CPU ${run.apiCpuPercent} % (bench clients ${run.clientsCpuPercent} %)${run.incomplete > 0 ? `, ${run.incomplete} clients missed readings` : ''}`
+    )
+  }
+  results.live = {
+    sse_clients: size.sse,
+    ws_clients: size.ws,
+    readings_per_s: figure(runs.map((r) => r.rate)),
+    p50_ms: figure(runs.map((r) => r.p50Ms)),
+    p99_ms: figure(runs.map((r) => r.p99Ms)),
+    max_ms: figure(runs.map((r) => r.maxMs)),
+    api_peak_rss_mb: figure(runs.map((r) => r.apiPeakRssMb)),
+    api_cpu_percent: figure(runs.map((r) => r.apiCpuPercent)),
+    clients_cpu_percent: figure(runs.map((r) => r.clientsCpuPercent)),
+    incomplete_clients: runs.map((r) => r.incomplete),
+    how: `two \`node dist/cli.js api\` on one database and Redis prefix: one serves ${size.sse} SSE (node http) and ${size.ws} WebSocket (ws) clients in the bench process, the other takes ${size.rate} readings/s by POST /data (every 50 ms) for ${size.seconds} s; 1,000 sensors in 10 groups, each client asks for one group by glob; delay from the reading's timestamp (just before its POST) to its arrival at a client; CPU of the serving API over the window`
+  }
+  save()
 }
 
 async function delayVariants(bench: Bench): Promise<Json> {
@@ -357,6 +389,11 @@ function summary(): string {
     add(`${String(e.endpoint)} (req/s)`, cell(e.rps))
     add(`${String(e.endpoint)} p50 / p99 (ms)`, `${cell(e.p50_ms)} / ${cell(e.p99_ms)}`)
   }
+  const live = r.live
+  if (live !== undefined) {
+    add(`live: ${String(live.sse_clients)} SSE + ${String(live.ws_clients)} WS clients, delay p50 / p99 (ms)`, `${cell(live.p50_ms)} / ${cell(live.p99_ms)}`)
+    add('live: API peak RSS (MB) / CPU (%)', `${cell(live.api_peak_rss_mb)} / ${cell(live.api_cpu_percent)}`)
+  }
   add('growth: readings/s with the preloaded table', cell(r.growth?.readings_per_s_grown))
   add('growth ratio (grown / empty)', cell(r.growth?.ratio))
   const ingestRate = r.ingest?.readings_per_s as Figure | undefined
@@ -391,7 +428,9 @@ function targets(): Json {
     'api.recent.rps >= 9000': check(api('recent', 'rps'), '>=', 9_000),
     'api.recent.p99_ms <= 15': check(api('recent', 'p99_ms'), '<=', 15),
     'growth.ratio >= 0.80': check(median(r.growth?.ratio), '>=', 0.8),
-    'rollups.ratio >= 0.85': check(median(r.rollups?.ratio), '>=', 0.85)
+    'rollups.ratio >= 0.85': check(median(r.rollups?.ratio), '>=', 0.85),
+    'live.p99_ms <= 100': check(median(r.live?.p99_ms), '<=', 100),
+    'live.api_peak_rss_mb <= 300': check(median(r.live?.api_peak_rss_mb), '<=', 300)
   }
 }
 

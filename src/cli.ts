@@ -33,6 +33,7 @@ const PRODUCER = ['PRODUCER_SENSORS', 'PRODUCER_INTERVAL_MS', 'PRODUCER_RATE', '
 const STREAMING = ['KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'BATCH_MAX_ROWS', 'BATCH_MAX_WAIT_MS', 'METRICS_PORT']
 const STORAGE = ['PARTITION_INTERVAL', 'PARTITION_PREMAKE', 'RETENTION_RAW_DAYS', 'RETENTION_1M_DAYS', 'RETENTION_1H_DAYS']
 const API = ['PORT', 'HOST', 'API_KEYS', 'API_READ_AUTH', 'CORS_ORIGINS', 'API_REQUEST_TIMEOUT_MS', 'API_BODY_LIMIT_BYTES']
+const STREAM = ['STREAM_RESUME_SECONDS', 'STREAM_HEARTBEAT_SECONDS', 'STREAM_CLIENT_BUFFER_BYTES']
 
 const COMMANDS: Record<string, Command> = {
   producer: {
@@ -49,13 +50,13 @@ const COMMANDS: Record<string, Command> = {
   },
   api: {
     summary: 'serve readings over HTTP (REST, live stream, health, metrics, OpenAPI)',
-    variables: [...API, ...DATABASE, ...STORAGE, ...REDIS, 'LOG_LEVEL'],
+    variables: [...API, ...STREAM, ...DATABASE, ...STORAGE, ...REDIS, 'LOG_LEVEL'],
     requires: ['database', 'redis'],
     load: async () => (await import('./services/api/main.ts')).main
   },
   all: {
     summary: 'producer, streaming and API in one process; embedded defaults for any service variable not set',
-    variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...STORAGE, ...REDIS, ...API, 'DATA_DIR', 'LOG_LEVEL'],
+    variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...STORAGE, ...REDIS, ...API, ...STREAM, 'DATA_DIR', 'LOG_LEVEL'],
     requires: [],
     load: async () => (await import('./services/all/main.ts')).main
   },

@@ -18,6 +18,8 @@ export interface Sizes {
   /** measuring window per delay run */
   readonly delaySeconds: number
   readonly delayRate: number
+  /** the live item: SSE and WebSocket clients on one API, readings/s, seconds */
+  readonly live: { readonly sse: number; readonly ws: number; readonly rate: number; readonly seconds: number }
 }
 
 export const FULL: Sizes = {
@@ -29,7 +31,8 @@ export const FULL: Sizes = {
   runs: 3,
   apiSeconds: 10,
   delaySeconds: 15,
-  delayRate: 2_000
+  delayRate: 2_000,
+  live: { sse: 1000, ws: 100, rate: 1000, seconds: 15 }
 }
 
 export const QUICK: Sizes = {
@@ -41,7 +44,8 @@ export const QUICK: Sizes = {
   runs: 3,
   apiSeconds: 3,
   delaySeconds: 4,
-  delayRate: 2_000
+  delayRate: 2_000,
+  live: { sse: 200, ws: 20, rate: 500, seconds: 5 }
 }
 
 export interface Bench {

@@ -61,6 +61,7 @@ export interface Config {
     readonly bodyTimeoutMs: number
     /** request bodies all requests in flight may hold at once (503 above) */
     readonly bodyBudgetBytes: number
+    readonly stream: StreamConfig
   }
   readonly storage: {
     /** width of a sensor_data partition, seconds */
@@ -73,6 +74,16 @@ export interface Config {
     readonly retention1hDays: number | undefined
   }
   readonly dataDir: string
+}
+
+/** The live stream (GET /stream, GET /ws) and the dashboard. */
+export interface StreamConfig {
+  /** how far back a resuming client is replayed from Postgres */
+  readonly resumeSeconds: number
+  /** keep-alive comment (SSE) or ping (WebSocket) every this many ms */
+  readonly heartbeatMs: number
+  /** bytes queued for one client before it is disconnected */
+  readonly clientBufferBytes: number
 }
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -110,6 +121,9 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   API_BODY_LIMIT_BYTES: 'largest accepted request body [4194304]',
   API_BODY_TIMEOUT_MS: 'longest a client may take to send a whole request, headers and body; 408 after [30000]',
   API_BODY_BUDGET_BYTES: 'bytes of request bodies all requests in flight may hold at once; 503 above [16777216]',
+  STREAM_RESUME_SECONDS: 'how far back GET /stream and /ws replay a resuming client from Postgres [300]',
+  STREAM_HEARTBEAT_SECONDS: 'keep-alive comment or ping on idle live streams every this many seconds [15]',
+  STREAM_CLIENT_BUFFER_BYTES: 'bytes queued for one live client before it is disconnected [1048576]',
   DATA_DIR: 'where embedded services keep their data [./data]',
   PARTITION_INTERVAL: 'time span of one sensor_data partition: Nh or Nd [1d]',
   PARTITION_PREMAKE: 'partitions created ahead of now [3]',
@@ -285,6 +299,14 @@ function parseBrokers(read: Reader): string[] | undefined {
   return brokers
 }
 
+function parseStream(read: Reader): StreamConfig {
+  return {
+    resumeSeconds: read.int('STREAM_RESUME_SECONDS', 300, 0, 86_400),
+    heartbeatMs: read.int('STREAM_HEARTBEAT_SECONDS', 15, 1, 3600) * 1000,
+    clientBufferBytes: read.int('STREAM_CLIENT_BUFFER_BYTES', 1024 * 1024, 16 * 1024, 1024 * 1024 * 1024)
+  }
+}
+
 /** Parses the environment; throws one CONFIG_INVALID error that lists every problem. */
 export function loadConfig(env: Env = environment()): Config {
   const read = new Reader(env)
@@ -332,7 +354,8 @@ export function loadConfig(env: Env = environment()): Config {
       requestTimeoutMs: read.int('API_REQUEST_TIMEOUT_MS', 2000, 1),
       bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024),
       bodyTimeoutMs: read.int('API_BODY_TIMEOUT_MS', 30_000, 100),
-      bodyBudgetBytes: read.int('API_BODY_BUDGET_BYTES', 16 * 1024 * 1024, 1024)
+      bodyBudgetBytes: read.int('API_BODY_BUDGET_BYTES', 16 * 1024 * 1024, 1024),
+      stream: parseStream(read)
     },
     storage: {
       partitionIntervalSeconds: parsePartitionInterval(read),

@@ -93,7 +93,7 @@ export function apiMetrics(registry: Registry): ApiMetrics {
       labelNames: ['result'],
       registers
     }),
-    liveClients: new Gauge({ name: 'sensorstream_api_live_clients', help: 'Clients connected to GET /stream', registers }),
+    liveClients: new Gauge({ name: 'sensorstream_api_live_clients', help: 'Clients connected to GET /stream or GET /ws', registers }),
     liveClientsDropped: new Counter({
       name: 'sensorstream_api_live_clients_dropped_total',
       help: 'Live-stream clients disconnected because they fell too far behind',

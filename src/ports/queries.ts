@@ -67,6 +67,22 @@ export interface Stats {
   readonly buckets: readonly BucketStats[]
 }
 
+/** A place in the (timestamp, sensor_id) order of readings: what a live client has seen up to. */
+export interface StreamPosition {
+  /** unix milliseconds */
+  readonly tsMs: number
+  /** '' sorts before every sensor id: (t, '') is "from time t on" */
+  readonly sensorId: string
+}
+
+export interface ReplayQuery {
+  /** readings strictly after this position */
+  readonly after: StreamPosition
+  /** only sensors with these ids or matching these globs (see domain/sensor-pattern.ts); `*` for all */
+  readonly patterns: readonly string[]
+  readonly limit: number
+}
+
 export interface ReadingQueries extends Lifecycle {
   /** One page of readings, newest first (by time, then by insertion). */
   list(query: ListQuery): Promise<Page>
@@ -74,6 +90,8 @@ export interface ReadingQueries extends Lifecycle {
   latestPerSensor(): Promise<Reading[]>
   /** Count, min, max and mean per time bucket, from the coarsest tier that answers them exactly. */
   stats(query: StatsQuery): Promise<Stats>
+  /** Readings after a position, oldest first by (timestamp, sensor_id): what a resuming live client missed. */
+  replay(query: ReplayQuery): Promise<Reading[]>
   /** Resolves when the database answers. */
   ping(): Promise<void>
 }

@@ -197,6 +197,7 @@ describe('endpoints', () => {
       'GET /sensors/{id}/readings',
       'GET /sensors/{id}/series',
       'GET /sensors/{id}/stats',
+      'GET /status',
       'GET /stream',
       'POST /data'
     ])

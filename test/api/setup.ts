@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { RedisLatestValues } from '../../src/adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../src/adapters/cache/redis-live-feed.ts'
+import { RedisStatusBoard } from '../../src/adapters/cache/redis-status.ts'
 import { PostgresReadingQueries } from '../../src/adapters/store/postgres-queries.ts'
 import { PostgresReadingStore } from '../../src/adapters/store/postgres.ts'
 import { loadConfig, type Config } from '../../src/platform/config.ts'
@@ -20,6 +21,7 @@ export interface ApiFixture {
   readonly queries: PostgresReadingQueries
   readonly latest: RedisLatestValues
   readonly live: RedisLiveFeed
+  readonly status: RedisStatusBoard
   readonly config: Config['api']
   /** listens on a free loopback port (for curl, SSE) */
   listen(): Promise<RunningApi>
@@ -29,11 +31,13 @@ export interface ApiFixture {
 export interface StoreOptions {
   readonly poolMax?: number
   readonly statementTimeoutMs?: number
+  /** the same one for two fixtures makes two API instances of one deployment */
+  readonly keyPrefix?: string
 }
 
 export async function openApi(databaseUrl: string, redisUrl: string, api: Partial<Config['api']> = {}, storeOptions: StoreOptions = {}): Promise<ApiFixture> {
   const config: Config['api'] = { ...loadConfig({}).api, host: '127.0.0.1', port: 0, ...api }
-  const keyPrefix = `${uniqueName('api')}:`
+  const keyPrefix = storeOptions.keyPrefix ?? `${uniqueName('api')}:`
   const store = new PostgresReadingStore({
     url: databaseUrl,
     poolMax: storeOptions.poolMax ?? 4,
@@ -46,9 +50,11 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
   const queries = new PostgresReadingQueries({ pool: store.pool })
   const latest = new RedisLatestValues({ url: redisUrl, keyPrefix, logger })
   const live = new RedisLiveFeed({ url: redisUrl, keyPrefix, logger })
+  const status = new RedisStatusBoard({ url: redisUrl, keyPrefix, logger })
   await latest.connect()
   await live.connect()
-  const deps = { store, queries, latest, live }
+  await status.connect()
+  const deps = { store, queries, latest, live, status }
   const app = await buildApp({ ...deps, registry: createMetricsRegistry('api'), config, logger })
   const running: RunningApi[] = []
   return {
@@ -63,6 +69,7 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
     async close() {
       for (const r of running) await r.close()
       await app.close()
+      await status.close()
       await live.close()
       await latest.close()
       await store.close()

@@ -4,7 +4,8 @@
 // served by the index of migration 002 (or by UNIQUE (sensor_id, ts) for one sensor).
 import type pg from 'pg'
 import { normalizeTimestamp, type Reading } from '../../domain/reading.ts'
-import type { ListQuery, Page, ReadingQueries, Stats, StatsQuery, Tier } from '../../ports/queries.ts'
+import { globToLike, isGlob } from '../../domain/sensor-pattern.ts'
+import type { ListQuery, Page, ReadingQueries, ReplayQuery, Stats, StatsQuery, Tier } from '../../ports/queries.ts'
 import { translatePgError } from './postgres-errors.ts'
 
 /** The queries share the pool of a PostgresReadingStore (its `pool`), which owns and closes it. */
@@ -143,6 +144,23 @@ export class PostgresReadingQueries implements ReadingQueries {
       tier: choice?.tier ?? 'raw',
       buckets: rows.map((r) => ({ start: normalizeTimestamp(r.start), count: Number(r.count), min: r.min, max: r.max, mean: r.mean }))
     }
+  }
+
+  async replay(q: ReplayQuery): Promise<Reading[]> {
+    const ts = `(timestamptz 'epoch' + $1::int8 * interval '1 millisecond')`
+    const params: unknown[] = [q.after.tsMs, q.after.sensorId, q.limit]
+    let only = ''
+    if (!q.patterns.includes('*')) {
+      params.push(q.patterns.filter((p) => !isGlob(p)), q.patterns.filter(isGlob).map(globToLike))
+      only = ` AND (sensor_id = ANY($4::text[]) OR sensor_id LIKE ANY($5::text[]))`
+    }
+    // `ts >= …` lets the (ts, id) index bound the scan; the row comparison orders sensors at equal times,
+    // by bytes (COLLATE "C") as the API compares them.
+    const sql =
+      `SELECT id, sensor_id, value, ${MICROS} AS us FROM sensor_data WHERE ts >= ${ts} AND (ts, sensor_id COLLATE "C") > (${ts}, $2::text COLLATE "C")${only}` +
+      ` ORDER BY ts, sensor_id COLLATE "C" LIMIT $3::int8`
+    const { rows } = await this.query<ReadingRow>('replay', sql, params)
+    return rows.map(toReading)
   }
 
   private async query<R extends pg.QueryResultRow>(operation: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {

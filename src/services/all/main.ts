@@ -6,8 +6,10 @@ import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapte
 import { MemoryBus } from '../../adapters/bus/memory.ts'
 import { MemoryLatestValues } from '../../adapters/cache/memory.ts'
 import { MemoryLiveFeed } from '../../adapters/cache/memory-live-feed.ts'
+import { MemoryStatusBoard } from '../../adapters/cache/memory-status.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
+import { RedisStatusBoard } from '../../adapters/cache/redis-status.ts'
 import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
 import { storageMaintenance } from '../../adapters/store/retention.ts'
@@ -19,6 +21,7 @@ import { aborted } from '../../platform/shutdown.ts'
 import type { BusAdmin, BusConsumer, BusPublisher } from '../../ports/bus.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
+import type { PipelineStatusBoard } from '../../ports/pipeline-status.ts'
 import { openApiStore } from '../api/main.ts'
 import { startApi, type RunningApi } from '../api/server.ts'
 import { connectAll, type Opened } from '../connect.ts'
@@ -74,6 +77,7 @@ function chooseBus(config: Config, logger: Logger): Bus {
 interface Cache {
   readonly latest: LatestValues
   readonly live: LiveFeed
+  readonly status: PipelineStatusBoard
   readonly describe: string
   /** the in-process one, empty at every start */
   readonly embedded: boolean
@@ -81,11 +85,12 @@ interface Cache {
 
 function chooseCache(config: Config, logger: Logger): Cache {
   const url = config.redis.url
-  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), describe: 'in-process cache (set REDIS_URL to use Redis)', embedded: true }
+  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), status: new MemoryStatusBoard(), describe: 'in-process cache (set REDIS_URL to use Redis)', embedded: true }
   const options = { url, keyPrefix: config.redis.keyPrefix }
   return {
     latest: new RedisLatestValues({ ...options, logger: logger.child({ component: 'redis' }) }),
     live: new RedisLiveFeed({ ...options, logger: logger.child({ component: 'live' }) }),
+    status: new RedisStatusBoard({ ...options, logger: logger.child({ component: 'status' }) }),
     describe: redact(url),
     embedded: false
   }
@@ -125,7 +130,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const queries = new PostgresReadingQueries({ pool: apiStore.pool })
     const counted = countingPublisher(bus.publisher, config.kafka.topic)
     opened = await connectAll(
-      { store, apiStore, queries, latest: cache.latest, live: cache.live, admin: bus.admin, publisher: counted.publisher, deadLetters: bus.deadLetters, consumer: bus.consumer },
+      { store, apiStore, queries, latest: cache.latest, live: cache.live, status: cache.status, admin: bus.admin, publisher: counted.publisher, deadLetters: bus.deadLetters, consumer: bus.consumer },
       logger,
       signal
     )
@@ -140,7 +145,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
     upkeep = startMaintenance(storageMaintenance(store, config.storage, logger.child({ component: 'maintenance' })), { registry, logger, ready: Promise.resolve() })
-    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, registry }, config: apiConfig, logger: logger.child({ service: 'api' }) }).catch(
+    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, status: cache.status, registry }, config: apiConfig, logger: logger.child({ service: 'api' }) }).catch(
       (err: unknown) => {
         // Taken since the check at startup.
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portInUse(apiConfig, err)
@@ -171,7 +176,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     }
     const tasks = [
       runProducer({ publisher: counted.publisher, admin: bus.admin }, config, logger.child({ service: 'producer' }), inner.signal).catch(fail),
-      runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, metrics }, config,
+      runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, status: cache.status, metrics }, config,
         logger.child({ service: 'streaming' }), inner.signal).catch(fail)
     ]
     const stopProgress = startProgress({

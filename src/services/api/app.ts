@@ -8,12 +8,15 @@ import type { RouteContext } from './context.ts'
 import { guardDeps, type ApiDeps } from './deps.ts'
 import { edgeServerOptions, installEdgeChecks } from './edge.ts'
 import { installErrorHandling } from './http-errors.ts'
+import { dashboardRoutes } from './routes/dashboard.ts'
 import { dataRoutes } from './routes/data.ts'
 import { docsRoutes, registerOpenApi } from './routes/docs.ts'
 import { healthRoutes } from './routes/health.ts'
 import { recentRoutes } from './routes/recent.ts'
 import { sensorRoutes } from './routes/sensors.ts'
+import { statusRoutes } from './routes/status.ts'
 import { streamRoutes } from './routes/stream.ts'
+import { wsRoutes } from './routes/ws.ts'
 
 export type { ApiDeps } from './deps.ts'
 
@@ -64,7 +67,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(recentRoutes(ctx))
   await app.register(sensorRoutes(ctx))
   await app.register(streamRoutes(ctx))
+  await app.register(wsRoutes(ctx))
+  await app.register(statusRoutes(ctx))
   await app.register(healthRoutes(ctx))
   await app.register(docsRoutes())
+  await app.register(dashboardRoutes())
   return app
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../../platform/logger.ts'
 import type { ApiMetrics } from '../../platform/metrics.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
+import type { PipelineStatusBoard } from '../../ports/pipeline-status.ts'
 import type { ReadingQueries } from '../../ports/queries.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 
@@ -19,6 +20,10 @@ export interface ApiDeps {
   readonly latest: LatestValues
   /** Redis pub/sub: readings as they are stored */
   readonly live: LiveFeed
+  /** Redis: the streaming instances' figures for GET /status (absent: none shown) */
+  readonly status?: PipelineStatusBoard
+  /** what GET /status says of the bus, e.g. `kafka` or `in-process` */
+  readonly busName?: string
   /** where the API registers its metrics; GET /metrics serves all of it */
   readonly registry: Registry
   readonly config: Config['api']
@@ -33,6 +38,7 @@ export interface GuardedDeps {
   readonly queries: ReadingQueries
   readonly latest: LatestValues
   readonly live: LiveFeed
+  readonly status: PipelineStatusBoard | undefined
 }
 
 /**
@@ -53,7 +59,8 @@ export function guardDeps(deps: ApiDeps, metrics: ApiMetrics): GuardedDeps {
     store: guard(deps.store, 'postgres', ms, metrics, { operations: WRITES, timeoutMs: writeTimeoutMs(ms) }),
     queries: guard(deps.queries, 'postgres', ms, metrics),
     latest: guard(deps.latest, 'redis', ms, metrics),
-    live: guard(deps.live, 'redis', ms, metrics)
+    live: guard(deps.live, 'redis', ms, metrics),
+    status: deps.status === undefined ? undefined : guard(deps.status, 'redis', ms, metrics)
   }
 }
 

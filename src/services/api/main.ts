@@ -5,6 +5,7 @@ import { storageMaintenance } from '../../adapters/store/retention.ts'
 import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
+import { RedisStatusBoard } from '../../adapters/cache/redis-status.ts'
 import { requireServices, type Config } from '../../platform/config.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { createMetricsRegistry, collectProcessMetrics } from '../../platform/metrics.ts'
@@ -61,7 +62,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     logger: logger.child({ component: 'redis' })
   })
   const live = new RedisLiveFeed({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'live' }) })
-  const opened = await connectAll({ store, queries, latest, live }, logger, signal).catch(async (err: unknown) => {
+  const status = new RedisStatusBoard({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'status' }) })
+  const opened = await connectAll({ store, queries, latest, live, status }, logger, signal).catch(async (err: unknown) => {
     await migrated.close()
     throw err
   })
@@ -76,7 +78,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   const upkeep = startMaintenance(storageMaintenance(migrator, config.storage, logger.child({ component: 'maintenance' })), { registry, logger, ready: Promise.resolve() })
   let api
   try {
-    api = await listening(http, () => startApi({ deps: { store, queries, latest, live, registry }, config: config.api, logger }))
+    api = await listening(http, () => startApi({ deps: { store, queries, latest, live, status, registry }, config: config.api, logger }))
   } catch (err) {
     await upkeep.stop()
     await opened.close()

@@ -3,6 +3,7 @@
 import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapters/bus/kafka.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
+import { RedisStatusBoard } from '../../adapters/cache/redis-status.ts'
 import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { storageMaintenance } from '../../adapters/store/retention.ts'
 import { requireServices } from '../../platform/config.ts'
@@ -28,6 +29,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     }),
     latest: new RedisLatestValues(redis),
     live: new RedisLiveFeed(redis),
+    status: new RedisStatusBoard(redis),
     admin: new KafkaBusAdmin(kafka),
     deadLetters: new KafkaBusPublisher(kafka),
     consumer: new KafkaBusConsumer(kafka)

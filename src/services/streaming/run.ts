@@ -6,10 +6,12 @@ import type { Logger } from '../../platform/logger.ts'
 import type { BusAdmin, BusConsumer, BusPublisher } from '../../ports/bus.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
+import type { PipelineStatusBoard } from '../../ports/pipeline-status.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 import { createIngestHandler } from './ingest.ts'
 import { LatestCache } from './latest-cache.ts'
 import type { StreamingMetrics } from './metrics.ts'
+import { startStatusReports } from './status-report.ts'
 
 /** Batches in hand at once: one being written while the next is fetched and decoded. */
 export const MAX_IN_FLIGHT_BATCHES = 2
@@ -22,6 +24,8 @@ export interface StreamingDeps {
   readonly latest: LatestValues
   readonly live: LiveFeed
   readonly metrics: StreamingMetrics
+  /** where the figures for the API's GET /status go every second */
+  readonly status?: PipelineStatusBoard
 }
 
 export async function runStreaming(deps: StreamingDeps, config: Config, logger: Logger, signal: AbortSignal): Promise<void> {
@@ -47,6 +51,8 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
     deps.consumer.close().catch((err: Error) => logger.warn({ err: err.message }, 'consumer close failed'))
   }
   signal.addEventListener('abort', stop, { once: true })
+  const lag = deps.metrics.lagProbe
+  const stopReports = deps.status === undefined ? undefined : startStatusReports(deps.status, deps.metrics, lag, logger)
   logger.info({ topic: kafka.topic, group: kafka.groupId, dlq: kafka.dlqTopic }, 'consuming')
   // The cache's repairer runs beside the consumer, and as long as it.
   const repairing = new AbortController()
@@ -70,6 +76,7 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
     if (!signal.aborted) throw err
     logger.warn({ err: (err as Error).message }, 'stopped before the last batch was stored; it will be consumed again')
   } finally {
+    stopReports?.()
     signal.removeEventListener('abort', stop)
     repairing.abort()
     await repairer

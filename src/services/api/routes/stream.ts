@@ -1,19 +1,26 @@
-// GET /stream: Server-Sent Events of readings as they are stored (from the live feed), optionally
-// only some sensors. Each client has a bounded send buffer: a client that reads too slowly is
-// disconnected rather than let memory grow (it can reconnect and fill the gap from GET /data).
+// GET /stream: Server-Sent Events of readings as they are stored, for some sensors (ids and globs).
+// Every event has an id (the client's place in the stream); a client that comes back with
+// Last-Event-ID (or `?since=`) is first replayed from Postgres what it missed within
+// STREAM_RESUME_SECONDS (live/session.ts). A client too far behind is disconnected rather than let
+// memory grow; it can reconnect and resume.
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import type { Reading } from '../../../domain/reading.ts'
+import { SENSOR_PATTERN_PATTERN } from '../../../domain/sensor-pattern.ts'
 import type { RouteContext } from '../context.ts'
-import { errors, readingOut, sensorIdParam } from '../schemas.ts'
+import { drainedOrClosed } from '../live/drained.ts'
+import { readingJson } from '../live/position.ts'
+import { parsePatterns, resumePosition } from '../live/resume.ts'
+import { liveSession } from '../live/for-route.ts'
+import type { LiveEvent } from '../live/session.ts'
+import { TIME_PATTERN } from '../params.ts'
+import { errors, readingOut } from '../schemas.ts'
 
-/** bytes queued for one client before it is dropped */
-export const MAX_CLIENT_BUFFER_BYTES = 1024 * 1024
-const HEARTBEAT_MS = 15_000
+const PATTERN = SENSOR_PATTERN_PATTERN.slice(1, -1)
 const STREAM_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' } as const
 
 export function streamRoutes(ctx: RouteContext) {
-  const { deps, metrics, logger } = ctx
+  const { metrics, logger, config } = ctx
+  const { stream } = config
   const clients = new Set<ServerResponse>()
 
   return async function plugin(app: FastifyInstance): Promise<void> {
@@ -22,19 +29,28 @@ export function streamRoutes(ctx: RouteContext) {
       for (const res of clients) res.end()
     })
 
-    app.get<{ Querystring: { sensor_id?: string } }>(
+    app.get<{ Querystring: { sensor_id?: string; since?: string }; Headers: { 'last-event-id'?: string } }>(
       '/stream',
       {
         schema: {
-          summary: 'Live readings (Server-Sent Events)',
+          summary: 'Live readings (Server-Sent Events), resumable',
           description:
-            'Each stored reading as an SSE event `reading` whose data is `{sensor_id, value, timestamp}`; a comment every 15 s keeps the connection open. ' +
-            `\`sensor_id\` (a comma list) restricts the stream. A client more than ${MAX_CLIENT_BUFFER_BYTES / 1024} KiB behind is disconnected.`,
+            'Each stored reading as an SSE event `reading` with an `id` and data `{sensor_id, value, timestamp}`; a `: ping` comment every ' +
+            `${stream.heartbeatMs / 1000} s keeps proxies from closing an idle stream. \`sensor_id\` (a comma list of ids and globs: \`*\` any run of characters, \`?\` one) restricts it. ` +
+            `Reconnecting with \`Last-Event-ID\` (or \`since\`) first replays from Postgres what was missed, up to ${stream.resumeSeconds} s back. ` +
+            `A client more than ${stream.clientBufferBytes} bytes behind is disconnected.`,
           tags: ['readings'],
           querystring: {
             type: 'object',
-            properties: { sensor_id: { type: 'string', pattern: `^${sensorIdParam.pattern.slice(1, -1)}(,${sensorIdParam.pattern.slice(1, -1)})*$`, description: 'only these sensors (comma list)' } },
+            properties: {
+              sensor_id: { type: 'string', pattern: `^${PATTERN}(,${PATTERN})*$`, description: 'only these sensors: a comma list of ids and globs, e.g. `line-4.*,pump-?`' },
+              since: { type: 'string', pattern: TIME_PATTERN, description: 'replay from this time (unix seconds or RFC 3339, inclusive) before going live; Last-Event-ID wins' }
+            },
             additionalProperties: false
+          },
+          headers: {
+            type: 'object',
+            properties: { 'last-event-id': { type: 'string', description: 'the id of the last event received: replay what came after it' } }
           },
           response: {
             200: { description: `text/event-stream; each event's data is a reading: ${JSON.stringify(readingOut.required)}`, content: { 'text/event-stream': { schema: { type: 'string' } } } },
@@ -45,37 +61,31 @@ export function streamRoutes(ctx: RouteContext) {
       async (request, reply) => {
         // HEAD gets the headers of GET at once: there is no body to stream, so nothing to subscribe to.
         if (request.method === 'HEAD') return reply.code(200).headers(STREAM_HEADERS).send()
-        const only = request.query.sensor_id === undefined ? undefined : new Set(request.query.sensor_id.split(','))
+        const patterns = request.query.sensor_id === undefined ? ['*'] : parsePatterns(request.query.sensor_id, 'query')
+        const resume = resumePosition({ lastEventId: request.headers['last-event-id'], since: request.query.since, in: 'query' })
         const res = reply.raw
-        let open = true
-        const send = (readings: readonly Reading[]): void => {
-          if (!open) return
-          let chunk = ''
-          for (const r of readings) {
-            if (only !== undefined && !only.has(r.sensor_id)) continue
-            chunk += `event: reading\ndata: ${JSON.stringify({ sensor_id: r.sensor_id, value: r.value, timestamp: r.timestamp })}\n\n`
-          }
-          if (chunk === '') return
-          if (res.writableLength > MAX_CLIENT_BUFFER_BYTES) {
-            metrics.liveClientsDropped.inc()
-            logger.info({ buffered: res.writableLength }, 'live client too slow: disconnected')
-            stop()
-            res.destroy()
-            return
-          }
-          res.write(chunk)
-        }
+        const session = liveSession(ctx, {
+          send: (events: readonly LiveEvent[]) => {
+            let chunk = ''
+            for (const e of events) chunk += `id: ${e.id}\nevent: reading\ndata: ${readingJson(e.reading)}\n\n`
+            res.write(chunk)
+          },
+          backlog: () => res.writableLength,
+          drained: () => drainedOrClosed(res),
+          cut: () => res.destroy()
+        })
         // Subscribe before answering so that a dead Redis is a clean 503.
-        const unsubscribe = await deps.live.subscribe(send)
-        const heartbeat = setInterval(() => res.write(': keepalive\n\n'), HEARTBEAT_MS)
+        await session.open()
+        const heartbeat = setInterval(() => res.write(': ping\n\n'), stream.heartbeatMs)
         heartbeat.unref()
+        let open = true
         const stop = (): void => {
           if (!open) return
           open = false
           clearInterval(heartbeat)
           clients.delete(res)
           metrics.liveClients.dec()
-          unsubscribe().catch(() => undefined)
+          session.close()
         }
         reply.hijack()
         res.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), ...STREAM_HEADERS, connection: 'keep-alive' })
@@ -83,6 +93,11 @@ export function streamRoutes(ctx: RouteContext) {
         clients.add(res)
         metrics.liveClients.inc()
         res.on('close', stop)
+        session.subscribe(patterns, resume).catch((err: unknown) => {
+          // Postgres did not give the replay: end the stream; the client reconnects and resumes.
+          logger.warn({ err }, 'live stream replay failed')
+          res.end()
+        })
       }
     )
   }
