@@ -31,6 +31,14 @@ describe('GET /ws', () => {
   })
   after(() => f.close())
 
+  test('a plain GET without the upgrade answers the JSON error shape (found by the fuzzer: a bare 404)', async () => {
+    const res = await fetch(`${base}/ws`)
+    assert.equal(res.status, 400)
+    const body = (await res.json()) as { error: string; message: string }
+    assert.equal(body.error, 'BAD_REQUEST')
+    assert.match(body.message, /WebSocket/)
+  })
+
   test('subscribe to ids and globs, unsubscribe, and errors for bad messages', async () => {
     const c = await openWs(`${ws}/ws`)
     try {

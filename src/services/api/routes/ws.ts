@@ -15,6 +15,7 @@ import { liveSession } from '../live/for-route.ts'
 import type { LiveEvent } from '../live/session.ts'
 import { TIME_PATTERN } from '../params.ts'
 import { errors } from '../schemas.ts'
+import { HttpEdgeError } from '../http-errors.ts'
 
 /** most sensor ids and globs one socket may subscribe to */
 export const MAX_PATTERNS = 1000
@@ -37,32 +38,35 @@ export function wsRoutes(ctx: RouteContext) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     await app.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } })
 
-    app.get<{ Querystring: { sensor_id?: string; since?: string; last_event_id?: string } }>(
-      '/ws',
-      {
-        websocket: true,
-        schema: {
-          summary: 'Live readings (WebSocket), resumable',
-          description:
-            'Send `{"type":"subscribe","sensor_id":["line-4.*","pump-1"]}` (optionally with `last_event_id` or `since` to be replayed what was missed, ' +
-            `up to ${stream.resumeSeconds} s back) and \`{"type":"unsubscribe","sensor_id":[…]}\`. The server answers \`{"type":"subscribed","sensor_id":[…],"replayed":n}\` ` +
-            'and sends `{"type":"readings","id":"<event id>","readings":[{sensor_id,value,timestamp}…]}`; `id` is the position to resume from. ' +
-            '`sensor_id`, `since` and `last_event_id` in the URL make a first subscription. A bad message gets `{"type":"error",…}`. ' +
-            `A client more than ${stream.clientBufferBytes} bytes behind is closed with code ${CLOSE_TOO_SLOW}.`,
-          tags: ['readings'],
-          querystring: {
-            type: 'object',
-            properties: {
-              sensor_id: { type: 'string', pattern: `^${PATTERN}(,${PATTERN})*$`, description: 'a first subscription: a comma list of ids and globs' },
-              since: { type: 'string', pattern: TIME_PATTERN, description: 'replay the first subscription from this time' },
-              last_event_id: { type: 'string', maxLength: 200, description: 'replay the first subscription after this event id' }
-            },
-            additionalProperties: false
-          },
-          response: { 101: { description: 'switching to the WebSocket protocol' }, ...errors(400, 401, 403, 503) }
-        }
+    app.route<{ Querystring: { sensor_id?: string; since?: string; last_event_id?: string } }>({
+      method: 'GET',
+      url: '/ws',
+      // A plain GET (no upgrade) gets the API's own error shape, not the plugin's bare 404.
+      handler: async () => {
+        throw new HttpEdgeError('BAD_REQUEST', 'GET /ws is a WebSocket endpoint: connect with Upgrade: websocket')
       },
-      async (socket: WebSocket, request) => {
+      schema: {
+        hide: true,
+        summary: 'Live readings (WebSocket), resumable',
+        description:
+          'Send `{"type":"subscribe","sensor_id":["line-4.*","pump-1"]}` (optionally with `last_event_id` or `since` to be replayed what was missed, ' +
+          `up to ${stream.resumeSeconds} s back) and \`{"type":"unsubscribe","sensor_id":[…]}\`. The server answers \`{"type":"subscribed","sensor_id":[…],"replayed":n}\` ` +
+          'and sends `{"type":"readings","id":"<event id>","readings":[{sensor_id,value,timestamp}…]}`; `id` is the position to resume from. ' +
+          '`sensor_id`, `since` and `last_event_id` in the URL make a first subscription. A bad message gets `{"type":"error",…}`. ' +
+          `A client more than ${stream.clientBufferBytes} bytes behind is closed with code ${CLOSE_TOO_SLOW}.`,
+        tags: ['readings'],
+        querystring: {
+          type: 'object',
+          properties: {
+            sensor_id: { type: 'string', pattern: `^${PATTERN}(,${PATTERN})*$`, description: 'a first subscription: a comma list of ids and globs' },
+            since: { type: 'string', pattern: TIME_PATTERN, description: 'replay the first subscription from this time' },
+            last_event_id: { type: 'string', maxLength: 200, description: 'replay the first subscription after this event id' }
+          },
+          additionalProperties: false
+        },
+        response: { 101: { description: 'switching to the WebSocket protocol' }, ...errors(400, 401, 403, 503) }
+      },
+      wsHandler: async (socket: WebSocket, request) => {
         const send = (message: object): void => {
           if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message))
         }
@@ -164,6 +168,6 @@ export function wsRoutes(ctx: RouteContext) {
         if (first !== undefined) handle({ type: 'subscribe', sensor_id: first.split(','), since, last_event_id: lastEventId })
         for (const m of pending.splice(0)) handle(m)
       }
-    )
+    })
   }
 }
