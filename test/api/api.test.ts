@@ -199,6 +199,7 @@ describe('endpoints', () => {
       'GET /sensors/{id}/stats',
       'GET /status',
       'GET /stream',
+      'GET /ws',
       'POST /data'
     ])
   })

@@ -46,7 +46,6 @@ export function wsRoutes(ctx: RouteContext) {
         throw new HttpEdgeError('BAD_REQUEST', 'GET /ws is a WebSocket endpoint: connect with Upgrade: websocket')
       },
       schema: {
-        hide: true,
         summary: 'Live readings (WebSocket), resumable',
         description:
           'Send `{"type":"subscribe","sensor_id":["line-4.*","pump-1"]}` (optionally with `last_event_id` or `since` to be replayed what was missed, ' +
