@@ -18,7 +18,7 @@ export function openRedis(url: string, logger: Logger, name: string, commandTime
   let down = false
   redis.on('error', (err: Error) => {
     noteRedisError(redis, err)
-    if (!down) logger.warn({ err: err.message }, `redis ${name} connection lost; reconnecting`)
+    if (!down) logger.warn({ err }, `redis ${name} connection lost; reconnecting`)
     down = true
   })
   redis.on('ready', () => {
