@@ -1,6 +1,14 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+// Drivers are imported only under src/adapters/ (and by tests, the benchmark and scripts, which drive
+// the real services directly). Flat config replaces a rule's options per block instead of merging
+// them, so the blocks below that set no-restricted-imports for other reasons repeat these paths.
+const DRIVERS = ['pg', 'pg-copy-streams', 'ioredis', '@platformatic/kafka', 'mqtt', 'aedes'].map((name) => ({
+  name,
+  message: 'Drivers are imported only under src/adapters/: use or add an adapter behind a port.'
+}))
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'data/', '.cache/'] },
   js.configs.recommended,
@@ -12,18 +20,23 @@ export default tseslint.config(
     }
   },
   {
+    files: ['src/**/*.ts'],
+    ignores: ['src/adapters/**', '**/*.test.ts', 'src/local/kafka-cluster.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: DRIVERS }] }
+  },
+  {
     files: ['src/platform/config.ts', 'test/**', 'scripts/**', 'bench/**', '**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' }
   },
   {
     files: ['src/domain/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['../ports/*', '../adapters/*', '../services/*', '../platform/*'] }] }
+    rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: ['../ports/*', '../adapters/*', '../services/*', '../platform/*'] }] }
   },
   {
     files: ['src/services/**'],
     // Composition roots may wire adapters: each main.ts, and the streaming data path that its main.ts runs in a worker.
     ignores: ['src/services/**/main.ts', 'src/services/streaming/data-path.ts', 'src/services/**/*.test.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['**/adapters/**'] }] }
+    rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: ['**/adapters/**'] }] }
   },
   {
     // The dashboard's plain browser modules (served as they are, no build step).

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, relative, resolve } from 'node:path'
 import { canConnect, freePort, isPortFree } from '../src/local/free-port.ts'
 import { ensureKafkaJars, startKafka } from '../src/local/kafka.ts'
-import { createDatabase, dropDatabase, postgresAnswers } from '../src/local/pg-database.ts'
+import { createDatabase, dropDatabase, postgresAnswers } from '../src/adapters/store/postgres-server.ts'
 import { startPostgres } from '../src/local/postgres.ts'
 import { isAlive, stopPid } from '../src/local/processes.ts'
 import { redisAnswers, startRedis } from '../src/local/redis.ts'

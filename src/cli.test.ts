@@ -187,6 +187,6 @@ test('Postgres up, Redis down: the waiting line names the Redis address and why,
   cli.kill('SIGTERM')
   const ran = await cli.exited
   assert.equal(ran.code, 0, ran.stdout + ran.stderr)
-  assert.match(ran.stdout, /"err":"redis unavailable at 127\.0\.0\.1:1 during connect: Connection is closed \(connect ECONNREFUSED 127\.0\.0\.1:1\)"/)
+  assert.match(ran.stdout, /"err":\{"type":"AppError","message":"redis unavailable at 127\.0\.0\.1:1 during connect: Connection is closed \(connect ECONNREFUSED 127\.0\.0\.1:1\)"/)
   assert.match(ran.stdout, /"msg":"api stopped"/)
 })

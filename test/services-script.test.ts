@@ -26,7 +26,7 @@ function makeClone(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sensorstream-test-clone-'))
   chmodSync(dir, 0o755) // as root its own PostgreSQL would run as `postgres`
   dirs.push(dir)
-  for (const path of ['package.json', 'scripts/services.ts', 'src/local']) cpSync(join(REPO, path), join(dir, path), { recursive: true })
+  for (const path of ['package.json', 'scripts/services.ts', 'src/local', 'src/adapters/store/postgres-server.ts']) cpSync(join(REPO, path), join(dir, path), { recursive: true })
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'))
   return dir
 }

@@ -1,5 +1,5 @@
 // What every benchmark item gets: the services, the sizes of this run, unique names and progress output.
-import { createDatabase } from '../../src/local/pg-database.ts'
+import { createDatabase } from '../../src/adapters/store/postgres-server.ts'
 import type { Offsets } from './kafka.ts'
 import type { Services } from './services.ts'
 

@@ -12,6 +12,9 @@ export interface Reading {
 
 export const SENSOR_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$'
 const SENSOR_ID_RE = new RegExp(SENSOR_ID_PATTERN)
+export function isSensorId(text: string): boolean {
+  return SENSOR_ID_RE.test(text)
+}
 export const SENSOR_ID_MAX_LENGTH = 128
 /** 2000-01-01T00:00:00Z */
 export const MIN_TIMESTAMP_S = 946_684_800
@@ -68,7 +71,7 @@ export function validateReading(input: unknown, options: ValidateOptions = {}): 
   const sensorId = record['sensor_id']
   if (sensorId === undefined) errors.push({ path: `${base}/sensor_id`, message: 'is required' })
   else if (typeof sensorId !== 'string') errors.push({ path: `${base}/sensor_id`, message: 'must be a string' })
-  else if (!SENSOR_ID_RE.test(sensorId)) {
+  else if (!isSensorId(sensorId)) {
     errors.push({ path: `${base}/sensor_id`, message: `must be 1–${SENSOR_ID_MAX_LENGTH} characters of A-Z a-z 0-9 . _ : -` })
   }
 

@@ -8,6 +8,10 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 export type Decoded = { readonly ok: true; readonly reading: Reading } | { readonly ok: false; readonly error: string }
 
+/**
+ * The one JSON form of a reading: the bus value, the cached latest value and what the live feed
+ * sends. Fields in this order; the timestamp last, where the Redis update script reads it.
+ */
 export function encodeReading(reading: Reading): string {
   return JSON.stringify({ sensor_id: reading.sensor_id, value: reading.value, timestamp: reading.timestamp })
 }

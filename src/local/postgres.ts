@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { setTimeout as delay } from 'node:timers/promises'
 import { findExecutable, isRoot, osUser, versionedDirs, type OsUser } from './environment.ts'
 import { freePort, LOOPBACK } from './free-port.ts'
-import { createDatabase, postgresAnswers } from './pg-database.ts'
+import { createDatabase, postgresAnswers } from '../adapters/store/postgres-server.ts'
 import { makeTempDir, removeTempDir, serviceControl, spawnService, STOP_GRACE_MS, terminate, waitUntil, type ServiceControl, type ServiceProcess } from './processes.ts'
 
 export interface PostgresOptions {
@@ -43,7 +43,7 @@ export interface PostgresServer extends ServiceControl {
   readonly dataDir: string
   readonly logFile: string
   /** creates a database and returns its URL */
-  createDatabase(name: string): Promise<string>
+  createDatabase(name: string, options?: { ifMissing?: boolean }): Promise<string>
 }
 
 export const POSTGRES_INSTALL = 'apt-get update && apt-get install -y postgresql'
@@ -154,5 +154,5 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     },
     cleanup: () => (persistent ? undefined : removeTempDir(dataDir))
   })
-  return Object.assign(control, { url, port, dataDir, logFile, createDatabase: (name: string) => createDatabase(url, name) })
+  return Object.assign(control, { url, port, dataDir, logFile, createDatabase: (name: string, options?: { ifMissing?: boolean }) => createDatabase(url, name, options) })
 }

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { parseEnv } from 'node:util'
+import { isSensorId } from '../domain/reading.ts'
 import { AppError } from './errors.ts'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -269,7 +270,7 @@ function parseSensors(read: Reader): string[] {
   }
   const ids = read.list('PRODUCER_SENSORS') ?? [value]
   for (const id of ids) {
-    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(id)) read.problems.push(`PRODUCER_SENSORS: "${id}" is not a valid sensor id`)
+    if (!isSensorId(id)) read.problems.push(`PRODUCER_SENSORS: "${id}" is not a valid sensor id`)
   }
   return ids
 }

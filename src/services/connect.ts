@@ -16,7 +16,7 @@ export async function connectAll(parts: Readonly<Record<string, Lifecycle>>, log
   const opened: [string, Lifecycle][] = []
   const close = async (): Promise<void> => {
     for (const [name, part] of opened.reverse()) {
-      await part.close().catch((err: Error) => logger.warn({ part: name, err: err.message }, 'close failed'))
+      await part.close().catch((err: Error) => logger.warn({ part: name, err }, 'close failed'))
     }
   }
   try {
@@ -28,7 +28,7 @@ export async function connectAll(parts: Readonly<Record<string, Lifecycle>>, log
         signal,
         maxDelayMs: 2_000,
         onRetry: (err, attempt) => {
-          if (attempt === 1 || attempt % 10 === 0) logger.warn({ part: name, attempt, err: (err as Error).message }, 'waiting for dependency')
+          if (attempt === 1 || attempt % 10 === 0) logger.warn({ part: name, attempt, err }, 'waiting for dependency')
         }
       })
     }

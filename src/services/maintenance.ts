@@ -1,9 +1,9 @@
 // The background upkeep every service that writes or serves readings runs: partitions premade ahead
 // of now, and partitions past RETENTION_*_DAYS dropped (by one instance at a time: the others find
 // the lock taken and skip their turn). Once at start, then every MAINTENANCE_EVERY_MS.
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Counter, type Registry } from 'prom-client'
 import type { Logger } from '../platform/logger.ts'
+import { sleep } from '../platform/retry.ts'
 import type { StorageMaintenance } from '../ports/store.ts'
 
 export const MAINTENANCE_EVERY_MS = 15 * 60_000
@@ -60,7 +60,7 @@ export function startMaintenance(
     await options.ready
     while (!signal.aborted) {
       await maintainOnce(maintenance, metrics, options.logger)
-      await sleep(everyMs, undefined, { signal }).catch(() => undefined)
+      await sleep(everyMs, signal)
     }
   })().catch((err: unknown) => options.logger.warn({ err }, 'storage maintenance not started'))
   return {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, describe, test } from 'node:test'
-import { freshDatabase, useRedis } from '../harness/index.ts'
+import { freshDatabase, useRedis, waitFor } from '../harness/index.ts'
 import { STATUS } from '../../src/services/api/http-errors.ts'
 import { openApi, type ApiFixture } from './setup.ts'
 import { rawRequest, rawResponses, type RawResponse } from './raw-http.ts'
@@ -239,8 +239,7 @@ describe('a write whose outcome is not known in time', () => {
       await blocker.query('COMMIT')
       // The statement commits after the answer: that is why the answer had to say so.
       const stored = async () => (await f.store.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id = 'slow'")).rows[0]?.n
-      for (let i = 0; i < 50 && (await stored()) !== 2; i++) await new Promise((r) => setTimeout(r, 100))
-      assert.equal(await stored(), 2)
+      await waitFor('the timed-out statement to commit', async () => (await stored()) === 2, 5_000)
       const retry = await f.app.inject({ method: 'POST', url: '/data', payload: readings })
       assert.equal(retry.statusCode, 201)
       assert.deepEqual([retry.json().inserted, retry.json().duplicates], [0, 2])
@@ -268,7 +267,10 @@ describe('a request that arrives while the server shuts down', () => {
         [`POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'],
         { gapMs: 600 }
       )
-      await new Promise((r) => setTimeout(r, 300))
+      await waitFor('the first request waiting on the lock', async () => {
+        const waiting = await f.store.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        return (waiting.rows[0]?.n ?? 0) > 0
+      }, 5_000, 20)
       const closed = api.close()
       await new Promise((r) => setTimeout(r, 600))
       await blocker.query('COMMIT')

@@ -77,17 +77,4 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
   }
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined) return value
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+export { waitFor } from '../harness/wait.ts'

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import type { BatchHandler, BusAdmin, BusConsumer, BusPublisher, BusRecord, ConsumeOptions, OutgoingRecord } from '../../src/ports/bus.ts'
 import { uniqueName } from '../harness/names.ts'
+import { waitFor as waitUntil } from '../harness/wait.ts'
 
 export interface BusUnderTest {
   /** connected */
@@ -273,12 +274,9 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
   })
 }
 
+/** The harness's waitFor in the argument order the bus tests use, polled every 20 ms. */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await waitUntil(what, condition, timeoutMs, 20)
 }
 
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -147,7 +147,7 @@ test('Postgres stopped for a few seconds mid-stream: the service waits, resumes,
   try {
     await waitFor('some rows stored', async () => (await rowCount(url)) > 2_000)
     await postgres.stop()
-    await new Promise((r) => setTimeout(r, 4_000))
+    await waitFor('the service to find Postgres gone and retry', () => /write failed; retrying/.test(streaming.output()), 30_000)
     assert.equal(streaming.child.exitCode, null, 'streaming is still running while Postgres is down')
     await postgres.start()
     assert.equal(await producer.exited(), 0, producer.output())

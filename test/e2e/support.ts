@@ -51,20 +51,7 @@ export function startCli(command: string, env: Record<string, string>, options: 
   }
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await probe()
-      if (value !== undefined && value !== false) return value
-    } catch (err) {
-      last = err
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`)
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
-}
+export { waitFor } from '../harness/wait.ts'
 
 export interface RawRecord {
   key: string | undefined

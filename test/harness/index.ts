@@ -3,6 +3,7 @@
 // the test file.
 export { freshDatabase, ownKafka, ownPostgres, ownRedis, useKafka, useKafkaCluster, usePostgres, useRedis } from './services.ts'
 export { uniqueName } from './names.ts'
+export { waitFor } from './wait.ts'
 export { rollupMismatches } from './rollups.ts'
 export type { KafkaServer } from '../../src/local/kafka.ts'
 export type { KafkaCluster, KafkaNode } from '../../src/local/kafka-cluster.ts'

@@ -1,6 +1,7 @@
 // Live-stream clients for tests and the bench: an SSE reader over fetch that parses events, and a
 // WebSocket client (ws) that collects reading messages.
 import WebSocket from 'ws'
+import { waitFor } from '../harness/wait.ts'
 
 export interface ReceivedEvent {
   readonly id: string | undefined
@@ -75,14 +76,9 @@ export async function openWs(url: string): Promise<WsClient> {
   return { socket, messages, send: (m) => socket.send(JSON.stringify(m)), closed, close: () => socket.close() }
 }
 
-export async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+/** The harness's waitFor, polled every 20 ms (the clients' buffers fill in-process). */
+export function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  return waitFor(what, probe, timeoutMs, 20)
 }
 
 export async function postReadings(base: string, readings: unknown): Promise<void> {

@@ -67,7 +67,8 @@ describe('GET /stream', () => {
     for (let i = 0; i < 5; i++) await postSome(100)
     const stopWriting = p.keepPosting()
     const second = await openSse(`${base}/stream?sensor_id=res-*`, { 'last-event-id': lastId })
-    await new Promise((r) => setTimeout(r, 800))
+    // the 500 posted while away come first, then live posts: wait for a few of those
+    await until('live posts after the resumed ones', () => second.events.length >= 500 + 3 * 7)
     await stopWriting()
     await until('every reading posted', () => second.events.length >= posted.length - 10)
     await new Promise((r) => setTimeout(r, 300))

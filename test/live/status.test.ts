@@ -2,7 +2,7 @@
 // the streaming instances' reports on the status board (Redis).
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { freshDatabase, useRedis } from '../harness/index.ts'
+import { freshDatabase, useRedis, waitFor } from '../harness/index.ts'
 import { openApi, type ApiFixture } from '../api/setup.ts'
 import { postReadings } from './clients.ts'
 
@@ -35,8 +35,12 @@ describe('GET /status', () => {
     await fetch(`${api.url}/status`)
     const t = Math.floor(now / 1000)
     await postReadings(api.url, Array.from({ length: 100 }, (_, i) => ({ sensor_id: 'st-1', value: i, timestamp: t - i })))
-    await new Promise((r) => setTimeout(r, 1100))
-    const body = (await (await fetch(`${api.url}/status`)).json()) as Record<string, unknown> & { dependencies: Record<string, { status: string }> }
+    type Status = Record<string, unknown> & { dependencies: Record<string, { status: string }> }
+    // the posts are counted once the API's per-second window has turned over
+    const body = await waitFor('the posts counted in /status', async () => {
+      const status = (await (await fetch(`${api.url}/status`)).json()) as Status
+      return Number(status['posted_per_second']) > 0 ? status : undefined
+    }, 10_000)
     assert.equal(body['streaming_per_second'], 150)
     assert.ok(Number(body['posted_per_second']) > 0, `posted_per_second ${body['posted_per_second']}`)
     assert.equal(body['consumer_lag'], 9)

@@ -82,7 +82,8 @@ describe('GET /ws', () => {
     const stopWriting = p.keepPosting()
     const second = await openWs(`${ws}/ws`)
     second.send({ type: 'subscribe', sensor_id: ['wsr-*'], last_event_id: lastId })
-    await new Promise((r) => setTimeout(r, 800))
+    // the 1,000 posted while away come first, then live posts: wait for a few of those
+    await until('live posts after the resumed ones', () => readingsOf(second).length >= 1000 + 3 * 7)
     await stopWriting()
     await until('every reading', () => readingsOf(first).length + readingsOf(second).length >= posted.length)
     await new Promise((r) => setTimeout(r, 300))

@@ -1,5 +1,6 @@
 // Options shared by the Kafka publisher, consumer and admin, and the client settings they all use.
 import type { Logger } from '../../platform/logger.ts'
+import { backoffMs } from '../../platform/retry.ts'
 
 export interface KafkaBusOptions {
   /** bootstrap brokers, `host:port` */
@@ -38,8 +39,5 @@ export function baseClientOptions(options: KafkaBusOptions): {
   }
 }
 
-/** Capped exponential backoff with jitter (attempt counts from 1). */
-export function backoffMs(attempt: number, initialMs: number, maxMs: number): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 16))
-  return Math.round(base * (0.5 + Math.random() / 2))
-}
+// Re-exported for the consumer, which imports it from here.
+export { backoffMs }

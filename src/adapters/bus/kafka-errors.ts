@@ -1,54 +1,69 @@
 // Translates @platformatic/kafka errors into AppError, so that no driver error leaves the adapter.
 // Most Kafka failures are transient (broker down, leader moving, group rebalancing): those become
 // `unavailable('kafka')`, retryable. Only configuration or programming mistakes are permanent.
-import { findErrorBy } from '@platformatic/kafka'
+import { findErrorBy, GenericError, UserError } from '@platformatic/kafka'
 import { AppError, unavailable } from '../../platform/errors.ts'
 
-// Broker error ids that no retry can fix: wrong topic name, oversized record, missing rights…
-const PERMANENT_API_ERRORS = [
-  'INVALID_TOPIC_EXCEPTION',
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_REQUIRED_ACKS',
-  'INVALID_GROUP_ID',
-  'INVALID_SESSION_TIMEOUT',
-  'INVALID_PARTITIONS',
-  'INVALID_REPLICATION_FACTOR',
-  'INVALID_CONFIG',
-  'POLICY_VIOLATION',
-  'TOPIC_AUTHORIZATION_FAILED',
-  'GROUP_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-  'SASL_AUTHENTICATION_FAILED',
-  'UNSUPPORTED_SASL_MECHANISM',
-  'UNSUPPORTED_VERSION',
-  'UNSUPPORTED_COMPRESSION_TYPE'
-] as const
+// The client tags each of its errors with `canRetry` (its own request-level retry cannot help when
+// false), `needsRejoin` (the group moved on) and `hasStaleMetadata` (a leader moved). Permanent, for
+// a service, is narrower than `canRetry: false`: the group and metadata cases are recovered by the
+// client, timeouts and half-read connections by the next connection, and a few broker states by the
+// broker itself. These broker ids are tagged `canRetry: false` yet pass with time:
+const RECOVERS_BY_ITSELF: ReadonlySet<string> = new Set([
+  'UNKNOWN_SERVER_ERROR',
+  'BROKER_NOT_AVAILABLE',
+  'STALE_CONTROLLER_EPOCH',
+  'STALE_BROKER_EPOCH',
+  'NEW_LEADER_ELECTED',
+  'REASSIGNMENT_IN_PROGRESS',
+  'OPERATION_NOT_ATTEMPTED',
+  'OFFSET_OUT_OF_RANGE',
+  'STALE_MEMBER_EPOCH',
+  'FENCED_MEMBER_EPOCH',
+  // the idempotent producer starts a new sequence on its next connection
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'DUPLICATE_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH'
+])
 
-// Client-side error codes that mean the call itself is wrong (bad options, unsupported broker).
-const PERMANENT_CLIENT_CODES = ['PLT_KFK_AUTHENTICATION', 'PLT_KFK_UNSUPPORTED_API', 'PLT_KFK_UNSUPPORTED'] as const
+// Client-side errors tagged `canRetry: false` that a new connection clears (TimeoutError shares
+// NetworkError's code).
+const RECOVERABLE_CLIENT_CODES: ReadonlySet<string> = new Set(['PLT_KFK_NETWORK', 'PLT_KFK_UNEXPECTED_CORRELATION_ID', 'PLT_KFK_UNFINISHED_WRITE_BUFFER'])
 
 // Errors are searched through the whole chain: the client wraps retries in MultipleErrors.
 function find(err: unknown, property: string, value: unknown): boolean {
   return err instanceof Error && findErrorBy(err, property, value) !== null
 }
 
+/** The error and every error it wraps (MultipleErrors of each retry, causes). */
+function* chain(err: unknown): Generator<unknown> {
+  yield err
+  if (err instanceof Error) for (const wrapped of inner(err)) yield* chain(wrapped)
+}
+
+type Tagged = GenericError & { canRetry?: boolean; needsRejoin?: boolean; hasStaleMetadata?: boolean; apiId?: string }
+
+function permanentOne(err: unknown): boolean {
+  if (!(err instanceof Error) || !GenericError.isGenericError(err)) return false
+  const e = err as Tagged
+  if (e.canRetry !== false || e.needsRejoin === true || e.hasStaleMetadata === true) return false
+  if (RECOVERABLE_CLIENT_CODES.has(e.code)) return false
+  if (e.apiId !== undefined && RECOVERS_BY_ITSELF.has(e.apiId)) return false
+  // A user error is an invalid call, except the one the client raises when it is closed mid-retry.
+  return !(e.code === UserError.code && /closed/i.test(e.message))
+}
+
 /** True when retrying cannot help (configuration or programming error). */
 export function isPermanentKafkaError(err: unknown): boolean {
   if (err instanceof AppError) return !err.retryable
-  if (PERMANENT_API_ERRORS.some((id) => find(err, 'apiId', id))) return true
-  if (PERMANENT_CLIENT_CODES.some((code) => find(err, 'code', code))) return true
-  // A user error is an invalid call, except the one the client raises when it is closed mid-retry.
-  return find(err, 'code', 'PLT_KFK_USER') && !everyMessage(err).some((m) => /closed/i.test(m))
+  for (const e of chain(err)) if (permanentOne(e)) return true
+  return false
 }
 
 /** The group moved on (rebalance, expired membership): a commit for the old assignment was refused. */
 export function isRebalanceError(err: unknown): boolean {
-  return (
-    find(err, 'needsRejoin', true) ||
-    ['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID'].some((id) => find(err, 'apiId', id))
-  )
+  return find(err, 'needsRejoin', true)
 }
 
 /** The broker refused a record batch or request as over its size limit. */
@@ -93,8 +108,4 @@ function innermost(err: unknown): string[] {
   if (!(err instanceof Error)) return [String(err)]
   const wrapped = inner(err)
   return wrapped.length === 0 ? [err.message] : wrapped.flatMap(innermost)
-}
-
-function everyMessage(err: unknown): string[] {
-  return err instanceof Error ? [err.message, ...inner(err).flatMap(everyMessage)] : [String(err)]
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { compatibilityPartitioner } from '@platformatic/kafka'
-import { murmur2, partitionForKey } from './kafka-partitioner.ts'
+import { compatibilityPartitioner, murmur2 } from '@platformatic/kafka'
+import { partitionForKey } from './kafka-partitioner.ts'
 
 // org.apache.kafka.common.utils.UtilsTest#testMurmur2
 const JAVA_VECTORS: ReadonlyArray<readonly [string, number]> = [

@@ -5,7 +5,7 @@ import { recordBytes, type BusPublisher, type OutgoingRecord } from '../../ports
 import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { baseClientOptions, DEFAULT_MAX_RECORD_BYTES, RECORD_BATCH_HEADER_BYTES, type KafkaBusOptions } from './kafka-client.ts'
-import { errorText, isPermanentKafkaError, isTooLarge, toAppError } from './kafka-errors.ts'
+import { isPermanentKafkaError, isTooLarge, toAppError } from './kafka-errors.ts'
 import { sendByPartition } from './kafka-partitioned-send.ts'
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>
@@ -54,7 +54,7 @@ export class KafkaBusPublisher implements BusPublisher {
       // Sequential sends keep per-key order when the call has to be split.
       for (const request of requests) for (const chunk of timestampWindows(request)) await sendByPartition(producer, chunk, this.#partitioner)
     } catch (err) {
-      this.#logger.warn({ err: errorText(err), records: records.length }, 'kafka publish failed')
+      this.#logger.warn({ err, records: records.length }, 'kafka publish failed')
       if (isTooLarge(err) && (await this.#limitsShrank(limits))) {
         throw new AppError('UNAVAILABLE', 'kafka publish: a topic limit changed; sending again within the new one', { cause: err, retryable: true })
       }
@@ -90,7 +90,7 @@ export class KafkaBusPublisher implements BusPublisher {
     } catch (err) {
       // Not allowed to describe configs: the default it is. Unreachable: the publish is retried.
       if (!isPermanentKafkaError(err)) throw toAppError(err, 'describeConfigs')
-      this.#logger.warn({ topic, err: errorText(err) }, 'cannot read the topic\'s max.message.bytes; assuming the default')
+      this.#logger.warn({ topic, err }, 'cannot read the topic\'s max.message.bytes; assuming the default')
     }
     return DEFAULT_MAX_RECORD_BYTES
   }
@@ -142,12 +142,12 @@ export class KafkaBusPublisher implements BusPublisher {
     const admin = this.#admin
     this.#producer = undefined
     this.#admin = undefined
-    await admin?.close().catch((err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka admin did not close cleanly'))
+    await admin?.close().catch((err: unknown) => this.#logger.warn({ err }, 'kafka admin did not close cleanly'))
     if (producer === undefined) return
     try {
       await producer.close()
     } catch (err) {
-      this.#logger.warn({ err: errorText(err) }, 'kafka producer did not close cleanly')
+      this.#logger.warn({ err }, 'kafka producer did not close cleanly')
     }
   }
 

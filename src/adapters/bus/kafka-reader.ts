@@ -8,7 +8,7 @@ import type { BusReader, PartitionOffsets, PartitionRange, ReadOptions } from '.
 import type { Logger } from '../../platform/logger.ts'
 import { baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
 import { toBusRecord } from './kafka-batcher.ts'
-import { errorText, isUnknownTopic, toAppError } from './kafka-errors.ts'
+import { isUnknownTopic, toAppError } from './kafka-errors.ts'
 
 type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>
 type KafkaStream = MessagesStream<Buffer, Buffer, Buffer, Buffer>
@@ -34,7 +34,7 @@ export class KafkaBusReader implements BusReader {
   async close(): Promise<void> {
     const admin = this.#admin
     this.#admin = undefined
-    await admin?.close().catch((err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka admin did not close cleanly'))
+    await admin?.close().catch((err: unknown) => this.#logger.warn({ err }, 'kafka admin did not close cleanly'))
   }
 
   async offsets(topic: string): Promise<readonly PartitionOffsets[]> {
@@ -78,7 +78,7 @@ export class KafkaBusReader implements BusReader {
       highWaterMark: Math.max(16, Math.min(options.maxBatchRecords, 1_000)),
       isolationLevel: FetchIsolationLevels.READ_COMMITTED
     })
-    consumer.on('error', (err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka reader group error'))
+    consumer.on('error', (err: unknown) => this.#logger.warn({ err }, 'kafka reader group error'))
     try {
       let stream: KafkaStream
       try {
@@ -131,7 +131,7 @@ export class KafkaBusReader implements BusReader {
       // Stopped: what was not handed over is not, so that the caller stops at once.
       if (batch.length > 0 && options.signal?.aborted !== true) yield batch
     } finally {
-      await consumer.close(true).catch((err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka reader did not close cleanly'))
+      await consumer.close(true).catch((err: unknown) => this.#logger.warn({ err }, 'kafka reader did not close cleanly'))
     }
   }
 

@@ -2,6 +2,7 @@
 // instead of queueing commands without bound, and reconnect on their own when it returns.
 import { Redis } from 'ioredis'
 import type { Logger } from '../../platform/logger.ts'
+import { backoffMs } from '../../platform/retry.ts'
 import { noteRedisError } from './redis-errors.ts'
 
 export function openRedis(url: string, logger: Logger, name: string, commandTimeoutMs = 5_000): Redis {
@@ -12,12 +13,12 @@ export function openRedis(url: string, logger: Logger, name: string, commandTime
     connectTimeout: Math.max(commandTimeoutMs, 1_000),
     commandTimeout: commandTimeoutMs,
     connectionName: `sensorstream-${name}`,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2_000)
+    retryStrategy: (attempt) => backoffMs(attempt + 1, 50, 2_000)
   })
   let down = false
   redis.on('error', (err: Error) => {
     noteRedisError(redis, err)
-    if (!down) logger.warn({ err: err.message }, `redis ${name} connection lost; reconnecting`)
+    if (!down) logger.warn({ err }, `redis ${name} connection lost; reconnecting`)
     down = true
   })
   redis.on('ready', () => {

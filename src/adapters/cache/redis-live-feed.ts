@@ -2,7 +2,7 @@
 // Pub/sub is fire-and-forget by design: a listener that is away misses readings, which stay in Postgres.
 // Nobody listening is the usual case (the API subscribes only while a live client is connected), so
 // the publisher skips a batch while the channel has no subscriber: serializing and sending every
-// reading costs ~10 % of the streaming service's CPU. It asks again (PUBSUB NUMSUB) at most every
+// reading is a visible share of the streaming service's CPU (docs/performance.md). It asks again (PUBSUB NUMSUB) at most every
 // LISTENERS_RECHECK_MS, so a new listener elsewhere misses at most that much.
 import type { Redis } from 'ioredis'
 import { validateReading, type Reading } from '../../domain/reading.ts'

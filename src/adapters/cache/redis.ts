@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis, Result } from 'ioredis'
 import { newestPerSensor, type Reading } from '../../domain/reading.ts'
+import { encodeReading } from '../../domain/wire.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { LatestValues, RebuildToken } from '../../ports/latest.ts'
 import { openRedis } from './redis-connection.ts'
@@ -37,7 +38,7 @@ for n = 1, #ids do
   if newer then
     fresh[#fresh + 1] = ids[n]
   else
-    -- The stored JSON ends with its timestamp (toJson below); anything else is decoded in full.
+    -- The stored JSON ends with its timestamp (encodeReading in domain/wire.ts); anything else is decoded in full.
     local ts = tonumber(string.match(cur, '"timestamp":([^,}]+)}$') or '') or cjson.decode(cur).timestamp
     newer = ts < stamps[n]
   end
@@ -122,7 +123,7 @@ export class RedisLatestValues implements LatestValues {
         let lines = ''
         for (let i = start; i < Math.min(start + CHUNK, newest.length); i++) {
           const r = newest[i] as Reading
-          lines += `${r.sensor_id}\t${r.timestamp}\t${toJson(r)}\n`
+          lines += `${r.sensor_id}\t${r.timestamp}\t${encodeReading(r)}\n`
         }
         await this.redis.sensorstreamUpdateLatest(this.latestKey, this.sensorsKey, lines)
       }
@@ -188,9 +189,4 @@ export class RedisLatestValues implements LatestValues {
       throw translateRedisError(err, 'finishRebuild')
     }
   }
-}
-
-/** The API's shape; the timestamp comes last, where the update script reads it. */
-function toJson(r: Reading): string {
-  return JSON.stringify({ sensor_id: r.sensor_id, value: r.value, timestamp: r.timestamp })
 }

@@ -36,7 +36,7 @@ export class PostgresDeadLetterLedger implements DeadLetterLedger {
       statement_timeout: options.statementTimeoutMs,
       application_name: 'sensorstream-dlq'
     })
-    this.#pool.on('error', (err) => this.#logger.warn({ err: err.message }, 'idle postgres connection lost'))
+    this.#pool.on('error', (err) => this.#logger.warn({ err }, 'idle postgres connection lost'))
   }
 
   async connect(): Promise<void> {

@@ -97,7 +97,7 @@ export class PostgresReadingStore implements ReadingStore {
     })
     // An idle connection that dies (Postgres restarted) must not crash the process: the pool
     // drops it and the next query opens a new one.
-    this.pool.on('error', (err) => this.logger.warn({ err: err.message }, 'idle postgres connection lost'))
+    this.pool.on('error', (err) => this.logger.warn({ err }, 'idle postgres connection lost'))
     this.partitions = new Partitions(this.pool, this.logger, options.partitions)
   }
 

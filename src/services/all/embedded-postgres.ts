@@ -11,7 +11,6 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { isRoot, osUser, type OsUser } from '../../local/environment.ts'
 import { freePort, isPortFree } from '../../local/free-port.ts'
-import { createDatabase } from '../../local/pg-database.ts'
 import { POSTGRES_INSTALL, postgresBinDir, startPostgres } from '../../local/postgres.ts'
 import { isAlive, stopPid } from '../../local/processes.ts'
 import { AppError } from '../../platform/errors.ts'
@@ -93,7 +92,7 @@ async function startServer(dataDir: string, port: number, binaries: 'machine' | 
   const password = binaries === 'machine' ? undefined : NPM_PASSWORD
   const server = await startPostgres({ dataDir, port, persistent: true, ownProcessGroup: true, binDir, password })
   try {
-    const url = await createDatabase(server.url, DATABASE_NAME, { ifMissing: true })
+    const url = await server.createDatabase(DATABASE_NAME, { ifMissing: true })
     return { url, dataDir, binaries, stop: () => server.stop() }
   } catch (err) {
     await server.stop()

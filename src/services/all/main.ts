@@ -189,14 +189,14 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     signal.removeEventListener('abort', stopInner)
     stopProgress()
     say('stopping…')
-    await Promise.all([api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed')), ...tasks])
+    await Promise.all([api.close().catch((err: Error) => logger.warn({ err }, 'http server close failed')), ...tasks])
     api = undefined
     if (failure !== undefined) throw failure
   } finally {
     await api?.close().catch(() => undefined)
     await upkeep?.stop()
     await opened?.close()
-    await postgres?.stop().catch((err: Error) => logger.error({ err: err.message }, 'embedded PostgreSQL did not stop'))
+    await postgres?.stop().catch((err: Error) => logger.error({ err }, 'embedded PostgreSQL did not stop'))
     lock.release()
   }
   say('stopped')

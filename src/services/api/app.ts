@@ -7,7 +7,7 @@ import { installAuth } from './auth.ts'
 import type { RouteContext } from './context.ts'
 import { guardDeps, type ApiDeps } from './deps.ts'
 import { edgeServerOptions, installEdgeChecks } from './edge.ts'
-import { installErrorHandling } from './http-errors.ts'
+import { installErrorHandling, ROUTER_OPTIONS } from './http-errors.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
 import { dataRoutes } from './routes/data.ts'
 import { docsRoutes, registerOpenApi } from './routes/docs.ts'
@@ -29,7 +29,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     // a sensor id may be 128 characters: longer ones get a 400 from validation, not a 414
-    routerOptions: { maxParamLength: 256 },
+    routerOptions: ROUTER_OPTIONS,
     // while closing, edge.ts answers 503 in the API's error shape instead
     return503OnClosing: false,
     ...edgeServerOptions(config, logger),

@@ -3,6 +3,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import FindMyWay, { type HTTPMethod } from 'find-my-way'
 import { AppError, type ErrorCode } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 
@@ -185,34 +186,33 @@ export function sendError(reply: FastifyReply, err: unknown, logger: Logger): Fa
   return reply.code(answer.status).headers(answer.headers).type('application/json; charset=utf-8').send(answer.body)
 }
 
-interface KnownRoute {
-  readonly methods: readonly string[]
-  readonly pattern: RegExp
-}
+/** Options of Fastify's router (find-my-way) that change which paths match; the 405 check uses the same. */
+export const ROUTER_OPTIONS = { maxParamLength: 256 } as const
 
 /**
  * Installs the error handler and a not-found handler that tells 405 (the path exists with other
- * methods; `Allow` lists them) from 404. Call before any route is registered.
+ * methods; `Allow` lists them) from 404. Call before any route is registered: every route Fastify
+ * registers is entered, as it is declared, in a router of the same library Fastify matches with, so
+ * the two agree on what a path matches.
  */
 export function installErrorHandling(app: FastifyInstance, logger: Logger): void {
-  const routes: KnownRoute[] = []
+  const known = FindMyWay(ROUTER_OPTIONS)
+  const methods = new Set<HTTPMethod>()
   app.addHook('onRoute', (route) => {
-    const methods = Array.isArray(route.method) ? route.method : [route.method]
-    const source = route.url
-      .split('/')
-      .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-      .join('/')
-    routes.push({ methods: methods as string[], pattern: new RegExp(`^${source}$`) })
+    for (const method of [route.method].flat() as HTTPMethod[]) {
+      if (known.hasRoute(method, route.url)) continue
+      known.on(method, route.url, () => undefined)
+      methods.add(method)
+    }
   })
 
   app.setErrorHandler((err, _request, reply) => sendError(reply, err, logger))
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '/'
-    const allowed = new Set<string>()
-    for (const route of routes) if (route.pattern.test(path)) for (const m of route.methods) allowed.add(m)
-    if (allowed.size > 0) {
-      const allow = [...allowed].sort().join(', ')
+    const allowed = [...methods].filter((method) => known.find(method, path) !== null)
+    if (allowed.length > 0) {
+      const allow = allowed.sort().join(', ')
       return sendError(reply, new HttpEdgeError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; allowed: ${allow}`, undefined, { allow }), logger)
     }
     return sendError(reply, new HttpEdgeError('NOT_FOUND', `no route ${request.method} ${path}`), logger)

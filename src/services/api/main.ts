@@ -88,7 +88,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   logger.info({ url: api.url, listening: api.listening, docs: `${api.url}/docs` }, `api listening on ${api.listening} (${api.url})`)
 
   await aborted(signal)
-  await api.close().catch((err: Error) => logger.warn({ err: err.message }, 'http server close failed'))
+  await api.close().catch((err: Error) => logger.warn({ err }, 'http server close failed'))
   await upkeep.stop()
   await opened.close()
   await migrated.close()

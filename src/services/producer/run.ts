@@ -63,12 +63,12 @@ export async function runProducer(deps: ProducerDeps, config: Config, logger: Lo
         await retryForever(() => deps.publisher.publish(records), {
           signal,
           onRetry: (err, attempt) => {
-            if (attempt === 1 || attempt % 20 === 0) logger.warn({ attempt, err: (err as Error).message }, 'publish failed; retrying')
+            if (attempt === 1 || attempt % 20 === 0) logger.warn({ attempt, err }, 'publish failed; retrying')
           }
         })
       } catch (err) {
         if (!signal.aborted) throw err
-        logger.warn({ unsent: chunk, err: (err as Error).message }, 'stopped while the bus was unreachable')
+        logger.warn({ unsent: chunk, err }, 'stopped while the bus was unreachable')
         break
       }
       done += chunk

@@ -11,6 +11,7 @@ import type { LatestValues } from '../../ports/latest.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 import { LatestCache } from './latest-cache.ts'
 import { StreamingMetrics } from './metrics.ts'
+import { waitFor } from '../../../test/harness/wait.ts'
 
 const T0 = 1_689_260_000
 const r = (sensor_id: string, timestamp: number, value = timestamp - T0): Reading => ({ sensor_id, value, timestamp })
@@ -82,11 +83,7 @@ function setup(t: TestContext, maxPendingSensors?: number) {
 }
 
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await waitFor(what, condition, 5_000, 10)
 }
 
 async function cacheEqualsStore(store: RowsStore, latest: FlakyLatest): Promise<boolean> {

@@ -7,7 +7,7 @@
 // forgets what was remembered.
 import type { Reading } from '../../domain/reading.ts'
 import type { Logger } from '../../platform/logger.ts'
-import { sleep } from '../../platform/retry.ts'
+import { backoffMs, sleep } from '../../platform/retry.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 import { rebuildLatest, repairLatest } from '../rebuild-latest.ts'
@@ -81,7 +81,7 @@ export class LatestCache {
         if (signal.aborted) break
         failures++
         if (failures === 1 || failures % 20 === 0) logger.debug({ err, failures }, 'latest values repair failed; retrying')
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), signal)
+        await sleep(backoffMs(failures + 1, 100, 5_000), signal)
       }
     }
   }

@@ -1,10 +1,10 @@
 // `sensorstream streaming`: the data path (data-path.ts) in a worker thread with a small young
-// generation. At ~100,000 readings/s the data path allocates ~4 KB per reading, nearly all
-// short-lived; V8's default lets the young generation grow to 128 MB, which made the process
-// ~400 MB and slower (a young generation that fits the CPU's caches is scavenged faster).
-// A batch outlives a few scavenges, so its records reach the old generation and die there: with
-// V8's own heap growing factor (up to 4×) the old generation held ~2× the ~50 MB that is live.
-// docs/performance.md has the measurements.
+// generation. The data path allocates a lot per reading, nearly all short-lived; V8's default lets
+// the young generation grow large, which made the process bigger and slower (a young generation
+// that fits the CPU's caches is scavenged faster). A batch outlives a few scavenges, so its records
+// reach the old generation and die there: with V8's own heap growing factor the old generation
+// held about twice what is live. docs/performance.md ("Streaming memory settings") has the
+// measurements behind both settings.
 import v8 from 'node:v8'
 import { requireServices } from '../../platform/config.ts'
 import { runServiceInWorker, siblingModule } from '../in-worker.ts'
@@ -14,10 +14,9 @@ import type { ServiceMain } from '../service.ts'
 export const YOUNG_GENERATION_MB = 12
 
 /**
- * The old generation may grow to 2× what survived the last full collection before the next one.
- * Measured with 20,000-reading batches and 1 MiB fetches, 3 runs: 214–218 MB RSS at 67,000–68,000
- * readings/s, where V8's own factor took 20,000-reading batches to ~280 MB even with 256 KiB
- * fetches. 30 % held less (146–171 MB) but cost up to 1.6× the CPU at 5,000-reading batches.
+ * The old generation may grow to twice what survived the last full collection before the next one:
+ * the setting that held the RSS target at full batch size without the CPU cost of a tighter one
+ * (docs/performance.md).
  */
 export const HEAP_GROWING_PERCENT = 100
 

@@ -2,6 +2,7 @@
 // order of readings. A client hands the last one back (Last-Event-ID, or `resume` over WebSocket)
 // to be replayed what it missed.
 import type { Reading } from '../../../domain/reading.ts'
+import { encodeReading } from '../../../domain/wire.ts'
 import type { StreamPosition } from '../../../ports/queries.ts'
 
 const POSITION_RE = /^(\d{1,15})-([A-Za-z0-9._:-]{0,128})$/
@@ -34,7 +35,7 @@ const wire = new WeakMap<Reading, string>()
 export function readingJson(r: Reading): string {
   let json = wire.get(r)
   if (json === undefined) {
-    json = JSON.stringify({ sensor_id: r.sensor_id, value: r.value, timestamp: r.timestamp })
+    json = encodeReading(r)
     wire.set(r, json)
   }
   return json

@@ -125,7 +125,7 @@ export function dataRoutes(ctx: RouteContext) {
         const [latest, live] = await Promise.allSettled([deps.latest.update(readings), deps.live.publish(newOnes)])
         if (latest.status === 'rejected' || live.status === 'rejected') {
           const err = (latest.status === 'rejected' ? latest.reason : (live as PromiseRejectedResult).reason) as Error
-          logger.warn({ err: err.message, readings: readings.length }, 'stored in Postgres, but Redis was not updated')
+          logger.warn({ err, readings: readings.length }, 'stored in Postgres, but Redis was not updated')
           metrics.cacheBypassed.inc({ route: '/data' })
           reply.header('x-cache', 'bypassed')
         }

@@ -15,14 +15,14 @@ export async function latestOf(ctx: RouteContext, sensorId: string): Promise<{ r
   try {
     cached = await deps.latest.get(sensorId)
   } catch (err) {
-    logger.debug({ err: (err as Error).message }, 'redis failed; reading the latest value from postgres')
+    logger.debug({ err }, 'redis failed; reading the latest value from postgres')
     return { reading: await deps.store.latest(sensorId), cache: 'bypassed' }
   }
   if (cached !== undefined) return { reading: cached, cache: 'hit' }
   const stored = await deps.store.latest(sensorId)
   if (stored !== undefined) {
     // Fill the cache; the compare-by-timestamp rule keeps a newer value written meanwhile.
-    await deps.latest.update([stored]).catch((err: Error) => logger.debug({ err: err.message }, 'could not fill the cache'))
+    await deps.latest.update([stored]).catch((err: Error) => logger.debug({ err }, 'could not fill the cache'))
   }
   return { reading: stored, cache: 'miss' }
 }

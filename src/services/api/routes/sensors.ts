@@ -99,7 +99,7 @@ export function sensorRoutes(ctx: RouteContext) {
           readings = await deps.latest.all()
           reply.header('x-cache', 'hit')
         } catch (err) {
-          logger.debug({ err: (err as Error).message }, 'redis failed; listing sensors from postgres')
+          logger.debug({ err }, 'redis failed; listing sensors from postgres')
           metrics.cacheBypassed.inc({ route: '/sensors' })
           reply.header('x-cache', 'bypassed')
           readings = await deps.queries.latestPerSensor()

@@ -1,4 +1,5 @@
-// Small PostgreSQL helpers for the launchers: does a server answer, and create a database on it.
+// A PostgreSQL server as a whole, for the launchers (src/local), `services:up` and the benchmark:
+// does it answer, create and drop a database on it. The driver stays here, under adapters/.
 import pg from 'pg'
 
 /** The URL of database `name` on the server of `serverUrl`. */
