@@ -34,6 +34,7 @@ import { isPortFree } from '../../local/free-port.ts'
 import { findPostgresBinaries, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts'
 import { lockDataDir } from './lock.ts'
 import { countingPublisher, startProgress } from './progress.ts'
+import { bridge, chooseAllMqtt, type AllMqtt } from '../mqtt/main.ts'
 
 const PROGRESS_EVERY_MS = 5_000
 /** Without HOST the demo listens on loopback only: it takes unauthenticated writes. */
@@ -115,6 +116,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   let opened: Opened | undefined
   let api: RunningApi | undefined
   let upkeep: RunningMaintenance | undefined
+  let mqtt: AllMqtt | undefined
+  let mqttOpened: Opened | undefined
   try {
     if (apiConfig.port !== 0 && !(await isPortFree(apiConfig.port, apiConfig.host))) throw portInUse(apiConfig)
     let databaseUrl = config.database.url
@@ -153,6 +156,10 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
       }
     )
 
+    mqtt = await chooseAllMqtt(config, logger)
+    if (mqtt.source !== undefined) mqttOpened = await connectAll({ mqtt: mqtt.source }, logger, signal)
+    if (signal.aborted) return
+
     const { producer } = config
     const pace = producer.rate === undefined ? `one reading per sensor every ${producer.intervalMs} ms` : `${producer.rate} readings/s`
     const sensors = producer.sensors.length <= 3 ? producer.sensors.join(', ') : `${producer.sensors.length} sensors`
@@ -161,6 +168,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     say(`  postgres  ${redact(databaseUrl)}${postgres === undefined ? '' : `   (embedded, ${postgres.binaries} binaries, data in ${postgres.dataDir})`}`)
     say(`  kafka     ${bus.describe}`)
     say(`  redis     ${cache.describe}`)
+    say(`  mqtt      ${mqtt.describe}`)
     say(`  producer  ${pace} (${sensors})${producer.count === undefined ? '' : `, ${producer.count} in all`}`)
     say('Ctrl-C stops everything.')
 
@@ -177,7 +185,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const tasks = [
       runProducer({ publisher: counted.publisher, admin: bus.admin }, config, logger.child({ service: 'producer' }), inner.signal).catch(fail),
       runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, status: cache.status, metrics }, config,
-        logger.child({ service: 'streaming' }), inner.signal).catch(fail)
+        logger.child({ service: 'streaming' }), inner.signal).catch(fail),
+      ...(mqtt.source === undefined ? [] : [bridge({ admin: bus.admin, publisher: bus.publisher, source: mqtt.source }, config, logger.child({ service: 'mqtt' }), inner.signal).catch(fail)])
     ]
     const stopProgress = startProgress({
       everyMs: PROGRESS_EVERY_MS,
@@ -195,6 +204,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   } finally {
     await api?.close().catch(() => undefined)
     await upkeep?.stop()
+    await mqttOpened?.close()
+    await mqtt?.close()
     await opened?.close()
     await postgres?.stop().catch((err: Error) => logger.error({ err: err.message }, 'embedded PostgreSQL did not stop'))
     lock.release()
