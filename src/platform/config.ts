@@ -155,7 +155,7 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   MQTT_TOPICS: 'comma list of topic filters the bridge subscribes to; the first + names the sensor [sensors/+/data]',
   MQTT_GROUP: 'shared-subscription group ($share/<group>/…): bridges of one group share the messages [sensorstream]',
   MQTT_CLIENT_ID: 'client id of the bridge\'s persistent session: stable across restarts, one per bridge instance [sensorstream-bridge-<host name>]',
-  MQTT_CONNECTIONS: 'connections (session members) per bridge; each holds one message until Kafka has it [16]',
+  MQTT_CONNECTIONS: 'connections (session members) per bridge; each holds one message until Kafka has it [32]',
   MQTT_PROTOCOL: 'MQTT protocol version: 5 or 3.1.1 [5]',
   MQTT_SESSION_EXPIRY_SECONDS: 'how long the broker keeps the bridge\'s session and queues its messages while it is away (MQTT 5) [86400]',
   MQTT_EMBEDDED_PORT: 'port on 127.0.0.1 of the broker `all` embeds when MQTT_URL is unset and the port is free [1883]'
@@ -352,7 +352,7 @@ function parseMqtt(read: Reader): MqttConfig {
     topics,
     group,
     clientId,
-    connections: read.int('MQTT_CONNECTIONS', 16, 1, 1000),
+    connections: read.int('MQTT_CONNECTIONS', 32, 1, 1000),
     protocolVersion: protocolVersion ?? 5,
     sessionExpirySeconds: read.int('MQTT_SESSION_EXPIRY_SECONDS', 86_400, 0, 4_294_967_295),
     embeddedPort: read.int('MQTT_EMBEDDED_PORT', 1883, 1, 65_535)

@@ -25,6 +25,8 @@ export interface BridgeOptions {
   readonly maxBatchMessages: number
   /** how long a batch waits for more messages once its first has arrived (unless the source is full) */
   readonly lingerMs: number
+  /** called once the subscription is in place */
+  readonly onSubscribed?: () => void
 }
 
 export interface BridgeCounts {
@@ -41,12 +43,26 @@ export async function runBridge(deps: BridgeDeps, options: BridgeOptions, logger
   const waiting: SourceMessage[] = []
   const limit = Math.min(source.capacity, options.maxBatchMessages)
   let arrived: (() => void) | undefined
-  await source.start((message) => {
-    // Once stopping, a message is left unacknowledged: the broker delivers it again.
-    if (signal.aborted) return
-    waiting.push(message)
-    arrived?.()
-  })
+  let startFailure: unknown
+  // Not awaited before the loop: a resumed session delivers its messages at once, and a connection
+  // handles nothing else (not even the SUBACK) until its message is acknowledged.
+  source
+    .start((message) => {
+      // Once stopping, a message is left unacknowledged: the broker delivers it again.
+      if (signal.aborted) return
+      waiting.push(message)
+      arrived?.()
+    })
+    .then(
+      () => {
+        logger.info({ source: source.describe, topic: options.topic }, 'bridging')
+        options.onSubscribed?.()
+      },
+      (err: unknown) => {
+        startFailure = err
+        arrived?.()
+      }
+    )
   /** Resolves at the next message, at the stop, or after `ms`. */
   const next = (ms?: number): Promise<void> =>
     new Promise((resolve) => {
@@ -60,10 +76,10 @@ export async function runBridge(deps: BridgeDeps, options: BridgeOptions, logger
       signal.addEventListener('abort', done, { once: true })
       arrived = done
     })
-  logger.info({ source: source.describe, topic: options.topic }, 'bridging')
   let lastProgress = Date.now()
   while (!signal.aborted) {
-    if (waiting.length === 0) await next()
+    if (waiting.length === 0 && startFailure === undefined) await next()
+    if (startFailure !== undefined) throw startFailure
     // A batch waits a little for more, but not once the source is full: none can come before an ack.
     const deadline = Date.now() + options.lingerMs
     while (!signal.aborted && waiting.length < limit && Date.now() < deadline) await next(deadline - Date.now())

@@ -47,7 +47,8 @@ export function mqttSource(mqtt: MqttConfig, url: string, logger: Logger, how: {
   })
 }
 
-export async function bridge(deps: { admin: BusAdmin; publisher: BusPublisher; source: MqttMessageSource }, config: Config, logger: Logger, signal: AbortSignal): Promise<BridgeCounts> {
+/** `onSubscribed`: called once the subscription is in place (messages published from then on are taken). */
+export async function bridge(deps: { admin: BusAdmin; publisher: BusPublisher; source: MqttMessageSource }, config: Config, logger: Logger, signal: AbortSignal, onSubscribed?: () => void): Promise<BridgeCounts> {
   const { kafka } = config
   await deps.admin.ensureTopics([
     { name: kafka.topic, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor },
@@ -55,7 +56,7 @@ export async function bridge(deps: { admin: BusAdmin; publisher: BusPublisher; s
   ])
   return runBridge(
     { source: deps.source, publisher: deps.publisher },
-    { topic: kafka.topic, dlqTopic: kafka.dlqTopic, maxBatchMessages: MAX_BATCH_MESSAGES, lingerMs: LINGER_MS },
+    { topic: kafka.topic, dlqTopic: kafka.dlqTopic, maxBatchMessages: MAX_BATCH_MESSAGES, lingerMs: LINGER_MS, ...(onSubscribed === undefined ? {} : { onSubscribed }) },
     logger,
     signal
   )
