@@ -3,6 +3,9 @@
 // SIGKILL mid-stream and restarted loses nothing a publisher saw acknowledged; bad payloads are
 // dead-lettered with their MQTT topic; a payload without sensor_id takes it from the topic.
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import mqtt, { type MqttClient } from 'mqtt'
 import { freePort } from '../../src/local/free-port.ts'
@@ -175,8 +178,9 @@ test('`all` without MQTT_URL: its embedded broker when the port is free, the bro
   const run = async (embeddedPort: number, expect: RegExp): Promise<void> => {
     const databaseUrl = await freshDatabase('mqttall')
     const port = await freePort()
+    const dataDir = mkdtempSync(join(tmpdir(), 'mqttall-'))
     const all = startCli('all', {
-      DATA_DIR: `/tmp/${uniqueName('mqttall')}`,
+      DATA_DIR: dataDir,
       PORT: String(port),
       DATABASE_URL: databaseUrl,
       REDIS_URL: redis.url,
@@ -203,6 +207,7 @@ test('`all` without MQTT_URL: its embedded broker when the port is free, the bro
       assert.equal(await all.stop(), 0, all.output())
     } finally {
       if (all.child.exitCode === null) await all.kill()
+      rmSync(dataDir, { recursive: true, force: true })
     }
   }
   await run(await freePort(), /^ {2}mqtt +mqtt:\/\/127\.0\.0\.1:\d+ sensors\/\+\/data \(MQTT 3\.1\.1.*embedded Aedes broker/m)
