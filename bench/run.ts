@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,naive,ceiling,rollups,producer,delay,api,growth,live]`:
+// `npm run bench [-- --quick] [-- --only=ingest,naive,ceiling,rollups,producer,delay,api,growth,live,mqtt]`:
 // sensorstream against the seed's naive design and what Postgres alone takes, all in one run on
 // throwaway Kafka, Postgres and Redis; prints a table and writes bench/results.json. See
 // docs/performance.md for what is measured and how.
@@ -14,13 +14,14 @@ import { measureLive } from './lib/live.ts'
 import { preload, preloadedDay } from './lib/growth.ts'
 import { ingest, produce, type IngestRun, type ProducedTopic } from './lib/ingest.ts'
 import { Offsets } from './lib/kafka.ts'
+import { measureMqtt } from './lib/mqtt.ts'
 import { naive } from './lib/naive.ts'
 import { loadAverage, processorCount } from './lib/proc.ts'
 import { POSTGRES_SETTINGS, startServices } from './lib/services.ts'
 import { figure, formatNumber, ratio, table, type Figure } from './lib/stats.ts'
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url))
-const ITEMS = ['producer', 'ingest', 'naive', 'ceiling', 'rollups', 'growth', 'api', 'delay', 'live'] as const
+const ITEMS = ['producer', 'ingest', 'naive', 'ceiling', 'rollups', 'growth', 'api', 'delay', 'live', 'mqtt'] as const
 type Item = (typeof ITEMS)[number]
 
 const args = process.argv.slice(2)
@@ -275,6 +276,7 @@ async function runItems(bench: Bench): Promise<void> {
   }
 
   if (only.has('live')) await liveItem(bench)
+  if (only.has('mqtt')) await mqttItem(bench)
   if (only.has('delay')) {
     const runs = await measureDelay(bench, sizes.runs, sizes.delaySeconds, sizes.delayRate)
     results.delay = {
@@ -312,6 +314,19 @@ async function liveItem(bench: Bench): Promise<void> {
     clients_cpu_percent: figure(runs.map((r) => r.clientsCpuPercent)),
     incomplete_clients: runs.map((r) => r.incomplete),
     how: `two \`node dist/cli.js api\` on one database and Redis prefix: one serves ${size.sse} SSE (node http) and ${size.ws} WebSocket (ws) clients in the bench process, the other takes ${size.rate} readings/s by POST /data (every 50 ms) for ${size.seconds} s; 1,000 sensors in 10 groups, each client asks for one group by glob; delay from the reading's timestamp (just before its POST) to its arrival at a client; CPU of the serving API over the window`
+  }
+  save()
+}
+
+async function mqttItem(bench: Bench): Promise<void> {
+  const { readings, publishers } = bench.sizes.mqtt
+  const runs = await measureMqtt(bench, bench.sizes.runs, readings, publishers)
+  results.mqtt = {
+    readings_per_s: figure(runs.map((r) => r.readingsPerS)),
+    bridge_cpu_s_per_million: figure(runs.map((r) => r.bridgeCpuSPerMillion)),
+    readings_per_run: readings,
+    publishers,
+    how: `${publishers} MQTT.js publishers in the bench process (QoS 1, 10 unacknowledged each, one reading per message, a sensor each named by the topic) → a throwaway Mosquitto → \`node dist/cli.js mqtt\` (default settings: MQTT 5 shared subscription, 32 connections) → Kafka → \`node dist/cli.js streaming\` → Postgres; timed from the first publish until Postgres has every reading; bridge CPU is utime + stime of its process over that window`
   }
   save()
 }
@@ -394,6 +409,8 @@ function summary(): string {
     add(`live: ${String(live.sse_clients)} SSE + ${String(live.ws_clients)} WS clients, delay p50 / p99 (ms)`, `${cell(live.p50_ms)} / ${cell(live.p99_ms)}`)
     add('live: API peak RSS (MB) / CPU (%)', `${cell(live.api_peak_rss_mb)} / ${cell(live.api_cpu_percent)}`)
   }
+  add('mqtt: MQTT → Kafka → Postgres (readings/s)', cell(r.mqtt?.readings_per_s))
+  add('mqtt: bridge CPU s per million readings', cell(r.mqtt?.bridge_cpu_s_per_million))
   add('growth: readings/s with the preloaded table', cell(r.growth?.readings_per_s_grown))
   add('growth ratio (grown / empty)', cell(r.growth?.ratio))
   const ingestRate = r.ingest?.readings_per_s as Figure | undefined

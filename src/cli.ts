@@ -33,6 +33,7 @@ const PRODUCER = ['PRODUCER_SENSORS', 'PRODUCER_INTERVAL_MS', 'PRODUCER_RATE', '
 const STREAMING = ['KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'BATCH_MAX_ROWS', 'BATCH_MAX_WAIT_MS', 'METRICS_PORT']
 const STORAGE = ['PARTITION_INTERVAL', 'PARTITION_PREMAKE', 'RETENTION_RAW_DAYS', 'RETENTION_1M_DAYS', 'RETENTION_1H_DAYS']
 const API = ['PORT', 'HOST', 'API_KEYS', 'API_READ_AUTH', 'CORS_ORIGINS', 'API_REQUEST_TIMEOUT_MS', 'API_BODY_LIMIT_BYTES']
+const MQTT = ['MQTT_URL', 'MQTT_TOPICS', 'MQTT_GROUP', 'MQTT_CLIENT_ID', 'MQTT_CONNECTIONS', 'MQTT_PROTOCOL', 'MQTT_SESSION_EXPIRY_SECONDS']
 const STREAM = ['STREAM_RESUME_SECONDS', 'STREAM_HEARTBEAT_SECONDS', 'STREAM_CLIENT_BUFFER_BYTES']
 
 const COMMANDS: Record<string, Command> = {
@@ -48,6 +49,12 @@ const COMMANDS: Record<string, Command> = {
     requires: ['kafka', 'database', 'redis'],
     load: async () => (await import('./services/streaming/main.ts')).main
   },
+  mqtt: {
+    summary: 'bridge an MQTT broker (QoS 1, shared subscription) to the readings topic; each message acknowledged once Kafka has it',
+    variables: [...MQTT, ...KAFKA, 'KAFKA_DLQ_TOPIC', 'LOG_LEVEL'],
+    requires: ['kafka'],
+    load: async () => (await import('./services/mqtt/main.ts')).main
+  },
   api: {
     summary: 'serve readings over HTTP (REST, live stream, health, metrics, OpenAPI)',
     variables: [...API, ...STREAM, ...DATABASE, ...STORAGE, ...REDIS, 'LOG_LEVEL'],
@@ -55,8 +62,8 @@ const COMMANDS: Record<string, Command> = {
     load: async () => (await import('./services/api/main.ts')).main
   },
   all: {
-    summary: 'producer, streaming and API in one process; embedded defaults for any service variable not set',
-    variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...STORAGE, ...REDIS, ...API, ...STREAM, 'DATA_DIR', 'LOG_LEVEL'],
+    summary: 'producer, streaming, API and MQTT bridge in one process; embedded defaults for any service variable not set',
+    variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...STORAGE, ...REDIS, ...API, ...STREAM, ...MQTT, 'MQTT_EMBEDDED_PORT', 'DATA_DIR', 'LOG_LEVEL'],
     requires: [],
     load: async () => (await import('./services/all/main.ts')).main
   },

@@ -20,6 +20,8 @@ export interface Sizes {
   readonly delayRate: number
   /** the live item: SSE and WebSocket clients on one API, readings/s, seconds */
   readonly live: { readonly sse: number; readonly ws: number; readonly rate: number; readonly seconds: number }
+  /** the mqtt item: readings per run (one per message) from this many MQTT publishers */
+  readonly mqtt: { readonly readings: number; readonly publishers: number }
 }
 
 export const FULL: Sizes = {
@@ -32,7 +34,8 @@ export const FULL: Sizes = {
   apiSeconds: 10,
   delaySeconds: 15,
   delayRate: 2_000,
-  live: { sse: 1000, ws: 100, rate: 1000, seconds: 15 }
+  live: { sse: 1000, ws: 100, rate: 1000, seconds: 15 },
+  mqtt: { readings: 100_000, publishers: 100 }
 }
 
 export const QUICK: Sizes = {
@@ -45,7 +48,8 @@ export const QUICK: Sizes = {
   apiSeconds: 3,
   delaySeconds: 4,
   delayRate: 2_000,
-  live: { sse: 200, ws: 20, rate: 500, seconds: 5 }
+  live: { sse: 200, ws: 20, rate: 500, seconds: 5 },
+  mqtt: { readings: 20_000, publishers: 100 }
 }
 
 export interface Bench {

@@ -152,7 +152,7 @@ describe('loadConfig', () => {
 
   test('every documented variable is one loadConfig reads', () => {
     // each VARIABLES entry, set to a bad value, must be reported (or accepted for free-form strings)
-    const freeForm = new Set(['KAFKA_TOPIC', 'KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_CLIENT_ID', 'REDIS_KEY_PREFIX', 'API_KEYS', 'DATA_DIR', 'PRODUCER_SENSORS'])
+    const freeForm = new Set(['KAFKA_TOPIC', 'KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_CLIENT_ID', 'REDIS_KEY_PREFIX', 'API_KEYS', 'DATA_DIR', 'PRODUCER_SENSORS', 'MQTT_TOPICS'])
     for (const name of Object.keys(VARIABLES)) {
       if (freeForm.has(name)) continue
       problems({ [name]: 'not valid at all' }, [name])

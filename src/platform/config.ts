@@ -3,8 +3,10 @@
 // directory is read when present; real environment variables win over it.
 import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
+import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { parseEnv } from 'node:util'
+import { topicFilterProblem } from '../domain/mqtt-topic.ts'
 import { isSensorId } from '../domain/reading.ts'
 import { AppError } from './errors.ts'
 
@@ -74,7 +76,26 @@ export interface Config {
     readonly retention1mDays: number | undefined
     readonly retention1hDays: number | undefined
   }
+  readonly mqtt: MqttConfig
   readonly dataDir: string
+}
+
+/** The MQTT bridge (`sensorstream mqtt`, and inside `all`). */
+export interface MqttConfig {
+  /** false: MQTT_URL=off, no bridge in `all` */
+  readonly enabled: boolean
+  /** undefined: `mqtt` uses mqtt://127.0.0.1:1883, `all` its embedded broker or the broker already there */
+  readonly url: string | undefined
+  readonly topics: readonly string[]
+  /** shared-subscription group: bridges of one group share the messages */
+  readonly group: string
+  /** stable across restarts: the broker keeps the session (and its unacknowledged messages) under it */
+  readonly clientId: string
+  readonly connections: number
+  readonly protocolVersion: 4 | 5
+  readonly sessionExpirySeconds: number
+  /** where `all` embeds a broker when MQTT_URL is unset */
+  readonly embeddedPort: number
 }
 
 /** The live stream (GET /stream, GET /ws) and the dashboard. */
@@ -130,7 +151,15 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   PARTITION_PREMAKE: 'partitions created ahead of now [3]',
   RETENTION_RAW_DAYS: 'days of raw readings kept (whole partitions dropped) [forever]',
   RETENTION_1M_DAYS: 'days of 1-minute rollups kept [forever]',
-  RETENTION_1H_DAYS: 'days of 1-hour rollups kept [forever]'
+  RETENTION_1H_DAYS: 'days of 1-hour rollups kept [forever]',
+  MQTT_URL: 'MQTT broker of the bridge, e.g. mqtt://127.0.0.1:1883 (mqtt:, mqtts:, ws:, wss:); off: no bridge in `all` [mqtt://127.0.0.1:1883; `all`: embedded]',
+  MQTT_TOPICS: 'comma list of topic filters the bridge subscribes to; the first + names the sensor [sensors/+/data]',
+  MQTT_GROUP: 'shared-subscription group ($share/<group>/…): bridges of one group share the messages [sensorstream]',
+  MQTT_CLIENT_ID: 'client id of the bridge\'s persistent session: stable across restarts, one per bridge instance [sensorstream-bridge-<host name>]',
+  MQTT_CONNECTIONS: 'connections (session members) per bridge; each holds one message until Kafka has it [32]',
+  MQTT_PROTOCOL: 'MQTT protocol version: 5 or 3.1.1 [5]',
+  MQTT_SESSION_EXPIRY_SECONDS: 'how long the broker keeps the bridge\'s session and queues its messages while it is away (MQTT 5) [86400]',
+  MQTT_EMBEDDED_PORT: 'port on 127.0.0.1 of the broker `all` embeds when MQTT_URL is unset and the port is free [1883]'
 }
 
 /** Reads `.env` from `cwd` (when present) under the real environment, which wins. */
@@ -300,6 +329,37 @@ function parseBrokers(read: Reader): string[] | undefined {
   return brokers
 }
 
+const MQTT_PROTOCOLS: Readonly<Record<string, 4 | 5>> = { '5': 5, '3.1.1': 4 }
+
+function parseMqtt(read: Reader): MqttConfig {
+  const raw = read.raw('MQTT_URL')
+  const enabled = raw?.toLowerCase() !== 'off'
+  const url = enabled ? read.url('MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:'], 'mqtt://127.0.0.1:1883', true) : undefined
+  const topics = read.list('MQTT_TOPICS') ?? ['sensors/+/data']
+  for (const topic of topics) {
+    const problem = topicFilterProblem(topic)
+    if (problem !== undefined) read.problems.push(`MQTT_TOPICS: "${topic}" ${problem}, e.g. sensors/+/data`)
+  }
+  const group = read.string('MQTT_GROUP', 'sensorstream')
+  if (/[/+#\s]/.test(group)) read.problems.push(`MQTT_GROUP: must not contain / + # or spaces, got "${group}"`)
+  const clientId = read.string('MQTT_CLIENT_ID', `sensorstream-bridge-${hostname().replace(/[^A-Za-z0-9.-]/g, '-')}`)
+  if (!/^[\x21-\x7e]{1,200}$/.test(clientId)) read.problems.push(`MQTT_CLIENT_ID: must be 1–200 printable ASCII characters without spaces, got "${clientId}"`)
+  const protocol = read.string('MQTT_PROTOCOL', '5')
+  const protocolVersion = MQTT_PROTOCOLS[protocol]
+  if (protocolVersion === undefined) read.problems.push(`MQTT_PROTOCOL: must be 5 or 3.1.1, got "${protocol}"`)
+  return {
+    enabled,
+    url,
+    topics,
+    group,
+    clientId,
+    connections: read.int('MQTT_CONNECTIONS', 32, 1, 1000),
+    protocolVersion: protocolVersion ?? 5,
+    sessionExpirySeconds: read.int('MQTT_SESSION_EXPIRY_SECONDS', 86_400, 0, 4_294_967_295),
+    embeddedPort: read.int('MQTT_EMBEDDED_PORT', 1883, 1, 65_535)
+  }
+}
+
 function parseStream(read: Reader): StreamConfig {
   return {
     resumeSeconds: read.int('STREAM_RESUME_SECONDS', 300, 0, 86_400),
@@ -365,6 +425,7 @@ export function loadConfig(env: Env = environment()): Config {
       retention1mDays: read.int('RETENTION_1M_DAYS', undefined, 1),
       retention1hDays: read.int('RETENTION_1H_DAYS', undefined, 1)
     },
+    mqtt: parseMqtt(read),
     dataDir: resolve(read.string('DATA_DIR', './data'))
   }
 

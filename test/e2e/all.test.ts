@@ -36,7 +36,8 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T; heade
 
 /** Starts `sensorstream all` and waits for all its startup lines; returns the process and the API URL. */
 async function startAll(env: Record<string, string>, options: { detached?: boolean } = {}): Promise<{ cli: CliProcess; api: string }> {
-  const cli = startCli('all', { PRODUCER_INTERVAL_MS: '200', BATCH_MAX_WAIT_MS: '50', ...env }, options)
+  // Its embedded MQTT broker on a port of its own, never a broker of the machine's on 1883.
+  const cli = startCli('all', { PRODUCER_INTERVAL_MS: '200', BATCH_MAX_WAIT_MS: '50', MQTT_EMBEDDED_PORT: String(await freePort()), ...env }, options)
   try {
     const api = await waitFor(
       'the startup lines',

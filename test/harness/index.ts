@@ -1,7 +1,7 @@
 // What test files use: throwaway Kafka, Postgres and Redis started on first use and cleaned up after
 // the file, and unique names for topics, databases and key prefixes. Import it at the top level of
 // the test file.
-export { freshDatabase, ownKafka, ownPostgres, ownRedis, useKafka, useKafkaCluster, usePostgres, useRedis } from './services.ts'
+export { freshDatabase, ownKafka, ownMosquitto, ownPostgres, ownRedis, useKafka, useKafkaCluster, useMosquitto, usePostgres, useRedis } from './services.ts'
 export { uniqueName } from './names.ts'
 export { waitFor } from './wait.ts'
 export { rollupMismatches } from './rollups.ts'
@@ -9,3 +9,4 @@ export type { KafkaServer } from '../../src/local/kafka.ts'
 export type { KafkaCluster, KafkaNode } from '../../src/local/kafka-cluster.ts'
 export type { PostgresServer } from '../../src/local/postgres.ts'
 export type { RedisServer } from '../../src/local/redis.ts'
+export type { MosquittoServer } from '../../src/local/mosquitto.ts'

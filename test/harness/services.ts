@@ -5,6 +5,7 @@ import { after } from 'node:test'
 import { startKafka, type KafkaOptions, type KafkaServer } from '../../src/local/kafka.ts'
 import { startKafkaCluster, type KafkaCluster, type KafkaClusterOptions } from '../../src/local/kafka-cluster.ts'
 import { startPostgres, type PostgresOptions, type PostgresServer } from '../../src/local/postgres.ts'
+import { startMosquitto, type MosquittoOptions, type MosquittoServer } from '../../src/local/mosquitto.ts'
 import { startRedis, type RedisOptions, type RedisServer } from '../../src/local/redis.ts'
 import { uniqueName } from './names.ts'
 
@@ -77,4 +78,17 @@ export function ownPostgres(options: PostgresOptions = {}): Promise<PostgresServ
 /** A Redis server of the caller's own, disposed after the file. */
 export function ownRedis(options: RedisOptions = {}): Promise<RedisServer> {
   return own(startRedis(options))
+}
+
+let mosquitto: Promise<MosquittoServer> | undefined
+
+/** The Mosquitto (MQTT 5 broker) shared by this test file; give each test its own topics and client ids. */
+export function useMosquitto(): Promise<MosquittoServer> {
+  mosquitto ??= own(startMosquitto())
+  return mosquitto
+}
+
+/** A Mosquitto of the caller's own (to stop or kill without disturbing others), disposed after the file. */
+export function ownMosquitto(options: MosquittoOptions = {}): Promise<MosquittoServer> {
+  return own(startMosquitto(options))
 }

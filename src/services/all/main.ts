@@ -34,6 +34,7 @@ import { isPortFree } from '../../local/free-port.ts'
 import { findPostgresBinaries, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts'
 import { lockDataDir } from './lock.ts'
 import { countingPublisher, startProgress } from './progress.ts'
+import { bridge, chooseAllMqtt, type AllMqtt } from '../mqtt/main.ts'
 
 const PROGRESS_EVERY_MS = 5_000
 /** Without HOST the demo listens on loopback only: it takes unauthenticated writes. */
@@ -115,6 +116,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   let opened: Opened | undefined
   let api: RunningApi | undefined
   let upkeep: RunningMaintenance | undefined
+  let mqtt: AllMqtt | undefined
+  let mqttOpened: Opened | undefined
   try {
     if (apiConfig.port !== 0 && !(await isPortFree(apiConfig.port, apiConfig.host))) throw portInUse(apiConfig)
     let databaseUrl = config.database.url
@@ -153,18 +156,11 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
       }
     )
 
-    const { producer } = config
-    const pace = producer.rate === undefined ? `one reading per sensor every ${producer.intervalMs} ms` : `${producer.rate} readings/s`
-    const sensors = producer.sensors.length <= 3 ? producer.sensors.join(', ') : `${producer.sensors.length} sensors`
-    say(`sensorstream all: producer, streaming and API in one process (data in ${config.dataDir})`)
-    say(`  api       ${api.url}   (${listeningOn(api)}; docs ${api.url}/docs)`)
-    say(`  postgres  ${redact(databaseUrl)}${postgres === undefined ? '' : `   (embedded, ${postgres.binaries} binaries, data in ${postgres.dataDir})`}`)
-    say(`  kafka     ${bus.describe}`)
-    say(`  redis     ${cache.describe}`)
-    say(`  producer  ${pace} (${sensors})${producer.count === undefined ? '' : `, ${producer.count} in all`}`)
-    say('Ctrl-C stops everything.')
+    mqtt = await chooseAllMqtt(config, logger)
+    if (mqtt.source !== undefined) mqttOpened = await connectAll({ mqtt: mqtt.source }, logger, signal)
+    if (signal.aborted) return
 
-    // Producer and streaming run until the signal; either failing stops the other and the API.
+    // Producer, streaming and the MQTT bridge run until the signal; any failing stops the others and the API.
     const inner = new AbortController()
     const stopInner = (): void => inner.abort()
     signal.addEventListener('abort', stopInner, { once: true })
@@ -174,10 +170,27 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
       failure ??= err
       inner.abort()
     }
+    // The bridge first: the startup lines promise that a message published now is taken.
+    const bridging = mqtt.source === undefined ? [] : [startAllBridge(mqtt.source, bus, config, logger, inner.signal, fail)]
+    await Promise.race([...bridging.map((b) => b.subscribed), aborted(inner.signal)])
+
+    const { producer } = config
+    const pace = producer.rate === undefined ? `one reading per sensor every ${producer.intervalMs} ms` : `${producer.rate} readings/s`
+    const sensors = producer.sensors.length <= 3 ? producer.sensors.join(', ') : `${producer.sensors.length} sensors`
+    say(`sensorstream all: producer, streaming, API and MQTT bridge in one process (data in ${config.dataDir})`)
+    say(`  api       ${api.url}   (${listeningOn(api)}; docs ${api.url}/docs)`)
+    say(`  postgres  ${redact(databaseUrl)}${postgres === undefined ? '' : `   (embedded, ${postgres.binaries} binaries, data in ${postgres.dataDir})`}`)
+    say(`  kafka     ${bus.describe}`)
+    say(`  redis     ${cache.describe}`)
+    say(`  mqtt      ${mqtt.describe}`)
+    say(`  producer  ${pace} (${sensors})${producer.count === undefined ? '' : `, ${producer.count} in all`}`)
+    say('Ctrl-C stops everything.')
+
     const tasks = [
       runProducer({ publisher: counted.publisher, admin: bus.admin }, config, logger.child({ service: 'producer' }), inner.signal).catch(fail),
       runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, status: cache.status, metrics }, config,
-        logger.child({ service: 'streaming' }), inner.signal).catch(fail)
+        logger.child({ service: 'streaming' }), inner.signal).catch(fail),
+      ...bridging.map((b) => b.done)
     ]
     const stopProgress = startProgress({
       everyMs: PROGRESS_EVERY_MS,
@@ -195,11 +208,26 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   } finally {
     await api?.close().catch(() => undefined)
     await upkeep?.stop()
+    await mqttOpened?.close()
+    await mqtt?.close()
     await opened?.close()
     await postgres?.stop().catch((err: Error) => logger.error({ err }, 'embedded PostgreSQL did not stop'))
     lock.release()
   }
   say('stopped')
+}
+
+function startAllBridge(source: NonNullable<AllMqtt['source']>, bus: Bus, config: Config, logger: Logger, signal: AbortSignal, fail: (err: unknown) => void): { subscribed: Promise<void>; done: Promise<void> } {
+  let subscribed!: () => void
+  const ready = new Promise<void>((resolve) => (subscribed = resolve))
+  const done = bridge({ admin: bus.admin, publisher: bus.publisher, source }, config, logger.child({ service: 'mqtt' }), signal, subscribed).then(
+    () => undefined,
+    (err: unknown) => {
+      subscribed()
+      fail(err)
+    }
+  )
+  return { subscribed: ready, done }
 }
 
 function portInUse(api: { host: string; port: number }, cause?: unknown): AppError {

@@ -11,6 +11,8 @@ export const DLQ_HEADERS = {
   offset: 'dlq-source-offset',
   timestamp: 'dlq-source-timestamp',
   format: 'dlq-expected-format',
+  /** of a dead letter from the MQTT bridge: the MQTT topic it was published to (dlq-source-topic is `mqtt`) */
+  mqttTopic: 'dlq-mqtt-topic',
   /** what was cut to fit the topic: `value`, then `headers` (the original ones), then `key` */
   truncated: 'dlq-truncated',
   /** of the original value, when cut */
