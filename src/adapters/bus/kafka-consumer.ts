@@ -1,10 +1,12 @@
-// BusConsumer on Kafka: a consumer-group member that hands batches to the handler one at a time and
-// commits the offsets past a batch only after the handler resolved. Broker outages are waited out:
-// when the client gives up, the member is dropped and a new one joins again with backoff, resuming
-// from the committed offsets, so no record is skipped (some may be delivered twice, by design).
-import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, type CallbackWithPromise, type GroupOptions, type MessagesStream } from '@platformatic/kafka'
-import type { BatchHandler, ConsumeOptions } from '../../ports/bus.ts'
-import { SingleRunConsumer } from './consumer-base.ts'
+// BusConsumer on Kafka: a consumer-group member that the service pulls batches from; the offsets past
+// a batch are committed once it and every earlier batch of its partitions are acknowledged (the
+// Checkpointer). Broker outages are waited out: when the client gives up, the member is dropped and
+// a new one joins again with backoff, resuming from the committed offsets, so no record is skipped
+// (some may be delivered twice, by design).
+import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, type CallbackWithPromise, type GroupOptions } from '@platformatic/kafka'
+import type { BusBatch, ConsumeOptions } from '../../ports/bus.ts'
+import { Checkpointer } from './checkpointer.ts'
+import { PullConsumer } from './consumer-base.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { sleep } from '../../platform/retry.ts'
 import { backoffMs, baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
@@ -18,7 +20,6 @@ export interface KafkaBusConsumerOptions extends KafkaBusOptions {
   readonly closeTimeoutMs?: number
 }
 
-type KafkaStream = MessagesStream<Buffer, Buffer, Buffer, Buffer>
 
 /** What a commit refused by a rebalance rejects with once GroupMember has kept it from rejoining. */
 class RejoinLeftToHeartbeat extends Error {
@@ -55,17 +56,55 @@ class GroupMember extends Consumer<Buffer, Buffer, Buffer, Buffer> {
 
 type KafkaConsumer = GroupMember
 
-/** The handler's own failure, carried through the loop untouched. */
-class HandlerFailure {
-  readonly error: unknown
-  constructor(error: unknown) {
-    this.error = error
+/** One joined client: its batches, what is in hand, and its commits, made one at a time. */
+class Member {
+  readonly client: KafkaConsumer
+  readonly batcher: StreamBatcher
+  readonly checkpointer: Checkpointer<CommitPosition>
+  /** dropped (its stream failed): its acks are not committed any more */
+  lost = false
+  /** acknowledged positions not committed yet, the highest per partition */
+  readonly toCommit = new Map<string, CommitPosition>()
+  committing: Promise<void> | undefined
+  #idle: (() => void)[] = []
+
+  constructor(client: KafkaConsumer, batcher: StreamBatcher, checkpointer: Checkpointer<CommitPosition>) {
+    this.client = client
+    this.batcher = batcher
+    this.checkpointer = checkpointer
+  }
+
+  /** Resolves once no batch is in hand, or when `signal` aborts. */
+  idle(signal: AbortSignal): Promise<void> {
+    if (this.checkpointer.pending === 0 || signal.aborted) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      this.#idle.push(done)
+      signal.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  /** After an ack: with nothing in hand, a next() filling a batch hands over what it has at once. */
+  acked(): void {
+    if (this.checkpointer.pending > 0) return
+    this.batcher.setEager(true)
+    const waiting = this.#idle
+    this.#idle = []
+    for (const done of waiting) done()
   }
 }
 
-export class KafkaBusConsumer extends SingleRunConsumer {
+export class KafkaBusConsumer extends PullConsumer {
   readonly #options: KafkaBusConsumerOptions
   readonly #logger: Logger
+  /** the membership loop: joins, rejoins after an outage, leaves on close */
+  #membership: Promise<void> | undefined
+  #member: Member | undefined
+  #failure: { readonly error: unknown } | undefined
+  #changed: (() => void)[] = []
 
   constructor(options: KafkaBusConsumerOptions) {
     super()
@@ -73,113 +112,156 @@ export class KafkaBusConsumer extends SingleRunConsumer {
     this.#logger = options.logger.child({ component: 'kafka-consumer' })
   }
 
-  protected async loop(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
+  protected start(options: ConsumeOptions): void {
+    this.#membership = this.#keepMember(options).catch((error: unknown) => this.#setMember(undefined, { error }))
+  }
+
+  protected async take(signal: AbortSignal): Promise<BusBatch | undefined> {
+    for (;;) {
+      if (signal.aborted) return undefined
+      if (this.#failure !== undefined) throw this.#failure.error
+      const member = this.#member
+      if (member === undefined) {
+        await this.#memberChanged(signal)
+        continue
+      }
+      // Nothing in hand: hand over what has arrived at once rather than wait for a full batch.
+      member.batcher.setEager(member.checkpointer.pending === 0)
+      let batch: KafkaBatch | undefined
+      try {
+        batch = await member.batcher.next(signal)
+      } catch {
+        // The stream failed: the membership loop drops this member and joins again.
+        if (this.#member === member) await this.#memberChanged(signal)
+        continue
+      }
+      if (batch === undefined) continue
+      const ack = this.#track(member, batch)
+      // A batch of re-read records only (see StreamBatcher) has nothing to hand over, only commits.
+      if (batch.records.length === 0) ack()
+      else return { records: batch.records, ack }
+    }
+  }
+
+  protected async finish(): Promise<void> {
+    await this.#membership
+  }
+
+  /** The batch's ack: its positions go to the checkpointer, and what becomes committable is committed. */
+  #track(member: Member, batch: KafkaBatch): () => void {
+    const release = member.checkpointer.track(batch.commits.map((c) => [`${c.topic}:${c.partition}`, c] as const))
+    return () => {
+      const committable = release()
+      if (!member.lost && committable.length > 0) {
+        for (const c of committable) member.toCommit.set(`${c.topic}:${c.partition}`, c)
+        // (Started only with something to commit: the flush then settles after an await, not before it is stored.)
+        member.committing ??= this.#flush(member)
+      }
+      member.acked()
+    }
+  }
+
+  /** Commits what is acknowledged, one commit at a time; a permanent failure drops the member. */
+  async #flush(member: Member): Promise<void> {
+    try {
+      while (member.toCommit.size > 0 && !member.lost) {
+        const offsets = [...member.toCommit.values()]
+        member.toCommit.clear()
+        await this.#commit(member.client, offsets)
+      }
+    } catch (err) {
+      member.batcher.fail(err)
+    } finally {
+      member.committing = undefined
+    }
+  }
+
+  async #keepMember(options: ConsumeOptions): Promise<void> {
     const signal = this.closing.signal
     for (let attempt = 1; !signal.aborted; attempt++) {
-      const consumer = this.#createConsumer(options)
+      const client = this.#createConsumer(options)
+      const checkpointer = new Checkpointer<CommitPosition>()
+      // After every rebalance only the partitions owned now may commit (see Checkpointer).
+      const assign = (): void => {
+        const owned = ownedPartitions(client)
+        if (owned !== undefined) checkpointer.assign(owned)
+      }
+      client.on('consumer:group:join', assign)
       // Joining can take as long as the client's retries: closing the client cuts it short.
-      const abortJoin = (): void => void consumer.close(true).catch(() => undefined)
+      const abortJoin = (): void => void client.close(true).catch(() => undefined)
       signal.addEventListener('abort', abortJoin, { once: true })
+      let member: Member | undefined
       try {
-        const stream = await consumer.consume({
+        const stream = await client.consume({
           topics: [...options.topics],
           mode: MessagesStreamModes.COMMITTED,
           fallbackMode: options.fromBeginning === false ? MessagesStreamFallbackModes.LATEST : MessagesStreamFallbackModes.EARLIEST
         })
         signal.removeEventListener('abort', abortJoin)
-        consumer.joinedByConsume()
+        client.joinedByConsume()
         attempt = 0
-        await this.#pump(consumer, stream, options, handler)
+        assign()
+        const joined = new Member(client, new StreamBatcher(stream, options.maxBatchRecords, options.maxBatchWaitMs), checkpointer)
+        member = joined
+        // The client emits 'error' when rejoining the group failed for good: this member is lost.
+        client.on('error', (err: unknown) => joined.batcher.fail(err))
+        this.#setMember(joined)
+        const closed = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
+        const lost = await Promise.race([joined.batcher.failed, closed])
+        if (signal.aborted) break
+        throw lost
       } catch (err) {
         signal.removeEventListener('abort', abortJoin)
-        if (err instanceof HandlerFailure) {
-          // Leave the group before rejecting, so that another member takes the partitions over at once.
-          await this.#shutdown(consumer)
-          throw err.error
+        if (member !== undefined) {
+          // Let the batches in hand finish (uncommitted, they are redelivered) so that they do not
+          // overlap with the redelivery, then rejoin.
+          member.lost = true
+          this.#setMember(undefined)
+          await member.idle(signal)
         }
-        if (!signal.aborted) {
-          if (isPermanentKafkaError(err)) {
-            await this.#shutdown(consumer)
-            throw toAppError(err, 'consume')
-          }
-          const delay = backoffMs(Math.max(attempt, 1), 500, 10_000)
-          this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka consumer lost the broker; rejoining')
-          await this.#shutdown(consumer)
-          await sleep(delay, signal)
-          continue
+        if (signal.aborted) {
+          await this.#shutdown(client)
+          break
         }
+        if (isPermanentKafkaError(err)) {
+          await this.#shutdown(client)
+          throw toAppError(err, 'consume')
+        }
+        const delay = backoffMs(Math.max(attempt, 1), 500, 10_000)
+        this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka consumer lost the broker; rejoining')
+        await this.#shutdown(client)
+        await sleep(delay, signal)
+        continue
       }
-      await this.#shutdown(consumer)
+    }
+    // Closing: commit what is acknowledged, then leave the group.
+    const member = this.#member
+    this.#setMember(undefined)
+    if (member !== undefined) {
+      member.batcher.stop()
+      await member.committing
+      await this.#shutdown(member.client)
     }
   }
 
-  /**
-   * Hands batches to the handler, up to `maxInFlightBatches` at once, and commits each batch's
-   * offsets once it and every earlier batch have been handled, in batch order. Fetching pauses while
-   * that many batches are in hand, so memory holds at most that many batches plus one fetch.
-   */
-  async #pump(consumer: KafkaConsumer, stream: KafkaStream, options: ConsumeOptions, handler: BatchHandler): Promise<void> {
-    const signal = this.closing.signal
-    const maxInFlight = Math.max(1, Math.floor(options.maxInFlightBatches ?? 1))
-    const batcher = new StreamBatcher(stream, options.maxBatchRecords, options.maxBatchWaitMs)
-    const stop = (): void => batcher.stop()
-    // The client emits 'error' when rejoining the group failed for good: this member is lost.
-    const lost = (err: unknown): void => batcher.fail(err)
-    signal.addEventListener('abort', stop, { once: true })
-    consumer.on('error', lost)
-    if (signal.aborted) stop()
-    type Handled = { readonly kind: 'handled'; readonly error?: { readonly cause: unknown } }
-    type Next = { readonly kind: 'next'; readonly batch: KafkaBatch | undefined } | { readonly kind: 'lost'; readonly error: unknown }
-    const inFlight: { readonly handled: Promise<Handled>; readonly commits: readonly CommitPosition[] }[] = []
-    let next: Promise<Next> | undefined
-    let stopped = false
-    try {
-      for (;;) {
-        if (!stopped && next === undefined && inFlight.length < maxInFlight) next = batcher.next().then(
-          (batch): Next => ({ kind: 'next', batch }),
-          (error: unknown): Next => ({ kind: 'lost', error })
-        )
-        const oldest = inFlight[0]
-        if (next === undefined && oldest === undefined) return
-        // Nothing in hand: hand over what has arrived at once rather than wait for a full batch.
-        batcher.setEager(oldest === undefined)
-        const event: Handled | Next = await Promise.race([...(next === undefined ? [] : [next]), ...(oldest === undefined ? [] : [oldest.handled])])
-        if (event.kind === 'lost') {
-          // The stream failed: let the batches in hand finish (uncommitted, they are redelivered) so
-          // that they do not overlap with the redelivery, then rejoin.
-          await Promise.all(inFlight.map((b) => b.handled))
-          throw event.error
-        }
-        if (event.kind === 'next') {
-          next = undefined
-          if (event.batch === undefined) {
-            // Stopped: commit what is in hand, then return.
-            stopped = true
-            continue
-          }
-          // A batch of re-read records only (see StreamBatcher) has nothing to handle, only commits.
-          const records = event.batch.records
-          const handled = (records.length === 0 ? Promise.resolve() : handler(records, { signal })).then(
-            (): Handled => ({ kind: 'handled' }),
-            (cause: unknown): Handled => ({ kind: 'handled', error: { cause } })
-          )
-          inFlight.push({ handled, commits: event.batch.commits })
-          // Room for another batch: fetch it while this one is being handled.
-          if (inFlight.length < maxInFlight) batcher.resume()
-          continue
-        }
-        inFlight.shift()
-        if (event.error !== undefined) {
-          // Later batches are not committed: wait for them to settle, then stop with the error.
-          await Promise.all(inFlight.map((b) => b.handled))
-          throw new HandlerFailure(event.error.cause)
-        }
-        await this.#commit(consumer, (oldest as { commits: readonly CommitPosition[] }).commits)
-        batcher.resume()
+  #setMember(member: Member | undefined, failure?: { readonly error: unknown }): void {
+    this.#member = member
+    if (failure !== undefined) this.#failure = failure
+    const waiting = this.#changed
+    this.#changed = []
+    for (const done of waiting) done()
+  }
+
+  /** Resolves when the member changes, the consumer fails for good, or `signal` aborts. */
+  #memberChanged(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done)
+        resolve()
       }
-    } finally {
-      signal.removeEventListener('abort', stop)
-    }
+      this.#changed.push(done)
+      signal.addEventListener('abort', done, { once: true })
+    })
   }
 
   /**
@@ -274,12 +356,19 @@ export class KafkaBusConsumer extends SingleRunConsumer {
   }
 }
 
-/** Removes, in place, the positions of partitions this member is not assigned (keeps all while no assignment is known). */
-function dropUnowned(consumer: KafkaConsumer, offsets: CommitPosition[]): void {
+/** The partitions ("topic:partition") the client is assigned, or undefined while none is known. */
+function ownedPartitions(consumer: KafkaConsumer): Set<string> | undefined {
   const assignments = consumer.assignments
-  if (assignments === null) return
+  if (assignments === null) return undefined
   const owned = new Set<string>()
   for (const { topic, partitions } of assignments) for (const partition of partitions) owned.add(`${topic}:${partition}`)
+  return owned
+}
+
+/** Removes, in place, the positions of partitions this member is not assigned (keeps all while no assignment is known). */
+function dropUnowned(consumer: KafkaConsumer, offsets: CommitPosition[]): void {
+  const owned = ownedPartitions(consumer)
+  if (owned === undefined) return
   for (let i = offsets.length - 1; i >= 0; i--) {
     const c = offsets[i] as CommitPosition
     if (!owned.has(`${c.topic}:${c.partition}`)) offsets.splice(i, 1)
