@@ -65,6 +65,8 @@ class Member {
   lost = false
   /** acknowledged positions not committed yet, the highest per partition */
   readonly toCommit = new Map<string, CommitPosition>()
+  /** positions whose commit a rebalance refused: made again once the member has rejoined */
+  readonly refused = new Map<string, CommitPosition>()
   committing: Promise<void> | undefined
   #idle: (() => void)[] = []
 
@@ -152,13 +154,15 @@ export class KafkaBusConsumer extends PullConsumer {
     const release = member.checkpointer.track(batch.commits.map((c) => [`${c.topic}:${c.partition}`, c] as const))
     return () => {
       const committable = release()
-      if (!member.lost && committable.length > 0) {
-        for (const c of committable) member.toCommit.set(`${c.topic}:${c.partition}`, c)
-        // (Started only with something to commit: the flush then settles after an await, not before it is stored.)
-        member.committing ??= this.#flush(member)
-      }
+      if (!member.lost) this.#toCommit(member, committable)
       member.acked()
     }
+  }
+
+  #toCommit(member: Member, positions: Iterable<CommitPosition>): void {
+    for (const c of positions) keepHighest(member.toCommit, c)
+    // Started only with something to commit: the flush then settles after an await, never before it is stored.
+    if (member.toCommit.size > 0) member.committing ??= this.#flush(member)
   }
 
   /** Commits what is acknowledged, one commit at a time; a permanent failure drops the member. */
@@ -167,7 +171,12 @@ export class KafkaBusConsumer extends PullConsumer {
       while (member.toCommit.size > 0 && !member.lost) {
         const offsets = [...member.toCommit.values()]
         member.toCommit.clear()
-        await this.#commit(member.client, offsets)
+        const refused = await this.#commit(member, offsets)
+        if (refused.length > 0) {
+          for (const c of refused) keepHighest(member.refused, c)
+          // The rejoin may be over already (no join event to come): try again a heartbeat later.
+          setTimeout(() => this.#commitRefused(member), this.#heartbeatMs()).unref()
+        }
       }
     } catch (err) {
       member.batcher.fail(err)
@@ -176,21 +185,36 @@ export class KafkaBusConsumer extends PullConsumer {
     }
   }
 
+  /** What a rebalance refused to commit is committed again, for the partitions still owned. */
+  #commitRefused(member: Member): void {
+    const owned = ownedPartitions(member.client)
+    if (member.lost || this.closing.signal.aborted || owned === undefined || member.refused.size === 0) return
+    const again = [...member.refused].filter(([key]) => owned.has(key)).map(([, c]) => c)
+    member.refused.clear()
+    this.#toCommit(member, again)
+  }
+
+  #heartbeatMs(): number {
+    return Math.max(500, Math.floor((this.#options.sessionTimeoutMs ?? 10_000) / 5))
+  }
+
   async #keepMember(options: ConsumeOptions): Promise<void> {
     const signal = this.closing.signal
     for (let attempt = 1; !signal.aborted; attempt++) {
       const client = this.#createConsumer(options)
       const checkpointer = new Checkpointer<CommitPosition>()
       // After every rebalance only the partitions owned now may commit (see Checkpointer).
+      let member: Member | undefined
       const assign = (): void => {
         const owned = ownedPartitions(client)
-        if (owned !== undefined) checkpointer.assign(owned)
+        if (owned === undefined) return
+        checkpointer.assign(owned)
+        if (member !== undefined) this.#commitRefused(member)
       }
       client.on('consumer:group:join', assign)
       // Joining can take as long as the client's retries: closing the client cuts it short.
       const abortJoin = (): void => void client.close(true).catch(() => undefined)
       signal.addEventListener('abort', abortJoin, { once: true })
-      let member: Member | undefined
       try {
         const stream = await client.consume({
           topics: [...options.topics],
@@ -265,40 +289,44 @@ export class KafkaBusConsumer extends PullConsumer {
   }
 
   /**
-   * Commits the positions past a handled batch, retrying through broker outages. Partitions that a
+   * Commits positions past acknowledged batches, retrying through broker outages. Partitions that a
    * rebalance moved to another member are not committed (their new owner may be further already);
    * the new owner redelivers from the previous commit, which the idempotent data path absorbs.
+   * Returns the positions of a commit refused by a rebalance (made again after the rejoin).
    */
-  async #commit(consumer: KafkaConsumer, commits: readonly CommitPosition[]): Promise<void> {
+  async #commit(member: Member, commits: readonly CommitPosition[]): Promise<readonly CommitPosition[]> {
     const signal = this.closing.signal
+    const consumer = member.client
     let giveUpAt = Number.POSITIVE_INFINITY
-    for (let attempt = 1; ; attempt++) {
+    // A member dropped meanwhile gives up: its successor resumes from the last commit.
+    for (let attempt = 1; !member.lost; attempt++) {
       const offsets = [...commits]
       dropUnowned(consumer, offsets)
       if (offsets.length < commits.length) {
         this.#logger.info({ revoked: commits.length - offsets.length }, 'partitions revoked before commit; their new owner redelivers them')
       }
-      if (offsets.length === 0) return
+      if (offsets.length === 0) return []
       try {
         await consumer.commit({ offsets })
-        return
+        return []
       } catch (err) {
         if (err instanceof RejoinLeftToHeartbeat || isRebalanceError(err)) {
-          this.#logger.warn({ err: errorText(err) }, 'commit refused after a rebalance; records will be redelivered')
-          return
+          this.#logger.warn({ err: errorText(err) }, 'commit refused by a rebalance; made again once rejoined')
+          return offsets
         }
         if (isPermanentKafkaError(err)) throw err
         // Closing: keep trying a little (a restart redelivers what is not committed, harmlessly).
         if (signal.aborted && giveUpAt === Number.POSITIVE_INFINITY) giveUpAt = Date.now() + this.#closeTimeoutMs() / 2
         if (Date.now() > giveUpAt) {
           this.#logger.warn({ err: errorText(err) }, 'commit failed while closing; records will be redelivered')
-          return
+          return []
         }
         const delay = backoffMs(attempt, 200, 5_000)
         this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka commit failed; retrying')
         await sleep(signal.aborted ? Math.min(delay, 500) : delay)
       }
     }
+    return []
   }
 
   #createConsumer(options: ConsumeOptions): KafkaConsumer {
@@ -309,7 +337,7 @@ export class KafkaBusConsumer extends PullConsumer {
       // Offsets are committed by #commit, after the handler, never by the client.
       autocommit: false,
       sessionTimeout,
-      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
+      heartbeatInterval: this.#heartbeatMs(),
       rebalanceTimeout: 30_000,
       // A bounded stream buffer and fetch size bound memory: every fetched record is decoded into
       // several objects that live until its batch is stored. 1 MiB fetches cost the broker about
@@ -354,6 +382,11 @@ export class KafkaBusConsumer extends PullConsumer {
   #closeTimeoutMs(): number {
     return this.#options.closeTimeoutMs ?? 5_000
   }
+}
+
+function keepHighest(positions: Map<string, CommitPosition>, c: CommitPosition): void {
+  const key = `${c.topic}:${c.partition}`
+  if ((positions.get(key)?.offset ?? -1n) < c.offset) positions.set(key, c)
 }
 
 /** The partitions ("topic:partition") the client is assigned, or undefined while none is known. */
