@@ -79,14 +79,7 @@ class Member {
   /** Resolves once no batch is in hand, or when `signal` aborts. */
   idle(signal: AbortSignal): Promise<void> {
     if (this.checkpointer.pending === 0 || signal.aborted) return Promise.resolve()
-    return new Promise((resolve) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', done)
-        resolve()
-      }
-      this.#idle.push(done)
-      signal.addEventListener('abort', done, { once: true })
-    })
+    return waitIn(this.#idle, signal)
   }
 
   /** After an ack: with nothing in hand, a next() filling a batch hands over what it has at once. */
@@ -278,14 +271,7 @@ export class KafkaBusConsumer extends PullConsumer {
 
   /** Resolves when the member changes, the consumer fails for good, or `signal` aborts. */
   #memberChanged(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', done)
-        resolve()
-      }
-      this.#changed.push(done)
-      signal.addEventListener('abort', done, { once: true })
-    })
+    return waitIn(this.#changed, signal)
   }
 
   /**
@@ -382,6 +368,18 @@ export class KafkaBusConsumer extends PullConsumer {
   #closeTimeoutMs(): number {
     return this.#options.closeTimeoutMs ?? 5_000
   }
+}
+
+/** Resolves when one of `waiters` is called (the caller empties the list), or when `signal` aborts. */
+function waitIn(waiters: (() => void)[], signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    waiters.push(done)
+    signal.addEventListener('abort', done, { once: true })
+  })
 }
 
 function keepHighest(positions: Map<string, CommitPosition>, c: CommitPosition): void {
