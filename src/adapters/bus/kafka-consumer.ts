@@ -223,8 +223,12 @@ export class KafkaBusConsumer extends PullConsumer {
         // The client emits 'error' when rejoining the group failed for good: this member is lost.
         client.on('error', (err: unknown) => joined.batcher.fail(err))
         this.#setMember(joined)
-        const closed = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
+        let onClose = (): void => {}
+        const closed = new Promise<void>((resolve) => (onClose = resolve))
+        signal.addEventListener('abort', onClose, { once: true })
+        if (signal.aborted) onClose()
         const lost = await Promise.race([joined.batcher.failed, closed])
+        signal.removeEventListener('abort', onClose)
         if (signal.aborted) break
         throw lost
       } catch (err) {
@@ -320,7 +324,7 @@ export class KafkaBusConsumer extends PullConsumer {
     const consumer = new GroupMember({
       ...baseClientOptions(this.#options),
       groupId: options.groupId,
-      // Offsets are committed by #commit, after the handler, never by the client.
+      // Offsets are committed by #commit, after the service acknowledged, never by the client.
       autocommit: false,
       sessionTimeout,
       heartbeatInterval: this.#heartbeatMs(),
@@ -340,7 +344,7 @@ export class KafkaBusConsumer extends PullConsumer {
     consumer.on('consumer:group:join', (event: { generationId?: number; assignments?: unknown }) =>
       this.#logger.info({ group: options.groupId, generation: event.generationId, assignments: event.assignments }, 'joined consumer group')
     )
-    // Without a listener an 'error' event (a failed rejoin) would crash the process; #pump also
+    // Without a listener an 'error' event (a failed rejoin) would crash the process; #keepMember also
     // listens, to drop this member and join again.
     consumer.on('error', (err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka consumer group error'))
     consumer.on('consumer:heartbeat:error', (event: { error: Error }) =>
