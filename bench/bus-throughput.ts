@@ -58,17 +58,18 @@ try {
     let first = 0
     let last = 0
     let maxBatch = 0
-    const done = new Promise<void>((resolve, reject) => {
-      consumer
-        .run({ topics: [topic], groupId: `${topic}_g`, maxBatchRecords: MAX_BATCH, maxBatchWaitMs: 100 }, async (batch) => {
-          if (received === 0) first = performance.now()
-          received += batch.length
-          maxBatch = Math.max(maxBatch, batch.length)
-          last = performance.now()
-          if (received >= RECORDS) resolve()
-        })
-        .catch(reject)
-    })
+    consumer.subscribe({ topics: [topic], groupId: `${topic}_g`, maxBatchRecords: MAX_BATCH, maxBatchWaitMs: 100 })
+    const done = (async () => {
+      while (received < RECORDS) {
+        const batch = await consumer.next()
+        if (batch === undefined) return
+        if (received === 0) first = performance.now()
+        received += batch.records.length
+        maxBatch = Math.max(maxBatch, batch.records.length)
+        last = performance.now()
+        batch.ack()
+      }
+    })()
     const c0 = performance.now()
     await done
     await consumer.close()

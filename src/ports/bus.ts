@@ -1,5 +1,5 @@
 // The message bus as the services see it: keyed topics with partitions, per-key order and
-// consumer-group offsets that are committed only after the handler has stored a batch.
+// consumer-group offsets that are committed only after the service has acknowledged a batch.
 import type { Lifecycle } from './lifecycle.ts'
 
 export interface BusRecord {
@@ -54,43 +54,50 @@ function byteLength(data: string | Buffer | null): number {
   return data === null ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.length
 }
 
-export interface BatchHandlerContext {
-  /** aborted when the consumer is closing: finish or give up the batch quickly */
-  readonly signal: AbortSignal
-}
-
-/**
- * Receives a batch of records (from one or more partitions, in offset order per partition).
- * When it resolves, the consumer commits the offsets past the batch. When it rejects, nothing is
- * committed and the consumer stops with that error: handlers retry their own transient failures.
- */
-export type BatchHandler = (batch: readonly BusRecord[], context: BatchHandlerContext) => Promise<void>
-
 export interface ConsumeOptions {
   readonly topics: readonly string[]
   readonly groupId: string
   /** a batch is handed over at this many records… */
   readonly maxBatchRecords: number
-  /** …or this long after its first record arrived, whichever comes first */
+  /** …or this long after its first record arrived, whichever comes first (but see `next()`) */
   readonly maxBatchWaitMs: number
   /** where a group without committed offsets starts; default earliest */
   readonly fromBeginning?: boolean
-  /**
-   * Batches handed to the handler before the oldest one has resolved [1]. Offsets are still
-   * committed in batch order, each only once its batch and every batch before it have resolved;
-   * fetching pauses while this many are in hand. A handler that allows more than one keeps the order
-   * of its own writes (per key) across batches. An adapter may hand over fewer.
-   */
-  readonly maxInFlightBatches?: number
 }
 
-export interface BusConsumer extends Lifecycle {
+/** Records from one or more partitions, in offset order per partition, with their acknowledgement. */
+export interface BusBatch {
+  readonly records: readonly BusRecord[]
   /**
-   * Joins the group and feeds batches to `handler`, one at a time unless `maxInFlightBatches` says
-   * otherwise: fetching pauses while that many batches are being handled, so memory stays bounded. Resolves when `close()` has stopped it after
-   * committing the last handled batch; rejects if the handler or the bus fails for good.
+   * The batch is stored: its offsets may be committed. Per partition, the consumer commits the
+   * highest offset whose batch and every batch handed over before it are acknowledged, so batches
+   * may be acknowledged in any order. A batch never acknowledged is never committed (the group
+   * delivers it again); neither is one acknowledged after its partitions moved to another member.
+   * Calling it again does nothing.
    */
-  run(options: ConsumeOptions, handler: BatchHandler): Promise<void>
+  ack(): void
+}
+
+/**
+ * A consumer-group member that the service pulls batches from (as Redpanda Connect's ReadBatch
+ * returns a batch with its ack function). The service owns its concurrency: it decides how many
+ * batches it holds at once, and nothing is fetched while it is not asking for the next one.
+ */
+export interface BusConsumer extends Lifecycle {
+  /** Joins the group (in the background; transient outages are waited out). Once per consumer. */
+  subscribe(options: ConsumeOptions): void
+  /**
+   * The next batch. With no batch unacknowledged, what has arrived is handed over at once; otherwise
+   * the batch fills up to `maxBatchRecords` or `maxBatchWaitMs` after its first record. Resolves
+   * undefined once `signal` aborts or close() was called; rejects when the bus fails for good. One
+   * call at a time.
+   */
+  next(signal?: AbortSignal): Promise<BusBatch | undefined>
+  /**
+   * Stops fetching, commits what is acknowledged and leaves the group. Acknowledge the batches in
+   * hand before: later acks are not committed (their records are delivered again).
+   */
+  close(): Promise<void>
 }
 
 export interface TopicSpec {

@@ -3,7 +3,8 @@
 // `makeBus` returns; the suite calls `cleanup` after each case.
 import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
-import type { BatchHandler, BusAdmin, BusConsumer, BusPublisher, BusRecord, ConsumeOptions, OutgoingRecord } from '../../src/ports/bus.ts'
+import type { BusAdmin, BusBatch, BusConsumer, BusPublisher, BusRecord, ConsumeOptions, OutgoingRecord } from '../../src/ports/bus.ts'
+import { consumeEach } from '../harness/consume.ts'
 import { uniqueName } from '../harness/names.ts'
 import { waitFor as waitUntil } from '../harness/wait.ts'
 
@@ -29,25 +30,50 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
     return { ...bus, topic, group: uniqueName('bus_group') }
   }
 
-  /** Runs a consumer in the background, collecting what it receives; closed after the case. */
+  /** Runs a consumer in the background, one batch at a time, collecting what it receives; stopped after the case. */
   async function consume(
     t: TestContext,
     bus: BusUnderTest,
     options: Omit<ConsumeOptions, 'maxBatchRecords' | 'maxBatchWaitMs'> & Partial<ConsumeOptions>,
-    onBatch?: BatchHandler
-  ): Promise<{ consumer: BusConsumer; records: BusRecord[]; batches: number[]; done: Promise<void> }> {
+    onBatch?: (batch: readonly BusRecord[]) => Promise<void>
+  ): Promise<{ consumer: BusConsumer; records: BusRecord[]; batches: number[]; done: Promise<void>; stop: () => Promise<void> }> {
     const consumer = bus.consumer()
     await consumer.connect()
     const records: BusRecord[] = []
     const batches: number[] = []
-    const done = consumer.run({ maxBatchRecords: 100, maxBatchWaitMs: 50, ...options }, async (batch, context) => {
-      await onBatch?.(batch, context)
+    const { done, stop } = consumeEach(consumer, { maxBatchRecords: 100, maxBatchWaitMs: 50, ...options }, async (batch) => {
+      await onBatch?.(batch)
       batches.push(batch.length)
       records.push(...batch)
     })
     done.catch(() => undefined) // observed by the case when it matters
+    t.after(() => stop())
+    return { consumer, records, batches, done, stop }
+  }
+
+  /** A member driven by hand: the case pulls and acknowledges. */
+  async function member(t: TestContext, bus: BusUnderTest, options: ConsumeOptions): Promise<BusConsumer> {
+    const consumer = bus.consumer()
+    await consumer.connect()
     t.after(() => consumer.close())
-    return { consumer, records, batches, done }
+    consumer.subscribe(options)
+    return consumer
+  }
+
+  async function pull(consumer: BusConsumer, what: string): Promise<BusBatch> {
+    const batch = await withTimeout(consumer.next(), WAIT_MS, what)
+    assert.ok(batch !== undefined, `${what}: the consumer stopped`)
+    return batch
+  }
+
+  async function lagBecomes(bus: BusUnderTest & { topic: string; group: string }, expected: number, what: string): Promise<void> {
+    const deadline = Date.now() + WAIT_MS
+    let lag = await bus.admin.consumerLag(bus.group, bus.topic)
+    while (lag !== expected) {
+      assert.ok(Date.now() < deadline, `${what}: lag ${lag}, expected ${expected}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      lag = await bus.admin.consumerLag(bus.group, bus.topic)
+    }
   }
 
   describe(`Bus contract: ${name}`, () => {
@@ -126,7 +152,7 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
     test('with nothing in hand, what has arrived is handed over at once, not after maxBatchWaitMs', async (t) => {
       const bus = await setup(t, 2)
       await bus.publisher.publish([{ topic: bus.topic, key: 'first', value: 'first' }])
-      const { records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 100, maxBatchWaitMs: 2_000, maxInFlightBatches: 2 })
+      const { records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 100, maxBatchWaitMs: 2_000 })
       await waitFor(() => records.length >= 1, 'the first record (the consumer has joined)')
       for (let i = 0; i < 3; i++) {
         const sent = Date.now()
@@ -137,59 +163,74 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       }
     })
 
-    test('with maxInFlightBatches 2, two batches are in hand at once, never three, and offsets are committed in batch order', async (t) => {
+    test('batches acknowledged out of order commit only the contiguous prefix', async (t) => {
       const bus = await setup(t, 1)
-      await bus.publisher.publish(Array.from({ length: 10 }, (_, i) => ({ topic: bus.topic, key: 'k', value: String(i) })))
-      let release: () => void = () => {}
-      const gate = new Promise<void>((resolve) => (release = resolve))
-      t.after(() => release()) // before the consumer's close, which waits for the batch in hand
-      let inHand = 0
-      let most = 0
-      let handedOver = 0
-      const { records } = await consume(
-        t,
-        bus,
-        { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 2, maxBatchWaitMs: 50, maxInFlightBatches: 2 },
-        async () => {
-          const n = handedOver++
-          most = Math.max(most, ++inHand)
-          // The first batch is held; the second resolves at once, before it.
-          if (n === 0) await gate
-          inHand--
-        }
-      )
-      await waitFor(() => handedOver >= 2, 'a second batch while the first is in hand')
-      assert.equal(records.length, 2, 'the second batch was handled, the first is still in hand')
+      const total = 10
+      await bus.publisher.publish(Array.from({ length: total }, (_, i) => ({ topic: bus.topic, key: 'k', value: String(i) })))
+      const consumer = await member(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 2, maxBatchWaitMs: 50 })
+      const first = await pull(consumer, 'the first batch')
+      const second = await pull(consumer, 'a second batch while the first is in hand')
+      const third = await pull(consumer, 'a third batch while two are in hand')
+      const held = [first, second, third].map((b) => b.records.length)
+      assert.ok(held.every((n) => n >= 1 && n <= 2), `batch sizes ${held.join(',')}`)
+      third.ack()
+      second.ack()
       await new Promise((resolve) => setTimeout(resolve, 500))
-      assert.equal(handedOver, 2, 'no third batch while two are in hand')
-      assert.equal(await bus.admin.consumerLag(bus.group, bus.topic), 10, 'the second batch is not committed before the first')
-      release()
-      await waitFor(() => records.length >= 10, 'all records')
-      assert.equal(most, 2)
-      assert.deepEqual(records.map((r) => String(r.value)).sort(), Array.from({ length: 10 }, (_, i) => String(i)).sort())
-      const deadline = Date.now() + WAIT_MS
-      while ((await bus.admin.consumerLag(bus.group, bus.topic)) !== 0) {
-        assert.ok(Date.now() < deadline, 'offsets committed up to the end')
-        await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.equal(await bus.admin.consumerLag(bus.group, bus.topic), total, 'nothing is committed while the first batch is in hand')
+      first.ack()
+      await lagBecomes(bus, total - held.reduce((a, b) => a + b, 0), 'the first ack commits the prefix up to the third batch')
+      let received = held.reduce((a, b) => a + b, 0)
+      while (received < total) {
+        const batch = await pull(consumer, 'the rest')
+        received += batch.records.length
+        batch.ack()
       }
+      await lagBecomes(bus, 0, 'everything acknowledged')
     })
 
-    test('a handler rejection makes run() reject, commits nothing, and the group gets the records again', async (t) => {
+    test('two live members in one group share the partitions; a late ack after the rebalance never moves the other member\'s offsets back', async (t) => {
+      const partitions = 4
+      const bus = await setup(t, partitions)
+      const total = 200
+      await bus.publisher.publish(Array.from({ length: total }, (_, i) => ({ topic: bus.topic, key: `k${i % 40}`, value: String(i) })))
+      const options = { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 50, maxBatchWaitMs: 20 }
+      // The first member holds every record, acknowledging none.
+      const a = await member(t, bus, options)
+      const held: BusBatch[] = []
+      const perPartition = new Map<number, number>()
+      let seen = 0
+      while (seen < total) {
+        const batch = await pull(a, 'the first member reading everything')
+        held.push(batch)
+        seen += batch.records.length
+        for (const r of batch.records) perPartition.set(r.partition, (perPartition.get(r.partition) ?? 0) + 1)
+      }
+      assert.equal(perPartition.size, partitions, 'records on every partition')
+      // The second joins and takes some partitions over: it reads them from the start and commits them.
+      const b = await consume(t, bus, options)
+      const ofB = (): Set<number> => new Set(b.records.map((r) => r.partition))
+      const complete = (): boolean => ofB().size > 0 && [...ofB()].every((p) => b.records.filter((r) => r.partition === p).length >= (perPartition.get(p) ?? 0))
+      await waitFor(complete, 'the second member reading its partitions')
+      const taken = ofB()
+      assert.ok(taken.size < partitions, `the second member took ${taken.size} of ${partitions} partitions`)
+      const left = [...perPartition].filter(([p]) => !taken.has(p)).reduce((sum, [, n]) => sum + n, 0)
+      await lagBecomes(bus, left, 'the second member committed its partitions')
+      // The first member's late acks: its own partitions are committed, the second member's are not moved back.
+      for (const batch of held.reverse()) batch.ack()
+      await lagBecomes(bus, 0, 'the first member committed what it kept')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      assert.equal(await bus.admin.consumerLag(bus.group, bus.topic), 0, 'no offset moved back')
+    })
+
+    test('a batch never acknowledged is not committed: after close() the group gets the records again', async (t) => {
       const bus = await setup(t, 2)
       await bus.publisher.publish(Array.from({ length: 10 }, (_, i) => ({ topic: bus.topic, key: `k${i}`, value: String(i) })))
-      const failing = bus.consumer()
-      await failing.connect()
-      t.after(() => failing.close())
-      let calls = 0
-      const seenByFailing = new Set<string>()
-      const failure = new Error('handler failed')
-      const run = failing.run({ topics: [bus.topic], groupId: bus.group, maxBatchRecords: 100, maxBatchWaitMs: 500 }, async (batch) => {
-        calls++
-        for (const r of batch) seenByFailing.add(String(r.value))
-        throw failure
-      })
-      await assert.rejects(withTimeout(run, WAIT_MS, 'run() to reject'), (err) => err === failure)
-      assert.equal(calls, 1, 'no batch after the rejection')
+      const failing = await member(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 100, maxBatchWaitMs: 500 })
+      const batch = await pull(failing, 'a batch')
+      const seenByFailing = new Set(batch.records.map((r) => String(r.value)))
+      await failing.close()
+      batch.ack() // too late: after close()
+      assert.equal(await failing.next(), undefined, 'a closed consumer hands over nothing')
       const { records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group })
       await waitFor(() => records.length >= 10, 'the same records again')
       const values = new Set(records.map((r) => String(r.value)))
@@ -197,19 +238,19 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       assert.equal(records.length, 10)
     })
 
-    test('after a clean close() the next member resumes exactly after the handled records', async (t) => {
+    test('after the batches in hand are acknowledged and close(), the next member resumes exactly after them', async (t) => {
       const bus = await setup(t, 3)
       const total = 60
       await bus.publisher.publish(Array.from({ length: total / 2 }, (_, i) => ({ topic: bus.topic, key: `k${i % 6}`, value: String(i) })))
       const started: { first?: Awaited<ReturnType<typeof consume>> } = {}
-      let closing: Promise<void> | undefined
+      let stopping: Promise<void> | undefined
       const first = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 4, maxBatchWaitMs: 20 }, async () => {
-        // Close while this batch is in hand: it must still be committed.
-        if (started.first !== undefined && started.first.records.length >= 8) closing ??= started.first.consumer.close()
+        // Stop while this batch is in hand: it is still acknowledged before close(), and committed.
+        if (started.first !== undefined && started.first.records.length >= 8) stopping ??= started.first.stop()
       })
       started.first = first
-      await withTimeout(first.done, WAIT_MS, 'run() to resolve after close()')
-      await closing
+      await withTimeout(first.done, WAIT_MS, 'the loop to end after stop()')
+      await stopping
       const handled = first.records.map((r) => String(r.value))
       assert.ok(handled.length > 8 && handled.length < total / 2, `first member handled ${handled.length}`)
       await bus.publisher.publish(Array.from({ length: total / 2 }, (_, i) => ({ topic: bus.topic, key: `k${i % 6}`, value: String(total / 2 + i) })))

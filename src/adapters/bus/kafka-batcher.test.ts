@@ -1,5 +1,5 @@
 // StreamBatcher on a plain object-mode stream standing in for the client's MessagesStream: full
-// batches, hand-over after maxWaitMs, eager hand-over, and no reading while no batch may be taken.
+// batches, hand-over after maxWaitMs, eager hand-over, and no reading while no batch is asked for.
 import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { test } from 'node:test'
@@ -29,7 +29,6 @@ test('full batches of maxRecords, commits past the last offset of each partition
   const first = await batcher.next()
   assert.equal(first?.records.length, 10)
   assert.deepEqual(first?.commits.map((c) => [c.partition, c.offset]), [[0, 5n], [1, 5n]])
-  batcher.resume()
   const second = await batcher.next()
   assert.equal(second?.records.length, 10)
   batcher.stop()
@@ -55,13 +54,12 @@ test('eager: what has arrived is handed over at once', async () => {
   batcher.stop()
 })
 
-test('no reading while a batch is handed over and no resume() came: the stream stays at its high-water mark', async () => {
+test('no reading while a batch is handed over and no next() came: the stream stays at its high-water mark', async () => {
   const stream = source(1_000)
   const batcher = new StreamBatcher(stream as unknown as Stream, 10, 60_000)
   assert.equal((await batcher.next())?.records.length, 10)
   await new Promise((r) => setTimeout(r, 50))
   assert.ok(stream.readableLength <= 8, `buffered ${stream.readableLength}`)
-  batcher.resume()
   assert.equal((await batcher.next())?.records.length, 10)
   batcher.stop()
 })
@@ -75,9 +73,20 @@ test('records re-read after a rebalance are dropped, but their offsets are commi
   assert.deepEqual(first?.commits.map((c) => c.offset), [4n])
   // If the first batch lost its commit to the rebalance, this one carries it: no records, commit 4.
   batcher.setEager(true)
-  batcher.resume()
   const second = await batcher.next()
   assert.deepEqual(second?.records, [])
   assert.deepEqual(second?.commits.map((c) => [c.partition, c.offset]), [[0, 4n]])
+  batcher.stop()
+})
+
+test('a next() cancelled by its signal loses nothing: the batch being filled comes with the next call', async () => {
+  const batcher = new StreamBatcher(source(3) as unknown as Stream, 10, 100)
+  const cancel = new AbortController()
+  const waiting = batcher.next(cancel.signal)
+  await new Promise((r) => setTimeout(r, 20))
+  cancel.abort()
+  assert.equal(await waiting, undefined)
+  const batch = await batcher.next()
+  assert.deepEqual(batch?.records.map((r) => [r.partition, r.offset]), [[0, 0n], [1, 0n], [0, 1n]])
   batcher.stop()
 })

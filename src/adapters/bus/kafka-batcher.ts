@@ -53,12 +53,15 @@ export class StreamBatcher {
   #last: PartitionState | undefined
   #timer: NodeJS.Timeout | undefined
   #ready = false
-  /** a batch was handed over and there is no room for another yet: do not read */
+  /** a batch was handed over and next() was not called again yet: do not read */
   #paused = false
   #eager = false
   #stopped = false
   #failure: unknown
   #waiter: Waiter | undefined
+  #failed: (err: unknown) => void = () => {}
+  /** resolves with the error once the stream failed (or fail() was called); never after stop() */
+  readonly failed = new Promise<unknown>((resolve) => (this.#failed = resolve))
 
   constructor(stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>, maxRecords: number, maxWaitMs: number) {
     this.#stream = stream
@@ -69,14 +72,37 @@ export class StreamBatcher {
     stream.on('close', () => this.fail(new Error('kafka message stream closed')))
   }
 
-  /** The next batch; undefined once stop() was called; rejects once the stream failed. */
-  next(): Promise<KafkaBatch | undefined> {
-    if (this.#stopped) return Promise.resolve(undefined)
+  /**
+   * The next batch: filling it starts now (nothing is read from the stream while no one asks).
+   * Undefined once stop() was called or when `signal` aborts (what was read stays for the next
+   * call); rejects once the stream failed.
+   */
+  next(signal?: AbortSignal): Promise<KafkaBatch | undefined> {
+    if (this.#stopped || signal?.aborted === true) return Promise.resolve(undefined)
     if (this.#ready) return Promise.resolve(this.#take())
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject }
+    const batch = new Promise<KafkaBatch | undefined>((resolve, reject) => {
+      const cancel = (): void => {
+        if (this.#waiter !== waiter) return
+        this.#waiter = undefined
+        resolve(undefined)
+      }
+      const waiter: Waiter = {
+        resolve: (b) => {
+          signal?.removeEventListener('abort', cancel)
+          resolve(b)
+        },
+        reject: (err) => {
+          signal?.removeEventListener('abort', cancel)
+          reject(err)
+        }
+      }
+      this.#waiter = waiter
+      signal?.addEventListener('abort', cancel, { once: true })
     })
+    this.#paused = false
+    this.#drain()
+    return batch
   }
 
   /**
@@ -88,12 +114,6 @@ export class StreamBatcher {
   setEager(eager: boolean): void {
     this.#eager = eager
     if (eager) this.#drain()
-  }
-
-  /** Filling the next batch starts again (call when there is room for another batch in hand). */
-  resume(): void {
-    this.#paused = false
-    this.#drain()
   }
 
   /** No more batches: a waiting next() resolves undefined; records not yet handed over are dropped. */
@@ -118,6 +138,7 @@ export class StreamBatcher {
   fail(err: unknown): void {
     if (this.#stopped || this.#failure !== undefined) return
     this.#failure = err
+    this.#failed(err)
     this.#clearTimer()
     this.#settle((waiter) => waiter.reject(err))
   }
@@ -159,7 +180,7 @@ export class StreamBatcher {
   #markReady(): void {
     this.#clearTimer()
     if (this.#ready || this.#isEmpty()) return
-    // No more reads until resume(): the rest of the buffer waits for the next batch.
+    // No more reads until next(): the rest of the buffer waits for the next batch.
     this.#paused = true
     this.#ready = true
     const waiter = this.#waiter

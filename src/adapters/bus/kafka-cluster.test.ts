@@ -6,6 +6,7 @@ import { publishUntilStopped, waitFor, withTimeout } from '../../../test/contrac
 import { uniqueName, useKafkaCluster, type KafkaCluster } from '../../../test/harness/index.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher, type KafkaBusOptions } from './kafka.ts'
+import { consumeEach } from '../../../test/harness/consume.ts'
 
 const logger = createLogger(process.env.LOG_LEVEL ?? 'silent')
 
@@ -30,9 +31,9 @@ test('kafka cluster: three nodes form a quorum; a partition leader killed and th
   await admin.ensureTopics([{ name: topic, partitions: 6, replicationFactor: 3 }])
 
   const received = new Set<string>()
-  const run = consumer.run({ topics: [topic], groupId: `g-${topic}`, maxBatchRecords: 100, maxBatchWaitMs: 50 }, async (batch) => {
+  const run = consumeEach(consumer, { topics: [topic], groupId: `g-${topic}`, maxBatchRecords: 100, maxBatchWaitMs: 50 }, async (batch) => {
     for (const r of batch) received.add(String(r.value))
-  })
+  }).done
   let runSettled = false
   run.then(
     () => (runSettled = true),

@@ -1,10 +1,12 @@
-// BusConsumer on Kafka: a consumer-group member that hands batches to the handler one at a time and
-// commits the offsets past a batch only after the handler resolved. Broker outages are waited out:
-// when the client gives up, the member is dropped and a new one joins again with backoff, resuming
-// from the committed offsets, so no record is skipped (some may be delivered twice, by design).
-import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, type CallbackWithPromise, type GroupOptions, type MessagesStream } from '@platformatic/kafka'
-import type { BatchHandler, ConsumeOptions } from '../../ports/bus.ts'
-import { SingleRunConsumer } from './consumer-base.ts'
+// BusConsumer on Kafka: a consumer-group member that the service pulls batches from; the offsets past
+// a batch are committed once it and every earlier batch of its partitions are acknowledged (the
+// Checkpointer). Broker outages are waited out: when the client gives up, the member is dropped and
+// a new one joins again with backoff, resuming from the committed offsets, so no record is skipped
+// (some may be delivered twice, by design).
+import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes, type CallbackWithPromise, type GroupOptions } from '@platformatic/kafka'
+import type { BusBatch, ConsumeOptions } from '../../ports/bus.ts'
+import { Checkpointer } from './checkpointer.ts'
+import { PullConsumer } from './consumer-base.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { sleep } from '../../platform/retry.ts'
 import { backoffMs, baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
@@ -18,7 +20,6 @@ export interface KafkaBusConsumerOptions extends KafkaBusOptions {
   readonly closeTimeoutMs?: number
 }
 
-type KafkaStream = MessagesStream<Buffer, Buffer, Buffer, Buffer>
 
 /** What a commit refused by a rebalance rejects with once GroupMember has kept it from rejoining. */
 class RejoinLeftToHeartbeat extends Error {
@@ -55,17 +56,50 @@ class GroupMember extends Consumer<Buffer, Buffer, Buffer, Buffer> {
 
 type KafkaConsumer = GroupMember
 
-/** The handler's own failure, carried through the loop untouched. */
-class HandlerFailure {
-  readonly error: unknown
-  constructor(error: unknown) {
-    this.error = error
+/** One joined client: its batches, what is in hand, and its commits, made one at a time. */
+class Member {
+  readonly client: KafkaConsumer
+  readonly batcher: StreamBatcher
+  readonly checkpointer: Checkpointer<CommitPosition>
+  /** dropped (its stream failed): its acks are not committed any more */
+  lost = false
+  /** acknowledged positions not committed yet, the highest per partition */
+  readonly toCommit = new Map<string, CommitPosition>()
+  /** positions whose commit a rebalance refused: made again once the member has rejoined */
+  readonly refused = new Map<string, CommitPosition>()
+  committing: Promise<void> | undefined
+  #idle: (() => void)[] = []
+
+  constructor(client: KafkaConsumer, batcher: StreamBatcher, checkpointer: Checkpointer<CommitPosition>) {
+    this.client = client
+    this.batcher = batcher
+    this.checkpointer = checkpointer
+  }
+
+  /** Resolves once no batch is in hand, or when `signal` aborts. */
+  idle(signal: AbortSignal): Promise<void> {
+    if (this.checkpointer.pending === 0 || signal.aborted) return Promise.resolve()
+    return waitIn(this.#idle, signal)
+  }
+
+  /** After an ack: with nothing in hand, a next() filling a batch hands over what it has at once. */
+  acked(): void {
+    if (this.checkpointer.pending > 0) return
+    this.batcher.setEager(true)
+    const waiting = this.#idle
+    this.#idle = []
+    for (const done of waiting) done()
   }
 }
 
-export class KafkaBusConsumer extends SingleRunConsumer {
+export class KafkaBusConsumer extends PullConsumer {
   readonly #options: KafkaBusConsumerOptions
   readonly #logger: Logger
+  /** the membership loop: joins, rejoins after an outage, leaves on close */
+  #membership: Promise<void> | undefined
+  #member: Member | undefined
+  #failure: { readonly error: unknown } | undefined
+  #changed: (() => void)[] = []
 
   constructor(options: KafkaBusConsumerOptions) {
     super()
@@ -73,150 +107,216 @@ export class KafkaBusConsumer extends SingleRunConsumer {
     this.#logger = options.logger.child({ component: 'kafka-consumer' })
   }
 
-  protected async loop(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
+  protected start(options: ConsumeOptions): void {
+    this.#membership = this.#keepMember(options).catch((error: unknown) => this.#setMember(undefined, { error }))
+  }
+
+  protected async take(signal: AbortSignal): Promise<BusBatch | undefined> {
+    for (;;) {
+      if (signal.aborted) return undefined
+      if (this.#failure !== undefined) throw this.#failure.error
+      const member = this.#member
+      if (member === undefined) {
+        await this.#memberChanged(signal)
+        continue
+      }
+      // Nothing in hand: hand over what has arrived at once rather than wait for a full batch.
+      member.batcher.setEager(member.checkpointer.pending === 0)
+      let batch: KafkaBatch | undefined
+      try {
+        batch = await member.batcher.next(signal)
+      } catch {
+        // The stream failed: the membership loop drops this member and joins again.
+        if (this.#member === member) await this.#memberChanged(signal)
+        continue
+      }
+      if (batch === undefined) continue
+      const ack = this.#track(member, batch)
+      // A batch of re-read records only (see StreamBatcher) has nothing to hand over, only commits.
+      if (batch.records.length === 0) ack()
+      else return { records: batch.records, ack }
+    }
+  }
+
+  protected async finish(): Promise<void> {
+    await this.#membership
+  }
+
+  /** The batch's ack: its positions go to the checkpointer, and what becomes committable is committed. */
+  #track(member: Member, batch: KafkaBatch): () => void {
+    const release = member.checkpointer.track(batch.commits.map((c) => [`${c.topic}:${c.partition}`, c] as const))
+    return () => {
+      const committable = release()
+      if (!member.lost) this.#toCommit(member, committable)
+      member.acked()
+    }
+  }
+
+  #toCommit(member: Member, positions: Iterable<CommitPosition>): void {
+    for (const c of positions) keepHighest(member.toCommit, c)
+    // Started only with something to commit: the flush then settles after an await, never before it is stored.
+    if (member.toCommit.size > 0) member.committing ??= this.#flush(member)
+  }
+
+  /** Commits what is acknowledged, one commit at a time; a permanent failure drops the member. */
+  async #flush(member: Member): Promise<void> {
+    try {
+      while (member.toCommit.size > 0 && !member.lost) {
+        const offsets = [...member.toCommit.values()]
+        member.toCommit.clear()
+        const refused = await this.#commit(member, offsets)
+        if (refused.length > 0) {
+          for (const c of refused) keepHighest(member.refused, c)
+          // The rejoin may be over already (no join event to come): try again a heartbeat later.
+          setTimeout(() => this.#commitRefused(member), this.#heartbeatMs()).unref()
+        }
+      }
+    } catch (err) {
+      member.batcher.fail(err)
+    } finally {
+      member.committing = undefined
+    }
+  }
+
+  /** What a rebalance refused to commit is committed again, for the partitions still owned. */
+  #commitRefused(member: Member): void {
+    const owned = ownedPartitions(member.client)
+    if (member.lost || this.closing.signal.aborted || owned === undefined || member.refused.size === 0) return
+    const again = [...member.refused].filter(([key]) => owned.has(key)).map(([, c]) => c)
+    member.refused.clear()
+    this.#toCommit(member, again)
+  }
+
+  #heartbeatMs(): number {
+    return Math.max(500, Math.floor((this.#options.sessionTimeoutMs ?? 10_000) / 5))
+  }
+
+  async #keepMember(options: ConsumeOptions): Promise<void> {
     const signal = this.closing.signal
     for (let attempt = 1; !signal.aborted; attempt++) {
-      const consumer = this.#createConsumer(options)
+      const client = this.#createConsumer(options)
+      const checkpointer = new Checkpointer<CommitPosition>()
+      // After every rebalance only the partitions owned now may commit (see Checkpointer).
+      let member: Member | undefined
+      const assign = (): void => {
+        const owned = ownedPartitions(client)
+        if (owned === undefined) return
+        checkpointer.assign(owned)
+        if (member !== undefined) this.#commitRefused(member)
+      }
+      client.on('consumer:group:join', assign)
       // Joining can take as long as the client's retries: closing the client cuts it short.
-      const abortJoin = (): void => void consumer.close(true).catch(() => undefined)
+      const abortJoin = (): void => void client.close(true).catch(() => undefined)
       signal.addEventListener('abort', abortJoin, { once: true })
       try {
-        const stream = await consumer.consume({
+        const stream = await client.consume({
           topics: [...options.topics],
           mode: MessagesStreamModes.COMMITTED,
           fallbackMode: options.fromBeginning === false ? MessagesStreamFallbackModes.LATEST : MessagesStreamFallbackModes.EARLIEST
         })
         signal.removeEventListener('abort', abortJoin)
-        consumer.joinedByConsume()
+        client.joinedByConsume()
         attempt = 0
-        await this.#pump(consumer, stream, options, handler)
+        assign()
+        const joined = new Member(client, new StreamBatcher(stream, options.maxBatchRecords, options.maxBatchWaitMs), checkpointer)
+        member = joined
+        // The client emits 'error' when rejoining the group failed for good: this member is lost.
+        client.on('error', (err: unknown) => joined.batcher.fail(err))
+        this.#setMember(joined)
+        let onClose = (): void => {}
+        const closed = new Promise<void>((resolve) => (onClose = resolve))
+        signal.addEventListener('abort', onClose, { once: true })
+        if (signal.aborted) onClose()
+        const lost = await Promise.race([joined.batcher.failed, closed])
+        signal.removeEventListener('abort', onClose)
+        if (signal.aborted) break
+        throw lost
       } catch (err) {
         signal.removeEventListener('abort', abortJoin)
-        if (err instanceof HandlerFailure) {
-          // Leave the group before rejecting, so that another member takes the partitions over at once.
-          await this.#shutdown(consumer)
-          throw err.error
+        if (member !== undefined) {
+          // Let the batches in hand finish (uncommitted, they are redelivered) so that they do not
+          // overlap with the redelivery, then rejoin.
+          member.lost = true
+          this.#setMember(undefined)
+          await member.idle(signal)
         }
-        if (!signal.aborted) {
-          if (isPermanentKafkaError(err)) {
-            await this.#shutdown(consumer)
-            throw toAppError(err, 'consume')
-          }
-          const delay = backoffMs(Math.max(attempt, 1), 500, 10_000)
-          this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka consumer lost the broker; rejoining')
-          await this.#shutdown(consumer)
-          await sleep(delay, signal)
-          continue
+        if (signal.aborted) {
+          await this.#shutdown(client)
+          break
         }
+        if (isPermanentKafkaError(err)) {
+          await this.#shutdown(client)
+          throw toAppError(err, 'consume')
+        }
+        const delay = backoffMs(Math.max(attempt, 1), 500, 10_000)
+        this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka consumer lost the broker; rejoining')
+        await this.#shutdown(client)
+        await sleep(delay, signal)
+        continue
       }
-      await this.#shutdown(consumer)
+    }
+    // Closing: commit what is acknowledged, then leave the group.
+    const member = this.#member
+    this.#setMember(undefined)
+    if (member !== undefined) {
+      member.batcher.stop()
+      await member.committing
+      await this.#shutdown(member.client)
     }
   }
 
-  /**
-   * Hands batches to the handler, up to `maxInFlightBatches` at once, and commits each batch's
-   * offsets once it and every earlier batch have been handled, in batch order. Fetching pauses while
-   * that many batches are in hand, so memory holds at most that many batches plus one fetch.
-   */
-  async #pump(consumer: KafkaConsumer, stream: KafkaStream, options: ConsumeOptions, handler: BatchHandler): Promise<void> {
-    const signal = this.closing.signal
-    const maxInFlight = Math.max(1, Math.floor(options.maxInFlightBatches ?? 1))
-    const batcher = new StreamBatcher(stream, options.maxBatchRecords, options.maxBatchWaitMs)
-    const stop = (): void => batcher.stop()
-    // The client emits 'error' when rejoining the group failed for good: this member is lost.
-    const lost = (err: unknown): void => batcher.fail(err)
-    signal.addEventListener('abort', stop, { once: true })
-    consumer.on('error', lost)
-    if (signal.aborted) stop()
-    type Handled = { readonly kind: 'handled'; readonly error?: { readonly cause: unknown } }
-    type Next = { readonly kind: 'next'; readonly batch: KafkaBatch | undefined } | { readonly kind: 'lost'; readonly error: unknown }
-    const inFlight: { readonly handled: Promise<Handled>; readonly commits: readonly CommitPosition[] }[] = []
-    let next: Promise<Next> | undefined
-    let stopped = false
-    try {
-      for (;;) {
-        if (!stopped && next === undefined && inFlight.length < maxInFlight) next = batcher.next().then(
-          (batch): Next => ({ kind: 'next', batch }),
-          (error: unknown): Next => ({ kind: 'lost', error })
-        )
-        const oldest = inFlight[0]
-        if (next === undefined && oldest === undefined) return
-        // Nothing in hand: hand over what has arrived at once rather than wait for a full batch.
-        batcher.setEager(oldest === undefined)
-        const event: Handled | Next = await Promise.race([...(next === undefined ? [] : [next]), ...(oldest === undefined ? [] : [oldest.handled])])
-        if (event.kind === 'lost') {
-          // The stream failed: let the batches in hand finish (uncommitted, they are redelivered) so
-          // that they do not overlap with the redelivery, then rejoin.
-          await Promise.all(inFlight.map((b) => b.handled))
-          throw event.error
-        }
-        if (event.kind === 'next') {
-          next = undefined
-          if (event.batch === undefined) {
-            // Stopped: commit what is in hand, then return.
-            stopped = true
-            continue
-          }
-          // A batch of re-read records only (see StreamBatcher) has nothing to handle, only commits.
-          const records = event.batch.records
-          const handled = (records.length === 0 ? Promise.resolve() : handler(records, { signal })).then(
-            (): Handled => ({ kind: 'handled' }),
-            (cause: unknown): Handled => ({ kind: 'handled', error: { cause } })
-          )
-          inFlight.push({ handled, commits: event.batch.commits })
-          // Room for another batch: fetch it while this one is being handled.
-          if (inFlight.length < maxInFlight) batcher.resume()
-          continue
-        }
-        inFlight.shift()
-        if (event.error !== undefined) {
-          // Later batches are not committed: wait for them to settle, then stop with the error.
-          await Promise.all(inFlight.map((b) => b.handled))
-          throw new HandlerFailure(event.error.cause)
-        }
-        await this.#commit(consumer, (oldest as { commits: readonly CommitPosition[] }).commits)
-        batcher.resume()
-      }
-    } finally {
-      signal.removeEventListener('abort', stop)
-    }
+  #setMember(member: Member | undefined, failure?: { readonly error: unknown }): void {
+    this.#member = member
+    if (failure !== undefined) this.#failure = failure
+    const waiting = this.#changed
+    this.#changed = []
+    for (const done of waiting) done()
+  }
+
+  /** Resolves when the member changes, the consumer fails for good, or `signal` aborts. */
+  #memberChanged(signal: AbortSignal): Promise<void> {
+    return waitIn(this.#changed, signal)
   }
 
   /**
-   * Commits the positions past a handled batch, retrying through broker outages. Partitions that a
+   * Commits positions past acknowledged batches, retrying through broker outages. Partitions that a
    * rebalance moved to another member are not committed (their new owner may be further already);
    * the new owner redelivers from the previous commit, which the idempotent data path absorbs.
+   * Returns the positions of a commit refused by a rebalance (made again after the rejoin).
    */
-  async #commit(consumer: KafkaConsumer, commits: readonly CommitPosition[]): Promise<void> {
+  async #commit(member: Member, commits: readonly CommitPosition[]): Promise<readonly CommitPosition[]> {
     const signal = this.closing.signal
+    const consumer = member.client
     let giveUpAt = Number.POSITIVE_INFINITY
-    for (let attempt = 1; ; attempt++) {
+    // A member dropped meanwhile gives up: its successor resumes from the last commit.
+    for (let attempt = 1; !member.lost; attempt++) {
       const offsets = [...commits]
       dropUnowned(consumer, offsets)
       if (offsets.length < commits.length) {
         this.#logger.info({ revoked: commits.length - offsets.length }, 'partitions revoked before commit; their new owner redelivers them')
       }
-      if (offsets.length === 0) return
+      if (offsets.length === 0) return []
       try {
         await consumer.commit({ offsets })
-        return
+        return []
       } catch (err) {
         if (err instanceof RejoinLeftToHeartbeat || isRebalanceError(err)) {
-          this.#logger.warn({ err: errorText(err) }, 'commit refused after a rebalance; records will be redelivered')
-          return
+          this.#logger.warn({ err: errorText(err) }, 'commit refused by a rebalance; made again once rejoined')
+          return offsets
         }
         if (isPermanentKafkaError(err)) throw err
         // Closing: keep trying a little (a restart redelivers what is not committed, harmlessly).
         if (signal.aborted && giveUpAt === Number.POSITIVE_INFINITY) giveUpAt = Date.now() + this.#closeTimeoutMs() / 2
         if (Date.now() > giveUpAt) {
           this.#logger.warn({ err: errorText(err) }, 'commit failed while closing; records will be redelivered')
-          return
+          return []
         }
         const delay = backoffMs(attempt, 200, 5_000)
         this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka commit failed; retrying')
         await sleep(signal.aborted ? Math.min(delay, 500) : delay)
       }
     }
+    return []
   }
 
   #createConsumer(options: ConsumeOptions): KafkaConsumer {
@@ -224,10 +324,10 @@ export class KafkaBusConsumer extends SingleRunConsumer {
     const consumer = new GroupMember({
       ...baseClientOptions(this.#options),
       groupId: options.groupId,
-      // Offsets are committed by #commit, after the handler, never by the client.
+      // Offsets are committed by #commit, after the service acknowledged, never by the client.
       autocommit: false,
       sessionTimeout,
-      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
+      heartbeatInterval: this.#heartbeatMs(),
       rebalanceTimeout: 30_000,
       // A bounded stream buffer and fetch size bound memory: every fetched record is decoded into
       // several objects that live until its batch is stored. 1 MiB fetches cost the broker about
@@ -244,7 +344,7 @@ export class KafkaBusConsumer extends SingleRunConsumer {
     consumer.on('consumer:group:join', (event: { generationId?: number; assignments?: unknown }) =>
       this.#logger.info({ group: options.groupId, generation: event.generationId, assignments: event.assignments }, 'joined consumer group')
     )
-    // Without a listener an 'error' event (a failed rejoin) would crash the process; #pump also
+    // Without a listener an 'error' event (a failed rejoin) would crash the process; #keepMember also
     // listens, to drop this member and join again.
     consumer.on('error', (err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka consumer group error'))
     consumer.on('consumer:heartbeat:error', (event: { error: Error }) =>
@@ -274,12 +374,36 @@ export class KafkaBusConsumer extends SingleRunConsumer {
   }
 }
 
-/** Removes, in place, the positions of partitions this member is not assigned (keeps all while no assignment is known). */
-function dropUnowned(consumer: KafkaConsumer, offsets: CommitPosition[]): void {
+/** Resolves when one of `waiters` is called (the caller empties the list), or when `signal` aborts. */
+function waitIn(waiters: (() => void)[], signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    waiters.push(done)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+function keepHighest(positions: Map<string, CommitPosition>, c: CommitPosition): void {
+  const key = `${c.topic}:${c.partition}`
+  if ((positions.get(key)?.offset ?? -1n) < c.offset) positions.set(key, c)
+}
+
+/** The partitions ("topic:partition") the client is assigned, or undefined while none is known. */
+function ownedPartitions(consumer: KafkaConsumer): Set<string> | undefined {
   const assignments = consumer.assignments
-  if (assignments === null) return
+  if (assignments === null) return undefined
   const owned = new Set<string>()
   for (const { topic, partitions } of assignments) for (const partition of partitions) owned.add(`${topic}:${partition}`)
+  return owned
+}
+
+/** Removes, in place, the positions of partitions this member is not assigned (keeps all while no assignment is known). */
+function dropUnowned(consumer: KafkaConsumer, offsets: CommitPosition[]): void {
+  const owned = ownedPartitions(consumer)
+  if (owned === undefined) return
   for (let i = offsets.length - 1; i >= 0; i--) {
     const c = offsets[i] as CommitPosition
     if (!owned.has(`${c.topic}:${c.partition}`)) offsets.splice(i, 1)

@@ -6,6 +6,7 @@ import { pino } from 'pino'
 import { publishUntilStopped, waitFor } from '../../../test/contracts/bus.contract.ts'
 import { ownKafka, uniqueName } from '../../../test/harness/index.ts'
 import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from './kafka.ts'
+import { consumeEach } from '../../../test/harness/consume.ts'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 /** How long the group is watched after each membership change. */
@@ -50,10 +51,10 @@ test('kafka group: a member joining, then one leaving, causes one rebalance each
     const consumer = new KafkaBusConsumer({ ...options(member), sessionTimeoutMs: 10_000 })
     consumers.push(consumer)
     // Small batches handled in a few ms: a commit is nearly always in flight when the group rebalances.
-    void consumer.run({ topics: [topic], groupId, maxBatchRecords: 20, maxBatchWaitMs: 10 }, async (batch) => {
+    void consumeEach(consumer, { topics: [topic], groupId, maxBatchRecords: 20, maxBatchWaitMs: 10 }, async (batch) => {
       await sleep(5)
       for (const r of batch) received.add(String(r.value))
-    })
+    }).done
   }
   const generation = (): number => Math.max(0, ...joins.map((j) => j.generation))
 

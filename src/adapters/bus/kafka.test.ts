@@ -8,6 +8,7 @@ import { ownKafka, uniqueName, type KafkaServer } from '../../../test/harness/in
 import { createLogger } from '../../platform/logger.ts'
 import type { BusRecord } from '../../ports/bus.ts'
 import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher, type KafkaBusOptions } from './kafka.ts'
+import { consumeEach } from '../../../test/harness/consume.ts'
 
 const logger = createLogger(process.env.LOG_LEVEL ?? 'silent')
 let broker: Promise<KafkaServer> | undefined
@@ -48,10 +49,10 @@ test('kafka: the broker killed and restarted mid-stream loses no record and run(
   await admin.ensureTopics([{ name: topic, partitions: 3, replicationFactor: 1 }])
   const received = new Set<string>()
   const records: BusRecord[] = []
-  const run = consumer.run({ topics: [topic], groupId: `g-${topic}`, maxBatchRecords: 50, maxBatchWaitMs: 50 }, async (batch) => {
+  const run = consumeEach(consumer, { topics: [topic], groupId: `g-${topic}`, maxBatchRecords: 50, maxBatchWaitMs: 50 }, async (batch) => {
     records.push(...batch)
     for (const r of batch) received.add(String(r.value))
-  })
+  }).done
   let runSettled = false
   run.then(
     () => (runSettled = true),

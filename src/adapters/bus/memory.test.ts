@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import { busContract, waitFor } from '../../../test/contracts/bus.contract.ts'
 import type { BusRecord } from '../../ports/bus.ts'
 import { MemoryBus } from './memory.ts'
+import { consumeEach } from '../../../test/harness/consume.ts'
 
 busContract('memory', async () => {
   const bus = new MemoryBus()
@@ -16,9 +17,9 @@ test('memory bus: retention drops the oldest records and a lagging group skips t
   const consumer = bus.consumer()
   t.after(() => consumer.close())
   const records: BusRecord[] = []
-  void consumer.run({ topics: ['t'], groupId: 'g', maxBatchRecords: 100, maxBatchWaitMs: 10 }, async (batch) => {
+  void consumeEach(consumer, { topics: ['t'], groupId: 'g', maxBatchRecords: 100, maxBatchWaitMs: 10 }, async (batch) => {
     records.push(...batch)
-  })
+  }).done
   await waitFor(() => records.length > 0, 'records', 2_000)
   await new Promise((resolve) => setTimeout(resolve, 50))
   assert.ok(records.length <= 12, `kept ${records.length}`)

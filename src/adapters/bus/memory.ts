@@ -2,10 +2,10 @@
 // have partitions, keys land where the Java client would put them, each partition keeps its order
 // and offsets, and consumer groups share partitions and resume from their committed offsets.
 // Bounded: each partition keeps its newest `retainRecordsPerPartition` records (like retention),
-// and a consumer holds at most `maxInFlightBatches` batches (and the one it fills) at a time.
+// and a consumer polls records only while the service asks for its next batch.
 import type {
-  BatchHandler,
   BusAdmin,
+  BusBatch,
   BusConsumer,
   BusPublisher,
   BusRecord,
@@ -15,7 +15,8 @@ import type {
 } from '../../ports/bus.ts'
 import { recordBytes } from '../../ports/bus.ts'
 import { AppError } from '../../platform/errors.ts'
-import { SingleRunConsumer } from './consumer-base.ts'
+import { Checkpointer, type Checkpoint } from './checkpointer.ts'
+import { PullConsumer } from './consumer-base.ts'
 import { DEFAULT_MAX_RECORD_BYTES } from './kafka-client.ts'
 import { partitionForKey } from './kafka-partitioner.ts'
 
@@ -39,6 +40,13 @@ interface Member {
   /** assigned partitions ("topic:partition") → next offset to read */
   positions: Map<string, bigint>
   readonly wake: () => void
+  /** told the partitions it owns after every rebalance */
+  readonly assigned: (keys: Iterable<string>) => void
+}
+
+interface KeyedCheckpoint extends Checkpoint {
+  /** "topic:partition" */
+  readonly key: string
 }
 
 interface Group {
@@ -163,10 +171,10 @@ export class MemoryBus {
   }
 
   /** @internal commits the positions of partitions the member still owns; returns how many were not */
-  commit(groupId: string, member: Member, positions: ReadonlyMap<string, bigint>): number {
+  commit(groupId: string, member: Member, positions: readonly KeyedCheckpoint[]): number {
     const group = this.#groups.get(groupId)
     let revoked = 0
-    for (const [key, offset] of positions) {
+    for (const { key, offset } of positions) {
       if (group === undefined || !member.positions.has(key)) revoked++
       else group.committed.set(key, offset)
     }
@@ -215,103 +223,106 @@ export class MemoryBus {
         positions.set(key, member.positions.get(key) ?? group.committed.get(key) ?? this.#initialOffset(key, member.startAtEnd))
       }
       member.positions = positions
+      member.assigned(positions.keys())
       member.wake()
     }
   }
 }
 
-/** Where a consumer's loop wakes up: a record arrived, a deadline passed, or the batch in hand settled. */
-type Event = { readonly kind: 'wake' } | { readonly kind: 'handled'; readonly error?: { readonly cause: unknown } }
-
-// As the Kafka consumer: with nothing in hand, what has arrived is handed over at once; while
-// batches are in hand (up to maxInFlightBatches), the next one fills up to maxBatchRecords or
-// maxBatchWaitMs after its first record; offsets are committed in batch order.
-class MemoryConsumer extends SingleRunConsumer {
+// As the Kafka consumer: with no batch unacknowledged, what has arrived is handed over at once;
+// otherwise the next batch fills up to maxBatchRecords or maxBatchWaitMs after its first record.
+// The records polled but not handed over yet stay in `#filling`; offsets are committed through the
+// same Checkpointer as Kafka's.
+class MemoryConsumer extends PullConsumer {
   readonly #bus: MemoryBus
+  readonly #checkpointer = new Checkpointer<KeyedCheckpoint>()
+  #options: ConsumeOptions | undefined
+  #member: Member | undefined
+  #filling: BusRecord[] = []
+  /** when the batch being filled is handed over at the latest */
+  #deadline = Infinity
+  #wakeUp: (() => void) | undefined
 
   constructor(bus: MemoryBus) {
     super()
     this.#bus = bus
   }
 
-  protected async loop(options: ConsumeOptions, handler: BatchHandler): Promise<void> {
-    const signal = this.closing.signal
-    const maxInFlight = Math.max(1, options.maxInFlightBatches ?? 1)
-    let wakeUp: (() => void) | undefined
-    const member: Member = {
+  protected start(options: ConsumeOptions): void {
+    this.#options = options
+    this.#member = {
       topics: [...options.topics],
       startAtEnd: options.fromBeginning === false,
       positions: new Map(),
-      wake: () => wakeUp?.()
+      wake: () => this.#wakeUp?.(),
+      assigned: (keys) => this.#checkpointer.assign(keys)
     }
-    /** resolves on a wake-up, after `ms`, or on close; cancel() forgets it */
-    const wake = (ms: number): { promise: Promise<Event>; cancel: () => void } => {
-      let timer: NodeJS.Timeout | undefined
-      let cancel = (): void => {}
-      const promise = new Promise<Event>((resolve) => {
-        cancel = (): void => {
-          clearTimeout(timer)
-          signal.removeEventListener('abort', done)
-          if (wakeUp === done) wakeUp = undefined
-        }
-        function done(): void {
-          cancel()
-          resolve({ kind: 'wake' })
-        }
-        if (ms !== Infinity) timer = setTimeout(done, Math.max(0, ms))
-        wakeUp = done
-        signal.addEventListener('abort', done, { once: true })
-      })
-      return { promise, cancel }
+    this.#bus.join(options.groupId, this.#member)
+  }
+
+  protected async take(signal: AbortSignal): Promise<BusBatch | undefined> {
+    const options = this.#options as ConsumeOptions
+    const member = this.#member as Member
+    while (!signal.aborted) {
+      const more = this.#bus.poll(member, options.maxBatchRecords - this.#filling.length)
+      if (more.length > 0 && this.#filling.length === 0) this.#deadline = Date.now() + options.maxBatchWaitMs
+      this.#filling.push(...more)
+      const idle = this.#checkpointer.pending === 0
+      if (this.#filling.length > 0 && (idle || this.#filling.length >= options.maxBatchRecords || Date.now() >= this.#deadline)) return this.#handOver()
+      await this.#wake(signal, idle ? Infinity : this.#deadline - Date.now())
     }
-    const inFlight: { readonly handled: Promise<Event>; readonly positions: Map<string, bigint> }[] = []
-    let filling: BusRecord[] = []
-    let deadline = Infinity
-    this.#bus.join(options.groupId, member)
-    try {
-      for (;;) {
-        if (!signal.aborted && inFlight.length < maxInFlight) {
-          const more = this.#bus.poll(member, options.maxBatchRecords - filling.length)
-          if (more.length > 0 && filling.length === 0) deadline = Date.now() + options.maxBatchWaitMs
-          filling.push(...more)
-          if (filling.length > 0 && (inFlight.length === 0 || filling.length >= options.maxBatchRecords || Date.now() >= deadline)) {
-            const batch = filling
-            filling = []
-            deadline = Infinity
-            inFlight.push({
-              handled: handler(batch, { signal }).then(
-                (): Event => ({ kind: 'handled' }),
-                (cause: unknown): Event => ({ kind: 'handled', error: { cause } })
-              ),
-              positions: nextPositions(batch)
-            })
-            continue
-          }
-        }
-        const oldest = inFlight[0]
-        // Closing: the batch being filled is not handed over (not committed: delivered again).
-        if (signal.aborted && oldest === undefined) return
-        const waiting = signal.aborted ? undefined : wake(inFlight.length < maxInFlight ? deadline - Date.now() : Infinity)
-        const event = await Promise.race([...(waiting === undefined ? [] : [waiting.promise]), ...(oldest === undefined ? [] : [oldest.handled])])
-        waiting?.cancel()
-        if (event.kind === 'wake') continue
-        inFlight.shift()
-        if (event.error !== undefined) {
-          // Later batches are not committed: wait for them to settle, then stop with the error.
-          await Promise.all(inFlight.map((b) => b.handled))
-          throw event.error.cause
-        }
-        this.#bus.commit(options.groupId, member, (oldest as (typeof inFlight)[number]).positions)
+    return undefined
+  }
+
+  protected async finish(): Promise<void> {
+    // The batch being filled is not handed over (not committed: delivered again).
+    this.#filling = []
+    this.#bus.leave((this.#options as ConsumeOptions).groupId, this.#member as Member)
+  }
+
+  #handOver(): BusBatch {
+    const records = this.#filling
+    this.#filling = []
+    this.#deadline = Infinity
+    const release = this.#checkpointer.track(nextPositions(records))
+    const { groupId } = this.#options as ConsumeOptions
+    return {
+      records,
+      ack: () => {
+        if (this.closing.signal.aborted) return
+        const committable = release()
+        if (committable.length > 0) this.#bus.commit(groupId, this.#member as Member, committable)
+        // Nothing in hand any more: a next() waiting to fill up hands over what it has at once.
+        if (this.#checkpointer.pending === 0) this.#wakeUp?.()
       }
-    } finally {
-      this.#bus.leave(options.groupId, member)
     }
+  }
+
+  /** Resolves on a wake-up (records, a rebalance, the last ack), after `ms`, or when `signal` aborts. */
+  #wake(signal: AbortSignal, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined
+      const done = (): void => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        if (this.#wakeUp === done) this.#wakeUp = undefined
+        resolve()
+      }
+      if (ms !== Infinity) timer = setTimeout(done, Math.max(0, ms))
+      this.#wakeUp = done
+      signal.addEventListener('abort', done, { once: true })
+    })
   }
 }
 
-function nextPositions(batch: readonly BusRecord[]): Map<string, bigint> {
-  const positions = new Map<string, bigint>()
-  for (const record of batch) positions.set(`${record.topic}:${record.partition}`, record.offset + 1n)
+/** Per partition of the batch, the position past its records. */
+function nextPositions(batch: readonly BusRecord[]): Map<string, KeyedCheckpoint> {
+  const positions = new Map<string, KeyedCheckpoint>()
+  for (const record of batch) {
+    const key = `${record.topic}:${record.partition}`
+    const offset = record.offset + 1n
+    if ((positions.get(key)?.offset ?? -1n) < offset) positions.set(key, { key, offset })
+  }
   return positions
 }
 

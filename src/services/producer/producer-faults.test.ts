@@ -8,6 +8,7 @@ import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapte
 import { loadConfig } from '../../platform/config.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { runProducer } from './run.ts'
+import { consumeEach } from '../../../test/harness/consume.ts'
 
 const logger = createLogger(process.env.LOG_LEVEL ?? 'silent')
 const COUNT = Number(process.env.FAULTS_COUNT ?? 100_000)
@@ -58,14 +59,14 @@ test('producer: partition leaders killed twice mid-stream, every reading in Kafk
   const inTopic = await admin.consumerLag(uniqueName('nobody'), topic)
   const seen = new Map<string, number>()
   let records = 0
-  const reading = reader.run({ topics: [topic], groupId: uniqueName('faults_read'), maxBatchRecords: 5_000, maxBatchWaitMs: 50 }, async (batch) => {
+  const reading = consumeEach(reader, { topics: [topic], groupId: uniqueName('faults_read'), maxBatchRecords: 5_000, maxBatchWaitMs: 50 }, async (batch) => {
     for (const r of batch) {
       const { sensor_id: sensor, timestamp } = JSON.parse(String(r.value)) as { sensor_id: string; timestamp: number }
       const id = `${sensor}@${timestamp}`
       seen.set(id, (seen.get(id) ?? 0) + 1)
     }
     records += batch.length
-  })
+  }).done
   await waitFor(() => records >= inTopic, `${inTopic} records read back`, 60_000)
   await reader.close()
   await reading

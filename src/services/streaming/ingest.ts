@@ -1,14 +1,14 @@
 // The streaming service's batch handler: decode and validate, dead-letter the invalid, store the
 // valid in Postgres and offer them to the latest values cache, publish them live. It resolves only
-// when Postgres and the dead-letter topic have the batch, so the consumer commits offsets only for
-// stored work; their outages are retried with backoff. A cache outage does not hold the batch
+// when Postgres and the dead-letter topic have the batch, so the run loop (run.ts) acknowledges
+// only stored work; their outages are retried with backoff. A cache outage does not hold the batch
 // back: the cache is repaired from Postgres (latest-cache.ts).
 import type { Reading } from '../../domain/reading.ts'
 import { decodeReading, WIRE_FORMAT } from '../../domain/wire.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { isRetryable } from '../../platform/errors.ts'
 import { retryForever } from '../../platform/retry.ts'
-import type { BatchHandler, BusPublisher, BusRecord, OutgoingRecord } from '../../ports/bus.ts'
+import type { BusPublisher, BusRecord, OutgoingRecord } from '../../ports/bus.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 import { deadLetter, fitDeadLetter } from './dead-letter.ts'
@@ -24,6 +24,13 @@ export interface IngestDeps {
   readonly metrics: StreamingMetrics
   readonly logger: Logger
 }
+
+/**
+ * Stores one batch. Several may be in hand at once (run.ts): they resolve in any order, but the
+ * writes of one sensor keep batch order. Rejects when a write fails for good or `signal` aborts
+ * during an outage; the batch is then not acknowledged.
+ */
+export type BatchHandler = (batch: readonly BusRecord[], context: { readonly signal: AbortSignal }) => Promise<void>
 
 /**
  * Postgres writes run on this many connections at once: a batch is split by sensor, and a sensor's

@@ -1,6 +1,6 @@
 // Runs the streaming service on whatever adapters it is given (Kafka or in-process bus, Redis or
-// in-process cache), until `signal` aborts: then it stops fetching, finishes and commits the batch in
-// hand, and returns.
+// in-process cache), until `signal` aborts: then it stops pulling, finishes and acknowledges the
+// batches in hand, closes the consumer (which commits them) and returns.
 import type { Config } from '../../platform/config.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { BusAdmin, BusConsumer, BusPublisher } from '../../ports/bus.ts'
@@ -8,12 +8,16 @@ import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
 import type { PipelineStatusBoard } from '../../ports/pipeline-status.ts'
 import type { ReadingStore } from '../../ports/store.ts'
-import { createIngestHandler } from './ingest.ts'
+import { createIngestHandler, type BatchHandler } from './ingest.ts'
 import { LatestCache } from './latest-cache.ts'
 import type { StreamingMetrics } from './metrics.ts'
 import { startStatusReports } from './status-report.ts'
 
-/** Batches in hand at once: one being written while the next is fetched and decoded. */
+/**
+ * Batches in hand at once: one being written while the next is fetched and decoded. The handler
+ * keeps per-sensor write order across them (ingest.ts); the consumer commits per partition only the
+ * batches acknowledged without a gap.
+ */
 export const MAX_IN_FLIGHT_BATCHES = 2
 
 export interface StreamingDeps {
@@ -47,10 +51,6 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
     logger
   })
   if (signal.aborted) return
-  const stop = (): void => {
-    deps.consumer.close().catch((err: Error) => logger.warn({ err: err.message }, 'consumer close failed'))
-  }
-  signal.addEventListener('abort', stop, { once: true })
   const lag = deps.metrics.lagProbe
   const stopReports = deps.status === undefined ? undefined : startStatusReports(deps.status, deps.metrics, lag, logger)
   logger.info({ topic: kafka.topic, group: kafka.groupId, dlq: kafka.dlqTopic }, 'consuming')
@@ -58,27 +58,57 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
   const repairing = new AbortController()
   const repairer = cache.run(repairing.signal)
   try {
-    await deps.consumer.run(
-      {
-        topics: [kafka.topic],
-        groupId: kafka.groupId,
-        maxBatchRecords: streaming.batchMaxRows,
-        maxBatchWaitMs: streaming.batchMaxWaitMs,
-        fromBeginning: true,
-        // The next batch is fetched and decoded while the previous one is being written; the handler
-        // keeps per-sensor write order across the two.
-        maxInFlightBatches: MAX_IN_FLIGHT_BATCHES
-      },
-      handler
-    )
+    deps.consumer.subscribe({
+      topics: [kafka.topic],
+      groupId: kafka.groupId,
+      maxBatchRecords: streaming.batchMaxRows,
+      maxBatchWaitMs: streaming.batchMaxWaitMs,
+      fromBeginning: true
+    })
+    await consumeInHand(deps.consumer, handler, MAX_IN_FLIGHT_BATCHES, signal)
   } catch (err) {
     // Stopping while a dependency is down: the batch in hand stays uncommitted and is redelivered.
     if (!signal.aborted) throw err
     logger.warn({ err: (err as Error).message }, 'stopped before the last batch was stored; it will be consumed again')
   } finally {
     stopReports?.()
-    signal.removeEventListener('abort', stop)
     repairing.abort()
     await repairer
   }
+}
+
+/**
+ * Pulls batches and stores them, at most `inHand` at once; each is acknowledged once stored. Ends
+ * when `signal` aborts or a batch fails (then no later batch is pulled): the batches in hand finish
+ * first, the consumer is closed (committing what is acknowledged), and a failure is rethrown.
+ */
+export async function consumeInHand(consumer: BusConsumer, handler: BatchHandler, inHand: number, signal: AbortSignal): Promise<void> {
+  const failed = new AbortController()
+  const pulling = AbortSignal.any([signal, failed.signal])
+  const storing = new Set<Promise<void>>()
+  let failure: { readonly error: unknown } | undefined
+  try {
+    while (!pulling.aborted) {
+      if (storing.size >= inHand) {
+        await Promise.race(storing)
+        continue
+      }
+      const batch = await consumer.next(pulling)
+      if (batch === undefined) break
+      const stored: Promise<void> = handler(batch.records, { signal })
+        .then(
+          () => batch.ack(),
+          (error: unknown) => {
+            failure ??= { error }
+            failed.abort()
+          }
+        )
+        .finally(() => storing.delete(stored))
+      storing.add(stored)
+    }
+  } finally {
+    await Promise.all(storing)
+    await consumer.close()
+  }
+  if (failure !== undefined) throw failure.error
 }
