@@ -73,6 +73,15 @@ export interface Config {
     readonly retention1mDays: number | undefined
     readonly retention1hDays: number | undefined
   }
+  readonly alerts: {
+    /** how often the streaming service reloads the rules (and its hints of the alerts' states) */
+    readonly rulesReloadMs: number
+    readonly noDataCheckMs: number
+    readonly webhookTimeoutMs: number
+    readonly webhookMaxAttempts: number
+    /** delay after a webhook's first failure, doubled after each next one */
+    readonly webhookBackoffMs: number
+  }
   readonly dataDir: string
 }
 
@@ -129,7 +138,12 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   PARTITION_PREMAKE: 'partitions created ahead of now [3]',
   RETENTION_RAW_DAYS: 'days of raw readings kept (whole partitions dropped) [forever]',
   RETENTION_1M_DAYS: 'days of 1-minute rollups kept [forever]',
-  RETENTION_1H_DAYS: 'days of 1-hour rollups kept [forever]'
+  RETENTION_1H_DAYS: 'days of 1-hour rollups kept [forever]',
+  ALERTS_RULES_RELOAD_MS: 'how often the streaming service reloads the alert rules [1000]',
+  ALERTS_NO_DATA_CHECK_MS: 'how often no_data alert rules are checked [1000]',
+  WEBHOOK_TIMEOUT_MS: 'how long an alert webhook may take to answer [5000]',
+  WEBHOOK_MAX_ATTEMPTS: 'attempts to deliver an alert webhook before giving up [10]',
+  WEBHOOK_BACKOFF_MS: 'delay after a webhook failure, doubled after each next one [1000]'
 }
 
 /** Reads `.env` from `cwd` (when present) under the real environment, which wins. */
@@ -363,6 +377,13 @@ export function loadConfig(env: Env = environment()): Config {
       retentionRawDays: read.int('RETENTION_RAW_DAYS', undefined, 1),
       retention1mDays: read.int('RETENTION_1M_DAYS', undefined, 1),
       retention1hDays: read.int('RETENTION_1H_DAYS', undefined, 1)
+    },
+    alerts: {
+      rulesReloadMs: read.int('ALERTS_RULES_RELOAD_MS', 1000, 10, 3_600_000),
+      noDataCheckMs: read.int('ALERTS_NO_DATA_CHECK_MS', 1000, 10, 3_600_000),
+      webhookTimeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 5000, 10, 600_000),
+      webhookMaxAttempts: read.int('WEBHOOK_MAX_ATTEMPTS', 10, 1, 1000),
+      webhookBackoffMs: read.int('WEBHOOK_BACKOFF_MS', 1000, 1, 3_600_000)
     },
     dataDir: resolve(read.string('DATA_DIR', './data'))
   }
