@@ -93,7 +93,7 @@ WITH ev AS (
   INSERT INTO alert_events (rule_id, sensor_id, episode, kind, value, at)
   SELECT e.rule_id, e.sensor_id, e.episode, e.kind, e.value, to_timestamp(e.at_s)
   FROM unnest($1::int8[], $2::text[], $3::int4[], $4::text[], $5::float8[], $6::float8[]) AS e(rule_id, sensor_id, episode, kind, value, at_s)
-  ORDER BY 1, 2 COLLATE "C", 3, 4
+  ORDER BY e.rule_id, e.sensor_id COLLATE "C", e.episode, e.kind
   ON CONFLICT (rule_id, sensor_id, episode, kind) DO NOTHING
   RETURNING *
 ), d AS (
@@ -122,7 +122,7 @@ export class PostgresAlertStore implements AlertStore, DeliveryOutbox {
       await client.query(
         `INSERT INTO alert_states (rule_id, sensor_id, state, last_ts) SELECT k.rule_id, k.sensor_id, 'inactive', '-infinity'::timestamptz FROM ${KEYS}
          WHERE EXISTS (SELECT 1 FROM alert_rules r WHERE r.id = k.rule_id)
-         ORDER BY 1, 2 COLLATE "C" ON CONFLICT DO NOTHING`,
+         ORDER BY k.rule_id, k.sensor_id COLLATE "C" ON CONFLICT DO NOTHING`,
         [ids, sensors]
       )
       const { rows } = await client.query<StateRow>(
@@ -142,7 +142,7 @@ export class PostgresAlertStore implements AlertStore, DeliveryOutbox {
         `INSERT INTO alert_states (rule_id, sensor_id, state, last_ts)
          SELECT k.rule_id, k.sensor_id, 'inactive', to_timestamp(k.since) FROM unnest($1::int8[], $2::text[], $3::float8[]) AS k(rule_id, sensor_id, since)
          WHERE EXISTS (SELECT 1 FROM alert_rules r WHERE r.id = k.rule_id)
-         ORDER BY 1, 2 COLLATE "C" ON CONFLICT DO NOTHING`,
+         ORDER BY k.rule_id, k.sensor_id COLLATE "C" ON CONFLICT DO NOTHING`,
         [sorted.map((k) => k.ruleId), sorted.map((k) => k.sensorId), sorted.map((k) => k.since)]
       )
     } catch (err) {
