@@ -9,25 +9,31 @@ import { buildApp } from '../../src/services/api/app.ts'
 import { createMetricsRegistry } from '../../src/platform/metrics.ts'
 import { freshDatabase, uniqueName, useRedis } from '../harness/index.ts'
 import { openApi, type ApiFixture } from '../api/setup.ts'
+import { openSse, openWs, until } from '../live/clients.ts'
 import { logger, openInstance, type Instance } from './support.ts'
 
 let f: ApiFixture
 let app: FastifyInstance
 let streaming: Instance
 let feed: RedisAlertFeed
+let publisher: RedisAlertFeed
 
 before(async () => {
   const url = await freshDatabase('alerts-api')
   const redis = await useRedis()
   f = await openApi(url, redis.url)
-  streaming = await openInstance(url)
-  feed = new RedisAlertFeed({ url: redis.url, keyPrefix: `${uniqueName('alerts')}:`, logger })
+  const keyPrefix = `${uniqueName('alerts')}:`
+  feed = new RedisAlertFeed({ url: redis.url, keyPrefix, logger })
+  publisher = new RedisAlertFeed({ url: redis.url, keyPrefix, logger })
   await feed.connect()
+  await publisher.connect()
+  streaming = await openInstance(url, publisher)
   app = await buildApp({ store: f.store, queries: f.queries, latest: f.latest, live: f.live, status: f.status, rules: streaming.rules, alerts: streaming.alerts, alertFeed: feed, registry: createMetricsRegistry('api'), config: f.config, logger })
 })
 after(async () => {
   await app.close()
   await feed.close()
+  await publisher.close()
   await streaming.close()
   await f.close()
 })
@@ -110,4 +116,32 @@ test('GET /openapi.json validates and lists the alert routes', async () => {
   assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2))
   const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
   for (const route of ['POST /rules', 'GET /rules', 'GET /rules/{id}', 'PUT /rules/{id}', 'DELETE /rules/{id}', 'GET /alerts', 'GET /alerts/events']) assert.ok(listed.includes(route), route)
+})
+
+test('alert events reach the live stream: SSE `event: alert` and WebSocket `{"type":"alert"}`, for the sensors asked for', async () => {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address() as { port: number }
+  const base = `http://127.0.0.1:${address.port}`
+  const sse = await openSse(`${base}/stream?sensor_id=kiln-*`)
+  const ws = await openWs(`ws://127.0.0.1:${address.port}/ws?sensor_id=kiln-1`)
+  try {
+    await until('the WebSocket subscribed', () => ws.messages.some((m) => m['type'] === 'subscribed'))
+    await new Promise((r) => setTimeout(r, 200)) // both joined the alert feed
+    await post({ sensor_id: 'kiln-*', above: 1000 })
+    await post({ sensor_id: 'dryer', above: 10 })
+    await streaming.evaluator.reload()
+    const t = Date.now() / 1000 - 5
+    await streaming.evaluator.evaluate([{ sensor_id: 'dryer', value: 50, timestamp: t }, { sensor_id: 'kiln-1', value: 1200, timestamp: t }])
+    const sseAlert = await until('an SSE alert', () => sse.events.find((e) => e.event === 'alert'))
+    assert.equal(sseAlert.id, undefined, 'alert events carry no id: resuming is for readings')
+    assert.deepEqual((({ sensor_id, kind, value, episode }) => ({ sensor_id, kind, value, episode }))(JSON.parse(sseAlert.data)), { sensor_id: 'kiln-1', kind: 'firing', value: 1200, episode: 1 })
+    const wsAlert = await until('a WebSocket alert', () => ws.messages.find((m) => m['type'] === 'alert'))
+    assert.equal((wsAlert['alert'] as { sensor_id: string }).sensor_id, 'kiln-1')
+    await new Promise((r) => setTimeout(r, 200))
+    assert.equal(sse.events.filter((e) => e.event === 'alert').length, 1, 'not the dryer')
+    assert.equal(ws.messages.filter((m) => m['type'] === 'alert').length, 1, 'not the dryer')
+  } finally {
+    sse.close()
+    ws.close()
+  }
 })

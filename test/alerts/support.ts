@@ -4,7 +4,7 @@ import { PostgresAlertStore } from '../../src/adapters/store/postgres-alerts.ts'
 import { PostgresRuleStore } from '../../src/adapters/store/postgres-rules.ts'
 import { PostgresReadingStore } from '../../src/adapters/store/postgres.ts'
 import { createLogger } from '../../src/platform/logger.ts'
-import type { AlertEvent } from '../../src/ports/alerts.ts'
+import type { AlertEvent, AlertFeed } from '../../src/ports/alerts.ts'
 import { AlertEvaluator } from '../../src/services/streaming/alert-evaluator.ts'
 
 export const logger = createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent')
@@ -19,7 +19,8 @@ export interface Instance {
   close(): Promise<void>
 }
 
-export async function openInstance(url: string): Promise<Instance> {
+/** `live`: where the evaluator publishes too (beside `published`) */
+export async function openInstance(url: string, live?: AlertFeed): Promise<Instance> {
   const store = new PostgresReadingStore({ url, poolMax: 4, statementTimeoutMs: 10_000, logger })
   await store.connect()
   await store.migrate()
@@ -31,6 +32,7 @@ export async function openInstance(url: string): Promise<Instance> {
     close: async () => undefined,
     publishAlerts: async (events: readonly AlertEvent[]) => {
       published.push(...events)
+      await live?.publishAlerts(events)
     },
     subscribeAlerts: async () => async () => undefined
   }
