@@ -48,6 +48,8 @@ export interface AlertKey {
 export interface StoredAlert extends AlertState, AlertKey {
   /** when the state last changed, unix seconds */
   readonly changedAt?: number
+  /** in listings */
+  readonly ruleName?: string
 }
 
 export interface AlertTransition {

@@ -34,6 +34,7 @@ interface StateRow {
   last_value: number | null
   changed_at: number
   last_reading?: number | null
+  rule_name?: string
 }
 
 interface EventRow {
@@ -57,7 +58,8 @@ function stateFromRow(row: StateRow): StoredAlert {
     ...(row.since === null ? {} : { since: row.since }),
     lastTs: row.last_ts,
     ...(row.last_value === null ? {} : { lastValue: row.last_value }),
-    changedAt: row.changed_at
+    changedAt: row.changed_at,
+    ...(row.rule_name === undefined ? {} : { ruleName: row.rule_name })
   }
 }
 
@@ -239,7 +241,7 @@ export class PostgresAlertStore implements AlertStore, DeliveryOutbox {
     if (options.ruleId !== undefined) where.push(`s.rule_id = ${bind(options.ruleId)}`)
     if (options.sensorId !== undefined) where.push(`s.sensor_id = ${bind(options.sensorId)}`)
     if (options.after !== undefined) where.push(`(s.rule_id, s.sensor_id COLLATE "C") > (${bind(options.after.ruleId)}::int8, ${bind(options.after.sensorId)}::text COLLATE "C")`)
-    const sql = `SELECT ${STATE_COLUMNS} FROM alert_states s ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+    const sql = `SELECT ${STATE_COLUMNS}, r.name AS rule_name FROM alert_states s JOIN alert_rules r ON r.id = s.rule_id ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
       ORDER BY s.rule_id, s.sensor_id COLLATE "C" LIMIT ${bind(options.limit + 1)}`
     try {
       const { rows } = await this.pool.query<StateRow>(sql, values)

@@ -29,6 +29,7 @@ const alertOut = {
   required: ['rule_id', 'sensor_id', 'state', 'episode'],
   properties: {
     rule_id: { type: 'integer' },
+    rule_name: { type: 'string' },
     sensor_id: { type: 'string' },
     state: { type: 'string', enum: ['inactive', 'pending', 'firing', 'resolved'] },
     episode: { type: 'integer', description: 'episodes fired so far' },
@@ -53,6 +54,7 @@ function alertJson(a: StoredAlert): Record<string, unknown> {
   const time = (name: string, t: number | undefined) => (t !== undefined && Number.isFinite(t) ? { [name]: t } : {})
   return {
     rule_id: a.ruleId,
+    ...(a.ruleName === undefined ? {} : { rule_name: a.ruleName }),
     sensor_id: a.sensorId,
     state: a.state,
     episode: a.episode,
