@@ -40,11 +40,15 @@ export interface AlertsRun {
   readonly events: number
 }
 
-export async function alertsRun(bench: Bench, topic: ProducedTopic): Promise<AlertsRun> {
-  const none = await ingest(bench, topic, await bench.database('alerts-none'), `${bench.name('alerts-none')}:`)
+/** `rulesFirst`: which of the two goes first (alternated over the runs, so that neither always meets a warmer broker) */
+export async function alertsRun(bench: Bench, topic: ProducedTopic, rulesFirst: boolean): Promise<AlertsRun> {
   const db = await bench.database('alerts-rules')
   await withRules(db, bench.sizes.sensors)
-  const rules = await ingest(bench, topic, db, `${bench.name('alerts-rules')}:`)
+  const withNone = async (): Promise<IngestRun> => ingest(bench, topic, await bench.database('alerts-none'), `${bench.name('alerts-none')}:`)
+  const withAll = (): Promise<IngestRun> => ingest(bench, topic, db, `${bench.name('alerts-rules')}:`)
+  const first = rulesFirst ? await withAll() : await withNone()
+  const second = rulesFirst ? await withNone() : await withAll()
+  const [rules, none] = rulesFirst ? [first, second] : [second, first]
   const client = new pg.Client({ connectionString: db })
   await client.connect()
   try {
