@@ -93,3 +93,23 @@ test('no_data: a sensor that stops reporting fires after N s and resolves on its
   assert.deepEqual(resolved?.map((e) => [e.kind, e.episode]), [['resolved', 1]])
   assert.deepEqual((await eventsOf(a, rule.id)).map((e) => [e.kind, e.episode]), [['firing', 1], ['resolved', 1]])
 })
+
+test('a hint made stale by another instance delays a transition until the next reload, never duplicates it', async (t) => {
+  const url = await freshDatabase('alerts')
+  const a = await openInstance(url)
+  const b = await openInstance(url)
+  t.after(async () => {
+    await a.close()
+    await b.close()
+  })
+  const rule = await a.rules.createRule({ name: 'hot', sensor: 'm', kind: 'above', threshold: 50, hysteresis: 0, forSeconds: 0 })
+  await b.evaluator.evaluate([reading('m', 10, 0)]) // B has loaded its rules and hints
+  // A owns the partition and fires; then the partition moves to B, whose hint still says inactive
+  await a.evaluator.evaluate([reading('m', 60, 1)])
+  await b.evaluator.evaluate([reading('m', 40, 2)])
+  assert.deepEqual((await eventsOf(a, rule.id)).map((e) => e.kind), ['firing'], 'B skipped: its hint could not see the recovery')
+  await b.evaluator.reload()
+  await b.evaluator.evaluate([reading('m', 40, 3)])
+  await a.evaluator.evaluate([reading('m', 40, 3)]) // a redelivery to A changes nothing
+  assert.deepEqual((await eventsOf(a, rule.id)).map((e) => [e.kind, e.at - T0]), [['firing', 1], ['resolved', 3]])
+})

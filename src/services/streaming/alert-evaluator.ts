@@ -9,7 +9,7 @@
 import { applyReadings, breaches, INITIAL_STATE, recovers, RuleMatcher, type AlertRule, type AlertState } from '../../domain/alert.ts'
 import type { Reading } from '../../domain/reading.ts'
 import type { Logger } from '../../platform/logger.ts'
-import type { AlertEvent, AlertFeed, AlertKey, AlertStore, AlertTransition, RuleStore } from '../../ports/alerts.ts'
+import type { AlertEvent, AlertFeed, AlertKey, AlertStore, RuleStore } from '../../ports/alerts.ts'
 
 export interface AlertEvaluatorOptions {
   readonly rules: RuleStore
@@ -103,20 +103,22 @@ export class AlertEvaluator {
     }
     const touch = [...perAlert.values()].filter((a) => this.mayChange(a.rule, this.hints.get(keyOf(a.key.ruleId, a.key.sensorId)) ?? INITIAL_STATE, a.readings))
     if (touch.length === 0) return []
-    let decided: readonly AlertTransition[] = []
+    // what Postgres had, with these readings applied: the best hint there is, changed or not
+    let seen: [string, AlertState][] = []
     const events = await this.options.store.transact(
       touch.map((a) => a.key),
       (states) => {
-        decided = states.flatMap((s) => {
+        seen = []
+        return states.flatMap((s) => {
           const a = perAlert.get(keyOf(s.ruleId, s.sensorId))
           if (a === undefined) return []
           const result = applyReadings(a.rule, s, a.readings)
+          seen.push([keyOf(s.ruleId, s.sensorId), result.state])
           return result.state.lastTs === s.lastTs ? [] : [{ key: a.key, state: result.state, events: result.events }]
         })
-        return decided
       }
     )
-    for (const t of decided) this.hints.set(keyOf(t.key.ruleId, t.key.sensorId), t.state)
+    for (const [k, state] of seen) this.hints.set(k, state)
     this.publish(events)
     return events
   }
