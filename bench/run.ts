@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,naive,ceiling,rollups,producer,delay,api,growth,live,mqtt]`:
+// `npm run bench [-- --quick] [-- --only=ingest,naive,ceiling,rollups,producer,delay,api,growth,live,mqtt,alerts]`:
 // sensorstream against the seed's naive design and what Postgres alone takes, all in one run on
 // throwaway Kafka, Postgres and Redis; prints a table and writes bench/results.json. See
 // docs/performance.md for what is measured and how.
@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { cpus, totalmem, release } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { ALERT_RULES, alertsRun } from './lib/alerts.ts'
 import { endpoints, hammer, startApiCli } from './lib/api.ts'
 import { load, METHODS, prepare, readRows, ROLLUP_METHODS } from './lib/ceiling.ts'
 import { createBench, FULL, QUICK, type Bench } from './lib/context.ts'
@@ -21,7 +22,7 @@ import { POSTGRES_SETTINGS, startServices } from './lib/services.ts'
 import { figure, formatNumber, ratio, table, type Figure } from './lib/stats.ts'
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url))
-const ITEMS = ['producer', 'ingest', 'naive', 'ceiling', 'rollups', 'growth', 'api', 'delay', 'live', 'mqtt'] as const
+const ITEMS = ['producer', 'ingest', 'naive', 'ceiling', 'rollups', 'growth', 'api', 'delay', 'live', 'mqtt', 'alerts'] as const
 type Item = (typeof ITEMS)[number]
 
 const args = process.argv.slice(2)
@@ -124,7 +125,7 @@ async function runItems(bench: Bench): Promise<void> {
     "Postgres is a throwaway instance with production durability (fsync, synchronous_commit and full_page_writes at their defaults, on), on this machine's disk; the same for every item",
     `the growth table is preloaded on the server (generate_series, keys and indexes rebuilt after the load, rollups computed, VACUUM ANALYZE): ${sizes.growthRows.toLocaleString('en-US')} rows over ${sizes.growthDays} days`
   )
-  const needTopics = only.has('producer') || only.has('ingest') || only.has('naive') || only.has('ceiling') || only.has('rollups') || only.has('growth')
+  const needTopics = only.has('producer') || only.has('ingest') || only.has('naive') || only.has('ceiling') || only.has('rollups') || only.has('growth') || only.has('alerts')
   const topics: ProducedTopic[] = []
   if (needTopics) {
     const rates: number[] = []
@@ -277,6 +278,7 @@ async function runItems(bench: Bench): Promise<void> {
 
   if (only.has('live')) await liveItem(bench)
   if (only.has('mqtt')) await mqttItem(bench)
+  if (only.has('alerts')) await alertsItem(bench, topics)
   if (only.has('delay')) {
     const runs = await measureDelay(bench, sizes.runs, sizes.delaySeconds, sizes.delayRate)
     results.delay = {
@@ -290,6 +292,34 @@ async function runItems(bench: Bench): Promise<void> {
     }
     save()
   }
+}
+
+async function alertsItem(bench: Bench, topics: readonly ProducedTopic[]): Promise<void> {
+  const none: number[] = []
+  const withRules: number[] = []
+  const ratios: number[] = []
+  const events: number[] = []
+  // an untimed run first, as for the ingest item: a broker's first fetches are slow (cold JVM)
+  if (topics[0] !== undefined) await ingest(bench, topics[0], await bench.database('warmup'), `${bench.name('warmup')}:`)
+  for (const [r, topic] of topics.entries()) {
+    const run = await alertsRun(bench, topic, r % 2 === 1)
+    none.push(run.none.readingsPerS)
+    withRules.push(run.rules.readingsPerS)
+    ratios.push(run.rules.readingsPerS / run.none.readingsPerS)
+    events.push(run.events)
+    bench.progress(`alerts run ${r + 1}/${topics.length}: no rule ${describeRun(run.none)}; ${ALERT_RULES} rules ${describeRun(run.rules)}; ${run.events} alert events`)
+  }
+  results.alerts = {
+    rules: ALERT_RULES,
+    sensors: bench.sizes.sensors,
+    readings_per_run: topics[0]?.readings,
+    no_rules_readings_per_s: figure(none),
+    rules_readings_per_s: figure(withRules),
+    ratio: figure(ratios),
+    alert_events: events,
+    how: `\`node dist/cli.js streaming\` (default settings) on the same topic twice, each on a fresh database (after one untimed warm-up run; which goes first alternates over the runs): with no rule and with ${ALERT_RULES} rules over the producer's sensors (950 exact ids above 27 with hysteresis 1, 40 globs of 100 sensors below 5, 10 no_data globs of 100 sensors, 60 s); timed as the ingest item; ratio = with rules / without, per run`
+  }
+  save()
 }
 
 async function liveItem(bench: Bench): Promise<void> {
@@ -411,6 +441,7 @@ function summary(): string {
   }
   add('mqtt: MQTT → Kafka → Postgres (readings/s)', cell(r.mqtt?.readings_per_s))
   add('mqtt: bridge CPU s per million readings', cell(r.mqtt?.bridge_cpu_s_per_million))
+  add(`alerts: ${String(r.alerts?.rules ?? '?')} rules / none (ingest ratio)`, cell(r.alerts?.ratio))
   add('growth: readings/s with the preloaded table', cell(r.growth?.readings_per_s_grown))
   add('growth ratio (grown / empty)', cell(r.growth?.ratio))
   const ingestRate = r.ingest?.readings_per_s as Figure | undefined

@@ -77,6 +77,15 @@ export interface Config {
     readonly retention1hDays: number | undefined
   }
   readonly mqtt: MqttConfig
+  readonly alerts: {
+    /** how often the streaming service reloads the rules (and its hints of the alerts' states) */
+    readonly rulesReloadMs: number
+    readonly noDataCheckMs: number
+    readonly webhookTimeoutMs: number
+    readonly webhookMaxAttempts: number
+    /** delay after a webhook's first failure, doubled after each next one */
+    readonly webhookBackoffMs: number
+  }
   readonly dataDir: string
 }
 
@@ -159,7 +168,12 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   MQTT_CONNECTIONS: 'connections (session members) per bridge; each holds one message until Kafka has it [32]',
   MQTT_PROTOCOL: 'MQTT protocol version: 5 or 3.1.1 [5]',
   MQTT_SESSION_EXPIRY_SECONDS: 'how long the broker keeps the bridge\'s session and queues its messages while it is away (MQTT 5) [86400]',
-  MQTT_EMBEDDED_PORT: 'port on 127.0.0.1 of the broker `all` embeds when MQTT_URL is unset and the port is free [1883]'
+  MQTT_EMBEDDED_PORT: 'port on 127.0.0.1 of the broker `all` embeds when MQTT_URL is unset and the port is free [1883]',
+  ALERTS_RULES_RELOAD_MS: 'how often the streaming service reloads the alert rules [1000]',
+  ALERTS_NO_DATA_CHECK_MS: 'how often no_data alert rules are checked [1000]',
+  WEBHOOK_TIMEOUT_MS: 'how long an alert webhook may take to answer [5000]',
+  WEBHOOK_MAX_ATTEMPTS: 'attempts to deliver an alert webhook before giving up [10]',
+  WEBHOOK_BACKOFF_MS: 'delay after a webhook failure, doubled after each next one [1000]'
 }
 
 /** Reads `.env` from `cwd` (when present) under the real environment, which wins. */
@@ -426,6 +440,13 @@ export function loadConfig(env: Env = environment()): Config {
       retention1hDays: read.int('RETENTION_1H_DAYS', undefined, 1)
     },
     mqtt: parseMqtt(read),
+    alerts: {
+      rulesReloadMs: read.int('ALERTS_RULES_RELOAD_MS', 1000, 10, 3_600_000),
+      noDataCheckMs: read.int('ALERTS_NO_DATA_CHECK_MS', 1000, 10, 3_600_000),
+      webhookTimeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 5000, 10, 600_000),
+      webhookMaxAttempts: read.int('WEBHOOK_MAX_ATTEMPTS', 10, 1, 1000),
+      webhookBackoffMs: read.int('WEBHOOK_BACKOFF_MS', 1000, 1, 3_600_000)
+    },
     dataDir: resolve(read.string('DATA_DIR', './data'))
   }
 

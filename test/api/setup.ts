@@ -4,6 +4,9 @@ import type { FastifyInstance } from 'fastify'
 import { RedisLatestValues } from '../../src/adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../src/adapters/cache/redis-live-feed.ts'
 import { RedisStatusBoard } from '../../src/adapters/cache/redis-status.ts'
+import { RedisAlertFeed } from '../../src/adapters/cache/redis-alert-feed.ts'
+import { PostgresAlertStore } from '../../src/adapters/store/postgres-alerts.ts'
+import { PostgresRuleStore } from '../../src/adapters/store/postgres-rules.ts'
 import { PostgresReadingQueries } from '../../src/adapters/store/postgres-queries.ts'
 import { PostgresReadingStore } from '../../src/adapters/store/postgres.ts'
 import { loadConfig, type Config } from '../../src/platform/config.ts'
@@ -22,6 +25,8 @@ export interface ApiFixture {
   readonly latest: RedisLatestValues
   readonly live: RedisLiveFeed
   readonly status: RedisStatusBoard
+  /** with StoreOptions.alerts: the alert routes' adapters (the feed on the fixture's key prefix) */
+  readonly alerting?: { readonly rules: PostgresRuleStore; readonly alerts: PostgresAlertStore; readonly alertFeed: RedisAlertFeed; readonly keyPrefix: string }
   readonly config: Config['api']
   /** listens on a free loopback port (for curl, SSE) */
   listen(): Promise<RunningApi>
@@ -33,6 +38,8 @@ export interface StoreOptions {
   readonly statementTimeoutMs?: number
   /** the same one for two fixtures makes two API instances of one deployment */
   readonly keyPrefix?: string
+  /** true: with the alert routes (/rules, /alerts) and alert events on the live stream */
+  readonly alerts?: boolean
 }
 
 export async function openApi(databaseUrl: string, redisUrl: string, api: Partial<Config['api']> = {}, storeOptions: StoreOptions = {}): Promise<ApiFixture> {
@@ -54,12 +61,18 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
   await latest.connect()
   await live.connect()
   await status.connect()
-  const deps = { store, queries, latest, live, status }
+  const alerting =
+    storeOptions.alerts === true
+      ? { rules: new PostgresRuleStore({ pool: store.pool }), alerts: new PostgresAlertStore({ pool: store.pool }), alertFeed: new RedisAlertFeed({ url: redisUrl, keyPrefix, logger }), keyPrefix }
+      : undefined
+  await alerting?.alertFeed.connect()
+  const deps = { store, queries, latest, live, status, ...(alerting === undefined ? {} : { rules: alerting.rules, alerts: alerting.alerts, alertFeed: alerting.alertFeed }) }
   const app = await buildApp({ ...deps, registry: createMetricsRegistry('api'), config, logger })
   const running: RunningApi[] = []
   return {
     app,
     ...deps,
+    ...(alerting === undefined ? {} : { alerting }),
     config,
     async listen() {
       const api = await startApi({ deps: { ...deps, registry: createMetricsRegistry('api') }, config, logger })
@@ -70,6 +83,7 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
       for (const r of running) await r.close()
       await app.close()
       await status.close()
+      await alerting?.alertFeed.close()
       await live.close()
       await latest.close()
       await store.close()

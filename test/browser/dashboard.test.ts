@@ -10,6 +10,8 @@ import { freshDatabase, useRedis } from '../harness/index.ts'
 import { openApi, type ApiFixture } from '../api/setup.ts'
 import { postReadings } from '../live/clients.ts'
 import { launchChromium, type Browser } from './chromium.ts'
+import { AlertEvaluator } from '../../src/services/streaming/alert-evaluator.ts'
+import { logger } from '../api/setup.ts'
 
 const RESULTS = 'test-results'
 const FLEET = 10_000
@@ -24,7 +26,7 @@ describe('the dashboard in Chromium', () => {
   before(async () => {
     browser = await launchChromium()
     const [url, redis] = await Promise.all([freshDatabase('dash'), useRedis()])
-    f = await openApi(url, redis.url)
+    f = await openApi(url, redis.url, {}, { alerts: true })
     base = (await f.listen()).url
     const now = Math.floor(Date.now() / 1000)
     await postReadings(base, Array.from({ length: FLEET }, (_, i) => ({ sensor_id: `fleet-${i + 1}`, value: Math.round(Math.sin(i) * 1000) / 10, timestamp: now - (i % 600) })))
@@ -60,6 +62,22 @@ describe('the dashboard in Chromium', () => {
     await page.locator('#list').evaluate((el) => (el as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 9000 * 36))
     await page.waitForFunction("[...document.querySelectorAll('#list-rows .row .id')].some((e) => e.textContent === 'fleet-9000')")
     assert.ok((await page.locator('#list-rows .row').count()) < 100)
+  })
+
+  test('a firing alert shows in the alerts panel, live, and goes when it resolves', async () => {
+    const alerting = f.alerting
+    assert.ok(alerting !== undefined)
+    const created = await fetch(`${base}/rules`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'too hot', sensor_id: 'fleet-7', above: 1000 }) })
+    assert.equal(created.status, 201)
+    // the streaming service's evaluator, publishing on the API's alert feed
+    const evaluator = new AlertEvaluator({ rules: alerting.rules, store: alerting.alerts, feed: alerting.alertFeed, logger })
+    const t = Date.now() / 1000
+    await evaluator.evaluate([{ sensor_id: 'fleet-7', value: 2000, timestamp: t }])
+    await page.waitForFunction("document.querySelector('#alerts .alert-row')?.dataset.sensor === 'fleet-7'", undefined, { timeout: 5000 })
+    assert.match((await page.locator('#alerts .alert-row').first().textContent()) ?? '', /too hot/)
+    assert.equal(await page.locator('#alerts-count').textContent(), '1')
+    await evaluator.evaluate([{ sensor_id: 'fleet-7', value: 0, timestamp: t + 1 }])
+    await page.waitForFunction("document.querySelectorAll('#alerts .alert-row').length === 0", undefined, { timeout: 5000 })
   })
 
   test('a POST /data shows up in the table and in the chart within a second', async () => {

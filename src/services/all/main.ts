@@ -6,6 +6,11 @@ import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapte
 import { MemoryBus } from '../../adapters/bus/memory.ts'
 import { MemoryLatestValues } from '../../adapters/cache/memory.ts'
 import { MemoryLiveFeed } from '../../adapters/cache/memory-live-feed.ts'
+import { MemoryAlertFeed } from '../../adapters/cache/memory-alert-feed.ts'
+import { RedisAlertFeed } from '../../adapters/cache/redis-alert-feed.ts'
+import { PostgresAlertStore } from '../../adapters/store/postgres-alerts.ts'
+import { PostgresRuleStore } from '../../adapters/store/postgres-rules.ts'
+import type { AlertFeed } from '../../ports/alerts.ts'
 import { MemoryStatusBoard } from '../../adapters/cache/memory-status.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
@@ -78,6 +83,7 @@ function chooseBus(config: Config, logger: Logger): Bus {
 interface Cache {
   readonly latest: LatestValues
   readonly live: LiveFeed
+  readonly alertFeed: AlertFeed
   readonly status: PipelineStatusBoard
   readonly describe: string
   /** the in-process one, empty at every start */
@@ -86,11 +92,12 @@ interface Cache {
 
 function chooseCache(config: Config, logger: Logger): Cache {
   const url = config.redis.url
-  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), status: new MemoryStatusBoard(), describe: 'in-process cache (set REDIS_URL to use Redis)', embedded: true }
+  if (url === undefined) return { latest: new MemoryLatestValues(), live: new MemoryLiveFeed(), alertFeed: new MemoryAlertFeed(), status: new MemoryStatusBoard(), describe: 'in-process cache (set REDIS_URL to use Redis)', embedded: true }
   const options = { url, keyPrefix: config.redis.keyPrefix }
   return {
     latest: new RedisLatestValues({ ...options, logger: logger.child({ component: 'redis' }) }),
     live: new RedisLiveFeed({ ...options, logger: logger.child({ component: 'live' }) }),
+    alertFeed: new RedisAlertFeed({ ...options, logger: logger.child({ component: 'alert-feed' }) }),
     status: new RedisStatusBoard({ ...options, logger: logger.child({ component: 'status' }) }),
     describe: redact(url),
     embedded: false
@@ -133,7 +140,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const queries = new PostgresReadingQueries({ pool: apiStore.pool })
     const counted = countingPublisher(bus.publisher, config.kafka.topic)
     opened = await connectAll(
-      { store, apiStore, queries, latest: cache.latest, live: cache.live, status: cache.status, admin: bus.admin, publisher: counted.publisher, deadLetters: bus.deadLetters, consumer: bus.consumer },
+      { store, apiStore, queries, latest: cache.latest, live: cache.live, alertFeed: cache.alertFeed, status: cache.status, admin: bus.admin, publisher: counted.publisher, deadLetters: bus.deadLetters, consumer: bus.consumer },
       logger,
       signal
     )
@@ -148,7 +155,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
     upkeep = startMaintenance(storageMaintenance(store, config.storage, logger.child({ component: 'maintenance' })), { registry, logger, ready: Promise.resolve() })
-    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, status: cache.status, registry }, config: apiConfig, logger: logger.child({ service: 'api' }) }).catch(
+    const apiAlerts = { rules: new PostgresRuleStore({ pool: apiStore.pool }), alerts: new PostgresAlertStore({ pool: apiStore.pool }), alertFeed: cache.alertFeed }
+    api = await startApi({ deps: { store: apiStore, queries, latest: cache.latest, live: cache.live, status: cache.status, registry, ...apiAlerts }, config: apiConfig, logger: logger.child({ service: 'api' }) }).catch(
       (err: unknown) => {
         // Taken since the check at startup.
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw portInUse(apiConfig, err)
@@ -188,7 +196,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
 
     const tasks = [
       runProducer({ publisher: counted.publisher, admin: bus.admin }, config, logger.child({ service: 'producer' }), inner.signal).catch(fail),
-      runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, status: cache.status, metrics }, config,
+      runStreaming({ consumer: bus.consumer, deadLetters: bus.deadLetters, admin: bus.admin, store, latest: cache.latest, live: cache.live, status: cache.status, metrics,
+        alerts: { rules: new PostgresRuleStore({ pool: store.pool }), store: new PostgresAlertStore({ pool: store.pool }), feed: cache.alertFeed } }, config,
         logger.child({ service: 'streaming' }), inner.signal).catch(fail),
       ...bridging.map((b) => b.done)
     ]

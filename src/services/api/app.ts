@@ -8,11 +8,13 @@ import type { RouteContext } from './context.ts'
 import { guardDeps, type ApiDeps } from './deps.ts'
 import { edgeServerOptions, installEdgeChecks } from './edge.ts'
 import { installErrorHandling, ROUTER_OPTIONS } from './http-errors.ts'
+import { alertRoutes } from './routes/alerts.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
 import { dataRoutes } from './routes/data.ts'
 import { docsRoutes, registerOpenApi } from './routes/docs.ts'
 import { healthRoutes } from './routes/health.ts'
 import { recentRoutes } from './routes/recent.ts'
+import { ruleRoutes } from './routes/rules.ts'
 import { sensorRoutes } from './routes/sensors.ts'
 import { statusRoutes } from './routes/status.ts'
 import { streamRoutes } from './routes/stream.ts'
@@ -53,7 +55,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
-      methods: ['GET', 'HEAD', 'POST'],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
       allowedHeaders: ['Content-Type', 'Authorization'],
       exposedHeaders: ['Link', 'X-Cache', 'Retry-After'],
       maxAge: 600
@@ -68,6 +70,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(sensorRoutes(ctx))
   await app.register(streamRoutes(ctx))
   await app.register(wsRoutes(ctx))
+  if (ctx.deps.rules !== undefined) await app.register(ruleRoutes(ctx.deps.rules))
+  if (ctx.deps.alerts !== undefined) await app.register(alertRoutes(ctx.deps.alerts))
   await app.register(statusRoutes(ctx))
   await app.register(healthRoutes(ctx))
   await app.register(docsRoutes())

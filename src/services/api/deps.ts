@@ -5,6 +5,7 @@ import type { Config } from '../../platform/config.ts'
 import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { ApiMetrics } from '../../platform/metrics.ts'
+import type { AlertFeed, AlertStore, RuleStore } from '../../ports/alerts.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
 import type { PipelineStatusBoard } from '../../ports/pipeline-status.ts'
@@ -24,6 +25,12 @@ export interface ApiDeps {
   readonly status?: PipelineStatusBoard
   /** what GET /status says of the bus, e.g. `kafka` or `in-process` */
   readonly busName?: string
+  /** Postgres: alert rules (absent: no /rules routes) */
+  readonly rules?: RuleStore
+  /** Postgres: alert states and events (absent: no /alerts routes) */
+  readonly alerts?: AlertStore
+  /** Redis pub/sub: alert events as they happen, for the live stream */
+  readonly alertFeed?: AlertFeed
   /** where the API registers its metrics; GET /metrics serves all of it */
   readonly registry: Registry
   readonly config: Config['api']
@@ -39,6 +46,9 @@ export interface GuardedDeps {
   readonly latest: LatestValues
   readonly live: LiveFeed
   readonly status: PipelineStatusBoard | undefined
+  readonly rules: RuleStore | undefined
+  readonly alerts: AlertStore | undefined
+  readonly alertFeed: AlertFeed | undefined
 }
 
 /**
@@ -60,7 +70,10 @@ export function guardDeps(deps: ApiDeps, metrics: ApiMetrics): GuardedDeps {
     queries: guard(deps.queries, 'postgres', ms, metrics),
     latest: guard(deps.latest, 'redis', ms, metrics),
     live: guard(deps.live, 'redis', ms, metrics),
-    status: deps.status === undefined ? undefined : guard(deps.status, 'redis', ms, metrics)
+    status: deps.status === undefined ? undefined : guard(deps.status, 'redis', ms, metrics),
+    rules: deps.rules === undefined ? undefined : guard(deps.rules, 'postgres', ms, metrics),
+    alerts: deps.alerts === undefined ? undefined : guard(deps.alerts, 'postgres', ms, metrics),
+    alertFeed: deps.alertFeed === undefined ? undefined : guard(deps.alertFeed, 'redis', ms, metrics)
   }
 }
 

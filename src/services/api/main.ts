@@ -6,6 +6,9 @@ import { PostgresReadingQueries } from '../../adapters/store/postgres-queries.ts
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
 import { RedisStatusBoard } from '../../adapters/cache/redis-status.ts'
+import { RedisAlertFeed } from '../../adapters/cache/redis-alert-feed.ts'
+import { PostgresAlertStore } from '../../adapters/store/postgres-alerts.ts'
+import { PostgresRuleStore } from '../../adapters/store/postgres-rules.ts'
 import { requireServices, type Config } from '../../platform/config.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { createMetricsRegistry, collectProcessMetrics } from '../../platform/metrics.ts'
@@ -63,7 +66,10 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   })
   const live = new RedisLiveFeed({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'live' }) })
   const status = new RedisStatusBoard({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'status' }) })
-  const opened = await connectAll({ store, queries, latest, live, status }, logger, signal).catch(async (err: unknown) => {
+  const alertFeed = new RedisAlertFeed({ url: redisUrl, keyPrefix: config.redis.keyPrefix, logger: logger.child({ component: 'alert-feed' }) })
+  const rules = new PostgresRuleStore({ pool: store.pool })
+  const alerts = new PostgresAlertStore({ pool: store.pool })
+  const opened = await connectAll({ store, queries, latest, live, status, alertFeed }, logger, signal).catch(async (err: unknown) => {
     await migrated.close()
     throw err
   })
@@ -78,7 +84,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   const upkeep = startMaintenance(storageMaintenance(migrator, config.storage, logger.child({ component: 'maintenance' })), { registry, logger, ready: Promise.resolve() })
   let api
   try {
-    api = await listening(http, () => startApi({ deps: { store, queries, latest, live, status, registry }, config: config.api, logger }))
+    api = await listening(http, () => startApi({ deps: { store, queries, latest, live, status, registry, rules, alerts, alertFeed }, config: config.api, logger }))
   } catch (err) {
     await upkeep.stop()
     await opened.close()

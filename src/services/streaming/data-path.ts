@@ -3,6 +3,9 @@
 import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../../adapters/bus/kafka.ts'
 import { RedisLatestValues } from '../../adapters/cache/redis.ts'
 import { RedisLiveFeed } from '../../adapters/cache/redis-live-feed.ts'
+import { RedisAlertFeed } from '../../adapters/cache/redis-alert-feed.ts'
+import { PostgresAlertStore } from '../../adapters/store/postgres-alerts.ts'
+import { PostgresRuleStore } from '../../adapters/store/postgres-rules.ts'
 import { RedisStatusBoard } from '../../adapters/cache/redis-status.ts'
 import { partitionOptions, PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { storageMaintenance } from '../../adapters/store/retention.ts'
@@ -29,6 +32,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     }),
     latest: new RedisLatestValues(redis),
     live: new RedisLiveFeed(redis),
+    alertFeed: new RedisAlertFeed(redis),
     status: new RedisStatusBoard(redis),
     admin: new KafkaBusAdmin(kafka),
     deadLetters: new KafkaBusPublisher(kafka),
@@ -52,7 +56,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   }
   const upkeep = startMaintenance(storageMaintenance(parts.store, config.storage, logger), { registry, logger, ready: parts.store.migrate() })
   try {
-    await runStreaming({ ...parts, metrics }, config, logger, signal)
+    const alerts = { rules: new PostgresRuleStore({ pool: parts.store.pool }), store: new PostgresAlertStore({ pool: parts.store.pool }), feed: parts.alertFeed }
+    await runStreaming({ ...parts, metrics, alerts }, config, logger, signal)
   } finally {
     await upkeep.stop()
     await opened.close()

@@ -23,6 +23,8 @@ export interface IngestDeps {
   readonly dlqTopic: string
   readonly metrics: StreamingMetrics
   readonly logger: Logger
+  /** alert rules, evaluated after the batch is in Postgres and before it resolves (alert-evaluator.ts) */
+  readonly alerts?: { evaluate(readings: readonly Reading[]): Promise<unknown> }
 }
 
 /**
@@ -50,6 +52,8 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
   const { metrics, logger } = deps
   // The tail of each lane's writes: the next batch's writes queue behind them.
   const laneTails: Promise<unknown>[] = Array.from({ length: lanes }, () => Promise.resolve())
+  // Alert evaluations run one batch after another, in batch order.
+  let alertsTail: Promise<unknown> = Promise.resolve()
 
   function after<T>(tail: Promise<unknown>, work: () => Promise<T>): Promise<T> {
     return tail.then(work, work)
@@ -104,7 +108,10 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
           return write
         })
       )
-      const [results] = await Promise.all([writes, deps.cache.offer(valid, writes), deadLettered])
+      const { alerts } = deps
+      const evaluated = alerts === undefined ? undefined : after(alertsTail, () => writes.then(() => persist('postgres', signal, () => alerts.evaluate(valid))))
+      if (evaluated !== undefined) alertsTail = evaluated
+      const [results] = await Promise.all([writes, deps.cache.offer(valid, writes), deadLettered, evaluated])
       for (const result of results) {
         metrics.stored.inc(result.inserted)
         metrics.duplicates.inc(result.duplicates)

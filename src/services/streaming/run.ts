@@ -2,16 +2,20 @@
 // in-process cache), until `signal` aborts: then it stops pulling, finishes and acknowledges the
 // batches in hand, closes the consumer (which commits them) and returns.
 import type { Config } from '../../platform/config.ts'
+import type { AlertFeed, AlertStore, DeliveryOutbox, RuleStore } from '../../ports/alerts.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { BusAdmin, BusConsumer, BusPublisher } from '../../ports/bus.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
 import type { PipelineStatusBoard } from '../../ports/pipeline-status.ts'
 import type { ReadingStore } from '../../ports/store.ts'
+import { AlertEvaluator } from './alert-evaluator.ts'
+import { runNoDataChecks } from './alert-no-data.ts'
 import { createIngestHandler, type BatchHandler } from './ingest.ts'
 import { LatestCache } from './latest-cache.ts'
 import type { StreamingMetrics } from './metrics.ts'
 import { startStatusReports } from './status-report.ts'
+import { runWebhookSender } from './webhooks.ts'
 
 /**
  * Batches in hand at once: one being written while the next is fetched and decoded. The handler
@@ -30,6 +34,8 @@ export interface StreamingDeps {
   readonly metrics: StreamingMetrics
   /** where the figures for the API's GET /status go every second */
   readonly status?: PipelineStatusBoard
+  /** alert rules evaluated on each batch, the no-data check and webhook deliveries (absent: no alerts) */
+  readonly alerts?: { readonly rules: RuleStore; readonly store: AlertStore & DeliveryOutbox; readonly feed?: AlertFeed }
 }
 
 export async function runStreaming(deps: StreamingDeps, config: Config, logger: Logger, signal: AbortSignal): Promise<void> {
@@ -41,6 +47,8 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
   await deps.store.migrate()
   deps.metrics.lagProbe = () => deps.admin.consumerLag(kafka.groupId, kafka.topic)
   const cache = new LatestCache({ store: deps.store, latest: deps.latest, metrics: deps.metrics, logger })
+  const alerts = deps.alerts
+  const evaluator = alerts === undefined ? undefined : new AlertEvaluator({ ...alerts, logger: logger.child({ component: 'alerts' }) })
   const handler = createIngestHandler({
     store: deps.store,
     cache,
@@ -48,7 +56,8 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
     deadLetters: deps.deadLetters,
     dlqTopic: kafka.dlqTopic,
     metrics: deps.metrics,
-    logger
+    logger,
+    ...(evaluator === undefined ? {} : { alerts: evaluator })
   })
   if (signal.aborted) return
   const lag = deps.metrics.lagProbe
@@ -57,6 +66,16 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
   // The cache's repairer runs beside the consumer, and as long as it.
   const repairing = new AbortController()
   const repairer = cache.run(repairing.signal)
+  // So do the alerts' rule reloads, no-data checks and webhook deliveries.
+  const alerting = new AbortController()
+  const alertLoops =
+    alerts === undefined || evaluator === undefined
+      ? []
+      : [
+          evaluator.run(config.alerts.rulesReloadMs, alerting.signal),
+          runNoDataChecks(alerts.store, evaluator, config.alerts.noDataCheckMs, logger, alerting.signal),
+          runWebhookSender(alerts.store, { timeoutMs: config.alerts.webhookTimeoutMs, maxAttempts: config.alerts.webhookMaxAttempts, backoffMs: config.alerts.webhookBackoffMs }, logger, alerting.signal)
+        ]
   try {
     deps.consumer.subscribe({
       topics: [kafka.topic],
@@ -73,7 +92,8 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
   } finally {
     stopReports?.()
     repairing.abort()
-    await repairer
+    alerting.abort()
+    await Promise.all([repairer, ...alertLoops])
   }
 }
 

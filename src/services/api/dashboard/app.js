@@ -2,6 +2,7 @@
 // the selected one, and the pipeline's state (GET /status). Plain ES modules, no framework.
 import { SensorChart, formatValue } from './chart.js'
 import { SensorList } from './sensor-list.js'
+import { followAlerts, loadAlerts } from './alerts.js'
 
 const $ = (id) => document.getElementById(id)
 const ROW_HEIGHT = 36
@@ -139,6 +140,8 @@ function connect(again = false) {
     setTimeout(() => connect(true), 2000)
   })
   source.addEventListener('reading', (event) => take(JSON.parse(event.data)))
+  followAlerts(source)
+  loadAlerts()
 }
 
 function pill(name, health) {

@@ -19,6 +19,7 @@ const FILES: Record<string, string> = {
   '/dashboard/app.js': join(here, '../dashboard/app.js'),
   '/dashboard/sensor-list.js': join(here, '../dashboard/sensor-list.js'),
   '/dashboard/chart.js': join(here, '../dashboard/chart.js'),
+  '/dashboard/alerts.js': join(here, '../dashboard/alerts.js'),
   '/dashboard/series.js': join(here, '../dashboard/series.js'),
   '/dashboard/style.css': join(here, '../dashboard/style.css'),
   '/dashboard/icon.svg': join(here, '../dashboard/icon.svg'),

@@ -5,8 +5,9 @@
 // memory grow; it can reconnect and resume.
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
-import { SENSOR_PATTERN_PATTERN } from '../../../domain/sensor-pattern.ts'
+import { SENSOR_PATTERN_PATTERN, SensorFilter } from '../../../domain/sensor-pattern.ts'
 import type { RouteContext } from '../context.ts'
+import { followAlerts } from '../live/alerts.ts'
 import { drainedOrClosed } from '../live/drained.ts'
 import { readingJson } from '../live/position.ts'
 import { parsePatterns, resumePosition } from '../live/resume.ts'
@@ -38,7 +39,8 @@ export function streamRoutes(ctx: RouteContext) {
             'Each stored reading as an SSE event `reading` with an `id` and data `{sensor_id, value, timestamp}`; a `: ping` comment every ' +
             `${stream.heartbeatMs / 1000} s keeps proxies from closing an idle stream. \`sensor_id\` (a comma list of ids and globs: \`*\` any run of characters, \`?\` one) restricts it. ` +
             `Reconnecting with \`Last-Event-ID\` (or \`since\`) first replays from Postgres what was missed, up to ${stream.resumeSeconds} s back. ` +
-            `A client more than ${stream.clientBufferBytes} bytes behind is disconnected.`,
+            `A client more than ${stream.clientBufferBytes} bytes behind is disconnected. ` +
+            'Alert events of those sensors come as `event: alert` (no id: they are not replayed) with data `{id, rule_id, rule_name, sensor_id, episode, kind, value, at, created_at}`.',
           tags: ['readings'],
           querystring: {
             type: 'object',
@@ -83,6 +85,7 @@ export function streamRoutes(ctx: RouteContext) {
           if (!open) return
           open = false
           clearInterval(heartbeat)
+          unfollow()
           clients.delete(res)
           metrics.liveClients.dec()
           session.close()
@@ -92,6 +95,8 @@ export function streamRoutes(ctx: RouteContext) {
         res.write('retry: 2000\n: connected\n\n')
         clients.add(res)
         metrics.liveClients.inc()
+        const filter = new SensorFilter(patterns)
+        const unfollow = followAlerts(ctx, (id) => filter.matches(id), (event) => res.write(`event: alert\ndata: ${JSON.stringify(event)}\n\n`))
         res.on('close', stop)
         session.subscribe(patterns, resume).catch((err: unknown) => {
           // Postgres did not give the replay: end the stream; the client reconnects and resumes.

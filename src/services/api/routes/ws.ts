@@ -6,9 +6,10 @@
 import websocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
 import type { WebSocket } from 'ws'
-import { SENSOR_PATTERN_PATTERN } from '../../../domain/sensor-pattern.ts'
+import { SENSOR_PATTERN_PATTERN, SensorFilter } from '../../../domain/sensor-pattern.ts'
 import { AppError } from '../../../platform/errors.ts'
 import type { RouteContext } from '../context.ts'
+import { followAlerts } from '../live/alerts.ts'
 import { readingJson } from '../live/position.ts'
 import { parsePatterns, resumePosition } from '../live/resume.ts'
 import { liveSession } from '../live/for-route.ts'
@@ -52,6 +53,7 @@ export function wsRoutes(ctx: RouteContext) {
           `up to ${stream.resumeSeconds} s back) and \`{"type":"unsubscribe","sensor_id":[…]}\`. The server answers \`{"type":"subscribed","sensor_id":[…],"replayed":n}\` ` +
           'and sends `{"type":"readings","id":"<event id>","readings":[{sensor_id,value,timestamp}…]}`; `id` is the position to resume from. ' +
           '`sensor_id`, `since` and `last_event_id` in the URL make a first subscription. A bad message gets `{"type":"error",…}`. ' +
+          'Alert events of subscribed sensors come as `{"type":"alert","alert":{id, rule_id, rule_name, sensor_id, episode, kind, value, at, created_at}}`. ' +
           `A client more than ${stream.clientBufferBytes} bytes behind is closed with code ${CLOSE_TOO_SLOW}.`,
         tags: ['readings'],
         querystring: {
@@ -141,10 +143,12 @@ export function wsRoutes(ctx: RouteContext) {
           socket.ping()
         }, stream.heartbeatMs)
         heartbeat.unref()
+        const unfollow = followAlerts(ctx, (id) => new SensorFilter(session.patterns).matches(id), (alert) => send({ type: 'alert', alert }))
         let open = true
         socket.on('close', () => {
           open = false
           clearInterval(heartbeat)
+          unfollow()
           metrics.liveClients.dec()
           session.close()
         })
