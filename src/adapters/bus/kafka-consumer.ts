@@ -9,9 +9,10 @@ import { Checkpointer } from './checkpointer.ts'
 import { PullConsumer } from './consumer-base.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { sleep } from '../../platform/retry.ts'
-import { backoffMs, baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
+import { backoffMs } from '../../platform/retry.ts'
+import { baseClientOptions, type KafkaBusOptions } from './kafka-client.ts'
 import { StreamBatcher, type CommitPosition, type KafkaBatch } from './kafka-batcher.ts'
-import { errorText, isPermanentKafkaError, isRebalanceError, toAppError } from './kafka-errors.ts'
+import { isPermanentKafkaError, isRebalanceError, toAppError } from './kafka-errors.ts'
 
 export interface KafkaBusConsumerOptions extends KafkaBusOptions {
   /** a member silent this long is removed from the group [10 000] */
@@ -249,7 +250,7 @@ export class KafkaBusConsumer extends PullConsumer {
           throw toAppError(err, 'consume')
         }
         const delay = backoffMs(Math.max(attempt, 1), 500, 10_000)
-        this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka consumer lost the broker; rejoining')
+        this.#logger.warn({ err, retryInMs: delay }, 'kafka consumer lost the broker; rejoining')
         await this.#shutdown(client)
         await sleep(delay, signal)
         continue
@@ -301,18 +302,18 @@ export class KafkaBusConsumer extends PullConsumer {
         return []
       } catch (err) {
         if (err instanceof RejoinLeftToHeartbeat || isRebalanceError(err)) {
-          this.#logger.warn({ err: errorText(err) }, 'commit refused by a rebalance; made again once rejoined')
+          this.#logger.warn({ err }, 'commit refused by a rebalance; made again once rejoined')
           return offsets
         }
         if (isPermanentKafkaError(err)) throw err
         // Closing: keep trying a little (a restart redelivers what is not committed, harmlessly).
         if (signal.aborted && giveUpAt === Number.POSITIVE_INFINITY) giveUpAt = Date.now() + this.#closeTimeoutMs() / 2
         if (Date.now() > giveUpAt) {
-          this.#logger.warn({ err: errorText(err) }, 'commit failed while closing; records will be redelivered')
+          this.#logger.warn({ err }, 'commit failed while closing; records will be redelivered')
           return []
         }
         const delay = backoffMs(attempt, 200, 5_000)
-        this.#logger.warn({ err: errorText(err), retryInMs: delay }, 'kafka commit failed; retrying')
+        this.#logger.warn({ err, retryInMs: delay }, 'kafka commit failed; retrying')
         await sleep(signal.aborted ? Math.min(delay, 500) : delay)
       }
     }
@@ -333,7 +334,7 @@ export class KafkaBusConsumer extends PullConsumer {
       // several objects that live until its batch is stored. 1 MiB fetches cost the broker about
       // half the CPU of 256 KiB ones (1.1–1.6 against 1.8–3.0 CPU-s per million readings, same
       // batches, same run); with the streaming worker's old generation kept tight
-      // (streaming/main.ts) they fit in ~215 MB RSS (docs/performance.md).
+      // (streaming/main.ts) they fit the memory target (docs/performance.md).
       highWaterMark: Math.max(16, Math.min(options.maxBatchRecords, 1_000)),
       maxBytes: 1024 * 1024,
       maxBytesPerPartition: 256 * 1024,
@@ -346,9 +347,9 @@ export class KafkaBusConsumer extends PullConsumer {
     )
     // Without a listener an 'error' event (a failed rejoin) would crash the process; #keepMember also
     // listens, to drop this member and join again.
-    consumer.on('error', (err: unknown) => this.#logger.warn({ err: errorText(err) }, 'kafka consumer group error'))
+    consumer.on('error', (err: unknown) => this.#logger.warn({ err }, 'kafka consumer group error'))
     consumer.on('consumer:heartbeat:error', (event: { error: Error }) =>
-      this.#logger.debug({ err: errorText(event.error) }, 'kafka heartbeat failed')
+      this.#logger.debug({ err: event.error }, 'kafka heartbeat failed')
     )
     return consumer
   }
@@ -363,7 +364,7 @@ export class KafkaBusConsumer extends PullConsumer {
       const result = await Promise.race([consumer.close(true).then(() => 'closed' as const), timeout])
       if (result === 'timeout') this.#logger.warn('kafka consumer did not leave the group in time; the broker will expire it')
     } catch (err) {
-      this.#logger.warn({ err: errorText(err) }, 'kafka consumer did not close cleanly')
+      this.#logger.warn({ err }, 'kafka consumer did not close cleanly')
     } finally {
       clearTimeout(timer)
     }

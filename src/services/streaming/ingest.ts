@@ -66,7 +66,7 @@ export function createIngestHandler(deps: IngestDeps, lanes = WRITE_LANES): Batc
       isFatal: (err) => !isRetryable(err),
       onRetry: (err, attempt, delayMs) => {
         metrics.retries.inc({ dependency })
-        if (attempt === 1 || attempt % 20 === 0) logger.warn({ dependency, attempt, delayMs, err: (err as Error).message }, 'write failed; retrying')
+        if (attempt === 1 || attempt % 20 === 0) logger.warn({ dependency, attempt, delayMs, err }, 'write failed; retrying')
       }
     })
   }

@@ -88,7 +88,7 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
   } catch (err) {
     // Stopping while a dependency is down: the batch in hand stays uncommitted and is redelivered.
     if (!signal.aborted) throw err
-    logger.warn({ err: (err as Error).message }, 'stopped before the last batch was stored; it will be consumed again')
+    logger.warn({ err }, 'stopped before the last batch was stored; it will be consumed again')
   } finally {
     stopReports?.()
     repairing.abort()
