@@ -39,15 +39,19 @@ test('kafka cluster: three nodes form a quorum; a partition leader killed and th
     () => (runSettled = true),
     () => (runSettled = true)
   )
+  // A consumer that gives up fails the wait at once, with its reason, rather than by a timeout.
+  const gaveUp = run.then(() => new Promise<never>(() => {}))
+  gaveUp.catch(() => undefined)
+  const waitOrFail = (condition: () => boolean, what: string): Promise<void> => Promise.race([waitFor(condition, what, 60_000), gaveUp])
 
   // Batches over 30 keys (every partition) until stopped.
   const { published, stop } = publishUntilStopped(publisher, topic, 30)
   const progress = async (what: string): Promise<void> => {
     const target = published.length + 300
-    await waitFor(() => published.length >= target, `publishing ${what}`, 60_000)
+    await waitOrFail(() => published.length >= target, `publishing ${what}`)
   }
 
-  await waitFor(() => received.size >= 300, 'records before the first fault', 60_000)
+  await waitOrFail(() => received.size >= 300, 'records before the first fault')
   const leader = await kafka.partitionLeader(topic, 0)
   await kafka.node(leader).kill()
   assert.equal(kafka.node(leader).pid, undefined)
@@ -65,7 +69,7 @@ test('kafka cluster: three nodes form a quorum; a partition leader killed and th
   await progress('with every node back')
 
   await stop()
-  await waitFor(() => published.every((value) => received.has(value)), 'every published record', 60_000)
+  await waitOrFail(() => published.every((value) => received.has(value)), 'every published record')
   assert.equal(runSettled, false, 'run() is still going')
   await withTimeout(consumer.close(), 15_000, 'close()')
   await withTimeout(run, 1_000, 'run() to resolve')

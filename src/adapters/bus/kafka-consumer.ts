@@ -246,6 +246,7 @@ export class KafkaBusConsumer extends PullConsumer {
           break
         }
         if (isPermanentKafkaError(err)) {
+          this.#logger.error({ err }, 'kafka consumer failed for good; not rejoining')
           await this.#shutdown(client)
           throw toAppError(err, 'consume')
         }

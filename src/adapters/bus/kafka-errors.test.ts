@@ -26,9 +26,12 @@ test('plain errors and several distinct causes', () => {
   assert.equal(errorText(two), 'two failed: a; b')
 })
 
-test('a user error is permanent, except the client closed in the middle of a retry, at any depth', () => {
+test('a user error is permanent, except the client closed or a broker gone from the metadata in the middle of a retry, at any depth', () => {
   assert.equal(isPermanentKafkaError(new UserError('Invalid option.')), true)
   assert.equal(isPermanentKafkaError(new MultipleErrors('send failed 2 times.', [new UserError('Client is closed.')])), false)
+  // What a fetch whose leader was killed fails with (seen in kafka-cluster.test.ts).
+  const killedLeader = new MultipleErrors('fetch failed 7 times.', [new NetworkError('Connection closed'), new UserError('Cannot find broker with node id 3')])
+  assert.equal(isPermanentKafkaError(killedLeader), false)
   assert.equal(isPermanentKafkaError(unreachable(3)), false)
 })
 

@@ -50,9 +50,13 @@ function permanentOne(err: unknown): boolean {
   if (e.canRetry !== false || e.needsRejoin === true || e.hasStaleMetadata === true) return false
   if (RECOVERABLE_CLIENT_CODES.has(e.code)) return false
   if (e.apiId !== undefined && RECOVERS_BY_ITSELF.has(e.apiId)) return false
-  // A user error is an invalid call, except the one the client raises when it is closed mid-retry.
-  return !(e.code === UserError.code && /closed/i.test(e.message))
+  // A user error is an invalid call, except the ones the client raises mid-retry: closed, or a fetch
+  // planned on metadata that named a broker which has left it (a broker killed: the next metadata
+  // names the new leader).
+  return !(e.code === UserError.code && TRANSIENT_USER_ERRORS.test(e.message))
 }
+
+const TRANSIENT_USER_ERRORS = /closed|cannot find broker with node id/i
 
 /** True when retrying cannot help (configuration or programming error). */
 export function isPermanentKafkaError(err: unknown): boolean {
