@@ -1,27 +1,20 @@
 // In-process AlertFeed for `sensorstream all` without Redis: delivery is asynchronous, as with Redis.
 import type { AlertEvent, AlertFeed, AlertListener } from '../../ports/alerts.ts'
+import { MemoryChannel } from './memory-channel.ts'
 
 export class MemoryAlertFeed implements AlertFeed {
-  private readonly listeners = new Set<AlertListener>()
+  private readonly channel = new MemoryChannel<AlertEvent>()
 
   async connect(): Promise<void> {}
   async close(): Promise<void> {
-    this.listeners.clear()
+    this.channel.close()
   }
 
   async publishAlerts(events: readonly AlertEvent[]): Promise<void> {
-    if (events.length === 0) return
-    const copy = events.map((e) => ({ ...e }))
-    const listeners = [...this.listeners]
-    setImmediate(() => {
-      for (const l of listeners) if (this.listeners.has(l)) l(copy)
-    })
+    this.channel.publish(events)
   }
 
   async subscribeAlerts(listener: AlertListener): Promise<() => Promise<void>> {
-    this.listeners.add(listener)
-    return async () => {
-      this.listeners.delete(listener)
-    }
+    return this.channel.listen(listener)
   }
 }
