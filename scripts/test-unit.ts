@@ -38,6 +38,7 @@ export const UNIT_TESTS = [
   'src/services/mqtt/bridge.test.ts',
   'src/services/producer/simulator.test.ts',
   'src/services/replay/run.test.ts',
+  'src/services/streaming/alert-evaluator.test.ts',
   'src/services/streaming/ingest-alerts.test.ts',
   'src/services/streaming/ingest.test.ts',
   'src/services/streaming/latest-cache.test.ts',
