@@ -2,19 +2,12 @@
 import type { AlertEvent, AlertFeed, AlertListener } from '../../ports/alerts.ts'
 import { MemoryChannel } from './memory-channel.ts'
 
-export class MemoryAlertFeed implements AlertFeed {
-  private readonly channel = new MemoryChannel<AlertEvent>()
-
-  async connect(): Promise<void> {}
-  async close(): Promise<void> {
-    this.channel.close()
+export class MemoryAlertFeed extends MemoryChannel<AlertEvent> implements AlertFeed {
+  publishAlerts(events: readonly AlertEvent[]): Promise<void> {
+    return this.publish(events)
   }
 
-  async publishAlerts(events: readonly AlertEvent[]): Promise<void> {
-    this.channel.publish(events)
-  }
-
-  async subscribeAlerts(listener: AlertListener): Promise<() => Promise<void>> {
-    return this.channel.listen(listener)
+  subscribeAlerts(listener: AlertListener): Promise<() => Promise<void>> {
+    return this.listen(listener)
   }
 }

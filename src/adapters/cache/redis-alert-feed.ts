@@ -6,28 +6,18 @@ import { parseJsonArray, RedisChannel, type RedisChannelConnection } from './red
 
 export type RedisAlertFeedOptions = RedisChannelConnection
 
-export class RedisAlertFeed implements AlertFeed {
-  private readonly channel: RedisChannel<AlertEvent[]>
-
+export class RedisAlertFeed extends RedisChannel<AlertEvent[]> implements AlertFeed {
   constructor(options: RedisAlertFeedOptions) {
-    this.channel = new RedisChannel(options, { name: 'alerts', parse: (message) => parseJsonArray(message, eventOrUndefined), expected: 'an array of alert events' })
-  }
-
-  connect(): Promise<void> {
-    return this.channel.connect()
-  }
-
-  close(): Promise<void> {
-    return this.channel.close()
+    super(options, { name: 'alerts', parse: (message) => parseJsonArray(message, eventOrUndefined), expected: 'an array of alert events' })
   }
 
   async publishAlerts(events: readonly AlertEvent[]): Promise<void> {
     if (events.length === 0) return
-    await this.channel.publish(JSON.stringify(events))
+    await this.send(JSON.stringify(events))
   }
 
   subscribeAlerts(listener: AlertListener): Promise<() => Promise<void>> {
-    return this.channel.listen(listener)
+    return this.listen(listener)
   }
 }
 

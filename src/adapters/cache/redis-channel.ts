@@ -2,7 +2,8 @@
 // connection, and a subscriber connection made on first listen (a subscribed connection can do
 // nothing else) that joins the channel while anyone listens and leaves it when the last listener
 // goes. Anyone can publish on a channel: a message the feed's `parse` refuses is dropped with a
-// warning, never thrown. ioredis subscribes again by itself after a reconnect.
+// warning, never thrown. ioredis subscribes again by itself after a reconnect. The Redis feeds
+// extend it.
 import type { Redis } from 'ioredis'
 import type { Logger } from '../../platform/logger.ts'
 import { openRedis } from './redis-connection.ts'
@@ -24,8 +25,8 @@ export interface RedisChannelOptions<T> {
 }
 
 export class RedisChannel<T> {
-  readonly publisher: Redis
-  readonly channel: string
+  protected readonly publisher: Redis
+  protected readonly channel: string
   private subscriber: Redis | undefined
   private readonly listeners = new Set<(message: T) => void>()
   private readonly connection: RedisChannelConnection
@@ -54,7 +55,7 @@ export class RedisChannel<T> {
   }
 
   /** PUBLISH; resolves with how many subscribers got the message. */
-  async publish(message: string): Promise<number> {
+  protected async send(message: string): Promise<number> {
     try {
       return await this.publisher.publish(this.channel, message)
     } catch (err) {
@@ -63,7 +64,7 @@ export class RedisChannel<T> {
   }
 
   /** Delivers the channel's messages to `listener` until the returned function is called. */
-  async listen(listener: (message: T) => void): Promise<() => Promise<void>> {
+  protected async listen(listener: (message: T) => void): Promise<() => Promise<void>> {
     const first = this.listeners.size === 0
     this.listeners.add(listener)
     if (first) {

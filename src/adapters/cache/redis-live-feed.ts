@@ -14,38 +14,29 @@ export const LISTENERS_RECHECK_MS = 250
 
 export type RedisLiveFeedOptions = RedisChannelConnection
 
-export class RedisLiveFeed implements LiveFeed {
-  private readonly channel: RedisChannel<Reading[]>
+export class RedisLiveFeed extends RedisChannel<Reading[]> implements LiveFeed {
   /** subscribers of the channel as last seen (PUBLISH's answer or NUMSUB); -1 unknown */
   private receivers = -1
   private receiversCheckedAt = 0
   private receiversProbe: Promise<number> | undefined
 
   constructor(options: RedisLiveFeedOptions) {
-    this.channel = new RedisChannel(options, { name: 'live', parse: (message) => parseJsonArray(message, readingOrUndefined), expected: 'an array of readings' })
-  }
-
-  connect(): Promise<void> {
-    return this.channel.connect()
-  }
-
-  close(): Promise<void> {
-    return this.channel.close()
+    super(options, { name: 'live', parse: (message) => parseJsonArray(message, readingOrUndefined), expected: 'an array of readings' })
   }
 
   async publish(readings: readonly Reading[]): Promise<void> {
     if (readings.length === 0) return
     // Known listeners: publish without waiting, so that publishes leave in call order.
     if (this.receivers <= 0 && (await this.probeReceivers()) === 0) return
-    this.noteReceivers(await this.channel.publish(JSON.stringify(readings)))
+    this.noteReceivers(await this.send(JSON.stringify(readings)))
   }
 
   /** How many subscribers the channel has: 0 without asking while the last answer is recent. */
   private probeReceivers(): Promise<number> {
     if (this.receiversProbe !== undefined) return this.receiversProbe
     if (this.receivers === 0 && Date.now() - this.receiversCheckedAt < LISTENERS_RECHECK_MS) return Promise.resolve(0)
-    const publisher = this.channel.publisher
-    const probe = publisher.pubsub('NUMSUB', this.channel.channel)
+    const publisher = this.publisher
+    const probe = publisher.pubsub('NUMSUB', this.channel)
       .then(
         (answer) => {
           this.noteReceivers(Number((answer as [string, number | string])[1]))
@@ -68,7 +59,7 @@ export class RedisLiveFeed implements LiveFeed {
   }
 
   async subscribe(listener: LiveListener): Promise<() => Promise<void>> {
-    const stop = await this.channel.listen(listener)
+    const stop = await this.listen(listener)
     // Someone listens now: this feed's own publisher must not go on skipping on an old answer.
     this.receivers = -1
     return stop
