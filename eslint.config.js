@@ -44,7 +44,8 @@ export default tseslint.config(
     languageOptions: {
       globals: Object.fromEntries(
         ['window', 'document', 'location', 'history', 'localStorage', 'matchMedia', 'fetch', 'EventSource', 'URL', 'Element', 'HTMLElement',
-          'ResizeObserver', 'requestAnimationFrame', 'getComputedStyle', 'setInterval', 'setTimeout', 'console', 'performance', 'Intl'].map((g) => [g, 'readonly'])
+          'ResizeObserver', 'requestAnimationFrame', 'getComputedStyle', 'setInterval', 'setTimeout', 'console', 'performance', 'Intl',
+          'sessionStorage', 'Headers', 'EventTarget', 'Event', 'MessageEvent', 'AbortController', 'TextDecoderStream'].map((g) => [g, 'readonly'])
       )
     }
   }

@@ -6,7 +6,7 @@
 // (back to `inactive`). A firing alert resolves on a reading past the value by `hysteresis` the other
 // way (`above 80, hysteresis 5`: resolves at 75 or less), so a value hovering at the threshold does
 // not fire again and again. A `no_data` rule fires when a sensor has sent nothing for N seconds and
-// resolves on its next reading (services/streaming/no-data.ts). Each firing opens a new episode.
+// resolves on its next reading (services/streaming/alert-no-data.ts). Each firing opens a new episode.
 //
 // Readings are applied in time order; a reading not newer than the last one evaluated is ignored
 // for alerting (a late or redelivered reading changes nothing), which also makes applying the same
@@ -15,8 +15,8 @@ import { globToRegExp, isGlob } from './sensor-pattern.ts'
 
 export type RuleKind = 'above' | 'below' | 'no_data'
 
-export interface AlertRule {
-  readonly id: number
+/** A rule as written (over the API): what it watches and when it fires. */
+export interface RuleDefinition {
   readonly name: string
   /** a sensor id or a glob of one */
   readonly sensor: string
@@ -28,6 +28,11 @@ export interface AlertRule {
   /** no_data: seconds without a reading */
   readonly noDataSeconds?: number
   readonly webhookUrl?: string
+}
+
+/** A rule as stored, with its id. */
+export interface AlertRule extends RuleDefinition {
+  readonly id: number
 }
 
 export type AlertStateName = 'inactive' | 'pending' | 'firing' | 'resolved'

@@ -1,18 +1,11 @@
 // Alerts: the rules (managed over the API), the state of each alert (rule × sensor), its events and
 // their webhook deliveries. Postgres decides every transition (adapters/store/postgres-alerts.ts);
 // what a process remembers is only a hint of where to look.
-import type { AlertEventKind, AlertRule, AlertState, AlertStateName, AlertTransitionEvent, RuleKind } from '../domain/alert.ts'
+import type { AlertEventKind, AlertRule, AlertState, AlertStateName, AlertTransitionEvent, RuleDefinition } from '../domain/alert.ts'
 import type { Lifecycle } from './lifecycle.ts'
 
-export interface RuleInput {
-  readonly name: string
-  readonly sensor: string
-  readonly kind: RuleKind
-  readonly threshold?: number
-  readonly hysteresis: number
-  readonly forSeconds: number
-  readonly noDataSeconds?: number
-  readonly webhookUrl?: string
+/** A rule as the API writes it: its definition, and the webhook's secret if any. */
+export interface RuleInput extends RuleDefinition {
   readonly webhookSecret?: string
 }
 

@@ -1,17 +1,27 @@
 // Alert evaluation on a real Postgres: threshold, hysteresis and `for` through the stored path,
 // redelivery, two instances evaluating the same readings at once, and no_data.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { freshDatabase } from '../harness/index.ts'
 import { checkNoDataOnce } from '../../src/services/streaming/alert-no-data.ts'
-import { eventsOf, openInstance } from './support.ts'
+import { eventsOf, openInstance, type Instance } from './support.ts'
 
 const T0 = Math.floor(Date.now() / 1000) - 600
 const reading = (sensor_id: string, value: number, dt: number) => ({ sensor_id, value, timestamp: T0 + dt })
 
+/** `count` instances (evaluators as the streaming service makes them) on one fresh database, closed after the test. */
+async function instances(t: TestContext, count: number): Promise<Instance[]> {
+  const url = await freshDatabase('alerts')
+  const opened: Instance[] = []
+  t.after(async () => {
+    for (const instance of opened) await instance.close()
+  })
+  for (let i = 0; i < count; i++) opened.push(await openInstance(url))
+  return opened
+}
+
 test('a threshold crossed and recovered gives exactly one firing and one resolved event; redelivery changes nothing', async (t) => {
-  const a = await openInstance(await freshDatabase('alerts'))
-  t.after(() => a.close())
+  const [a] = (await instances(t, 1)) as [Instance]
   const rule = await a.rules.createRule({ name: 'hot', sensor: 'line-4.*', kind: 'above', threshold: 80, hysteresis: 5, forSeconds: 0 })
   const batches = [
     [reading('line-4.a', 70, 1), reading('line-40', 99, 1)],
@@ -34,8 +44,7 @@ test('a threshold crossed and recovered gives exactly one firing and one resolve
 })
 
 test('`for`: fires only once the breach has lasted; a dip cancels the pending alert', async (t) => {
-  const a = await openInstance(await freshDatabase('alerts'))
-  t.after(() => a.close())
+  const [a] = (await instances(t, 1)) as [Instance]
   const rule = await a.rules.createRule({ name: 'slow', sensor: 'p', kind: 'below', threshold: 10, hysteresis: 0, forSeconds: 5 })
   await a.evaluator.evaluate([reading('p', 9, 0), reading('p', 8, 3)])
   assert.equal((await a.alerts.listAlerts({ limit: 10 })).alerts[0]?.state, 'pending')
@@ -48,13 +57,7 @@ test('`for`: fires only once the breach has lasted; a dip cancels the pending al
 })
 
 test('two instances evaluating the same batches at once record exactly one event per episode and kind', async (t) => {
-  const url = await freshDatabase('alerts')
-  const a = await openInstance(url)
-  const b = await openInstance(url)
-  t.after(async () => {
-    await a.close()
-    await b.close()
-  })
+  const [a, b] = (await instances(t, 2)) as [Instance, Instance]
   const rule = await a.rules.createRule({ name: 'hot', sensor: 's-*', kind: 'above', threshold: 50, hysteresis: 0, forSeconds: 0 })
   const sensors = Array.from({ length: 40 }, (_, i) => `s-${i}`)
   // every sensor: fires at dt 1, resolves at dt 2, fires again at dt 3
@@ -69,13 +72,7 @@ test('two instances evaluating the same batches at once record exactly one event
 })
 
 test('no_data: a sensor that stops reporting fires after N s and resolves on its next reading; one checker at a time', async (t) => {
-  const url = await freshDatabase('alerts')
-  const a = await openInstance(url)
-  const b = await openInstance(url)
-  t.after(async () => {
-    await a.close()
-    await b.close()
-  })
+  const [a, b] = (await instances(t, 2)) as [Instance, Instance]
   const rule = await a.rules.createRule({ name: 'quiet', sensor: 'pump-1', kind: 'no_data', noDataSeconds: 1, hysteresis: 0, forSeconds: 0 })
   const now = Date.now() / 1000
   const first = { sensor_id: 'pump-1', value: 1, timestamp: Math.round(now * 1000) / 1000 }
@@ -95,13 +92,7 @@ test('no_data: a sensor that stops reporting fires after N s and resolves on its
 })
 
 test('a hint made stale by another instance delays a transition until the next reload, never duplicates it', async (t) => {
-  const url = await freshDatabase('alerts')
-  const a = await openInstance(url)
-  const b = await openInstance(url)
-  t.after(async () => {
-    await a.close()
-    await b.close()
-  })
+  const [a, b] = (await instances(t, 2)) as [Instance, Instance]
   const rule = await a.rules.createRule({ name: 'hot', sensor: 'm', kind: 'above', threshold: 50, hysteresis: 0, forSeconds: 0 })
   await b.evaluator.evaluate([reading('m', 10, 0)]) // B has loaded its rules and hints
   // A owns the partition and fires; then the partition moves to B, whose hint still says inactive

@@ -375,6 +375,12 @@ describe('API keys', () => {
     assert.equal((await reads.app.inject('/healthz')).statusCode, 200)
     assert.equal((await reads.app.inject('/readyz')).statusCode, 200)
   })
+
+  test('API_READ_AUTH=true: the dashboard page and its assets stay open (it asks for the key), what it reads does not', async () => {
+    for (const url of ['/', '/dashboard/app.js', '/dashboard/style.css', '/dashboard/vendor/uPlot.esm.js']) assert.equal((await reads.app.inject(url)).statusCode, 200, url)
+    for (const url of ['/sensors', '/status', '/stream', '/sensors/a/series?from=0&to=1&points=1']) assert.equal((await reads.app.inject(url)).statusCode, 401, url)
+    assert.equal((await reads.app.inject({ method: 'POST', url: '/', payload: {} })).statusCode, 401, 'only reads of the page are open')
+  })
 })
 
 describe('CORS', () => {

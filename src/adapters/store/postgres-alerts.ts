@@ -16,6 +16,7 @@ import type {
   WebhookDelivery
 } from '../../ports/alerts.ts'
 import { translatePgError } from './postgres-errors.ts'
+import { queryPage, where } from './postgres-page.ts'
 
 /** arbitrary constant, apart from migrate.ts's, partitions.ts's and retention.ts's */
 const NO_DATA_LOCK_KEY = 0x5e_25_0a_57_e4_a1
@@ -231,50 +232,33 @@ export class PostgresAlertStore implements AlertStore, DeliveryOutbox {
   }
 
   async listAlerts(options: AlertFilter & { readonly state?: AlertStateName; readonly after?: AlertKey }): Promise<{ alerts: StoredAlert[]; next?: AlertKey }> {
-    const where: string[] = []
-    const values: unknown[] = []
-    const bind = (value: unknown): string => {
-      values.push(value)
-      return `$${values.length}`
-    }
-    if (options.state !== undefined) where.push(`s.state = ${bind(options.state)}`)
-    if (options.ruleId !== undefined) where.push(`s.rule_id = ${bind(options.ruleId)}`)
-    if (options.sensorId !== undefined) where.push(`s.sensor_id = ${bind(options.sensorId)}`)
-    if (options.after !== undefined) where.push(`(s.rule_id, s.sensor_id COLLATE "C") > (${bind(options.after.ruleId)}::int8, ${bind(options.after.sensorId)}::text COLLATE "C")`)
-    const sql = `SELECT ${STATE_COLUMNS}, r.name AS rule_name FROM alert_states s JOIN alert_rules r ON r.id = s.rule_id ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
-      ORDER BY s.rule_id, s.sensor_id COLLATE "C" LIMIT ${bind(options.limit + 1)}`
-    try {
-      const { rows } = await this.pool.query<StateRow>(sql, values)
-      const alerts = rows.slice(0, options.limit).map(stateFromRow)
-      const last = alerts[alerts.length - 1]
-      return rows.length > options.limit && last !== undefined ? { alerts, next: { ruleId: last.ruleId, sensorId: last.sensorId } } : { alerts }
-    } catch (err) {
-      throw translatePgError(err, 'list alerts')
-    }
+    const page = await queryPage(this.pool, 'list alerts', {
+      limit: options.limit,
+      sql: (bind) => {
+        const after = options.after === undefined ? undefined : `(s.rule_id, s.sensor_id COLLATE "C") > (${bind(options.after.ruleId)}::int8, ${bind(options.after.sensorId)}::text COLLATE "C")`
+        const filter = where(bind, [['s.state', options.state], ['s.rule_id', options.ruleId], ['s.sensor_id', options.sensorId]], after)
+        return `SELECT ${STATE_COLUMNS}, r.name AS rule_name FROM alert_states s JOIN alert_rules r ON r.id = s.rule_id ${filter}
+          ORDER BY s.rule_id, s.sensor_id COLLATE "C"`
+      },
+      fromRow: stateFromRow,
+      keyOf: (a): AlertKey => ({ ruleId: a.ruleId, sensorId: a.sensorId })
+    })
+    return { alerts: page.items, next: page.next }
   }
 
   async listEvents(options: AlertFilter & { readonly kind?: AlertEventKind; readonly before?: number }): Promise<{ events: AlertEvent[]; next?: number }> {
-    const where: string[] = []
-    const values: unknown[] = []
-    const bind = (value: unknown): string => {
-      values.push(value)
-      return `$${values.length}`
-    }
-    if (options.kind !== undefined) where.push(`e.kind = ${bind(options.kind)}`)
-    if (options.ruleId !== undefined) where.push(`e.rule_id = ${bind(options.ruleId)}`)
-    if (options.sensorId !== undefined) where.push(`e.sensor_id = ${bind(options.sensorId)}`)
-    if (options.before !== undefined) where.push(`e.id < ${bind(options.before)}`)
-    const sql = `SELECT e.id, e.rule_id, r.name AS rule_name, e.sensor_id, e.episode, e.kind, e.value, ${epoch('e.at')} AS at, ${epoch('e.created_at')} AS created_at
-      FROM alert_events e JOIN alert_rules r ON r.id = e.rule_id ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
-      ORDER BY e.id DESC LIMIT ${bind(options.limit + 1)}`
-    try {
-      const { rows } = await this.pool.query<EventRow>(sql, values)
-      const events = rows.slice(0, options.limit).map(eventFromRow)
-      const last = events[events.length - 1]
-      return rows.length > options.limit && last !== undefined ? { events, next: last.id } : { events }
-    } catch (err) {
-      throw translatePgError(err, 'list alert events')
-    }
+    const page = await queryPage(this.pool, 'list alert events', {
+      limit: options.limit,
+      sql: (bind) => {
+        const before = options.before === undefined ? undefined : `e.id < ${bind(options.before)}`
+        const filter = where(bind, [['e.kind', options.kind], ['e.rule_id', options.ruleId], ['e.sensor_id', options.sensorId]], before)
+        return `SELECT e.id, e.rule_id, r.name AS rule_name, e.sensor_id, e.episode, e.kind, e.value, ${epoch('e.at')} AS at, ${epoch('e.created_at')} AS created_at
+          FROM alert_events e JOIN alert_rules r ON r.id = e.rule_id ${filter} ORDER BY e.id DESC`
+      },
+      fromRow: eventFromRow,
+      keyOf: (e) => e.id
+    })
+    return { events: page.items, next: page.next }
   }
 
   async claimDeliveries(limit: number, leaseMs: number): Promise<WebhookDelivery[]> {

@@ -2,6 +2,7 @@
 import type pg from 'pg'
 import type { RuleInput, RulePage, RuleStore, StoredRule } from '../../ports/alerts.ts'
 import { translatePgError } from './postgres-errors.ts'
+import { queryPage } from './postgres-page.ts'
 
 interface RuleRow {
   id: string
@@ -79,9 +80,13 @@ export class PostgresRuleStore implements RuleStore {
   }
 
   async listRules(options: { limit: number; after?: number }): Promise<RulePage> {
-    const rows = await this.query('list rules', `SELECT ${COLUMNS} FROM alert_rules WHERE id > $1 ORDER BY id LIMIT $2`, [options.after ?? 0, options.limit + 1])
-    const rules = rows.slice(0, options.limit).map(fromRow)
-    return rows.length > options.limit ? { rules, next: (rules[rules.length - 1] as StoredRule).id } : { rules }
+    const page = await queryPage(this.pool, 'list rules', {
+      limit: options.limit,
+      sql: (bind) => `SELECT ${COLUMNS} FROM alert_rules WHERE id > ${bind(options.after ?? 0)} ORDER BY id`,
+      fromRow,
+      keyOf: (r) => r.id
+    })
+    return { rules: page.items, next: page.next }
   }
 
   async getRule(id: number): Promise<StoredRule | undefined> {

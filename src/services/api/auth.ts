@@ -1,5 +1,7 @@
 // Bearer keys: when API_KEYS is set, writes need `Authorization: Bearer <key>` (401 without a key,
-// 403 for a wrong one); reads too when API_READ_AUTH=true. Probes and the API description stay open.
+// 403 for a wrong one); reads too when API_READ_AUTH=true. Probes, the API description and the
+// dashboard's static files (GET /, /dashboard/*: the page that asks for a key must load without one)
+// stay open; everything the dashboard reads needs the key.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Config } from '../../platform/config.ts'
@@ -20,6 +22,7 @@ export function installAuth(app: FastifyInstance, config: Config['api']): void {
     if (READ_METHODS.has(request.method) && !config.readAuth) return
     const path = request.url.split('?')[0] ?? '/'
     if (OPEN_PATHS.has(path) || path === '/docs' || path.startsWith('/docs/')) return
+    if (READ_METHODS.has(request.method) && (path === '/' || path.startsWith('/dashboard/'))) return
     const header = request.headers.authorization
     const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header)
     if (match === null) throw new AppError('UNAUTHORIZED', 'this request needs an API key: Authorization: Bearer <key>')

@@ -1,5 +1,7 @@
 // The firing-alerts panel: what GET /alerts?state=firing says at start (and after a reconnect), then
 // kept live by the stream's `alert` events. Hidden when the API has no alert routes.
+import { apiFetch } from './api.js'
+
 const MAX_LISTED = 1000
 const firing = new Map()
 const panel = document.getElementById('alerts-panel')
@@ -10,7 +12,7 @@ const keyOf = (a) => `${a.rule_id}\u0000${a.sensor_id}`
 
 export async function loadAlerts() {
   try {
-    const res = await fetch(`/alerts?state=firing&limit=${MAX_LISTED}`)
+    const res = await apiFetch(`/alerts?state=firing&limit=${MAX_LISTED}`)
     if (res.status === 404) {
       panel.hidden = true
       return
@@ -24,7 +26,7 @@ export async function loadAlerts() {
   }
 }
 
-/** Follows the `alert` events of an EventSource. */
+/** Follows the `alert` events of the live stream (stream.js). */
 export function followAlerts(source) {
   source.addEventListener('alert', (event) => {
     const e = JSON.parse(event.data)

@@ -3,6 +3,8 @@
 import { SensorChart, formatValue } from './chart.js'
 import { SensorList } from './sensor-list.js'
 import { followAlerts, loadAlerts } from './alerts.js'
+import { apiFetch } from './api.js'
+import { LiveStream } from './stream.js'
 
 const $ = (id) => document.getElementById(id)
 const ROW_HEIGHT = 36
@@ -106,7 +108,7 @@ function activeRange() {
 }
 
 async function loadSensors() {
-  const res = await fetch('/sensors')
+  const res = await apiFetch('/sensors')
   if (!res.ok) throw new Error(`GET /sensors: ${res.status}`)
   const latest = await res.json()
   // In bulk: one sort rather than ten thousand inserts.
@@ -119,29 +121,30 @@ async function loadSensors() {
   filterDirty = true
 }
 
-// The page wants latest values, not every reading it missed: after a drop it opens a fresh stream
-// (no Last-Event-ID, so no replay of everything) and reloads the latest values and the chart.
-let source
-function connect(again = false) {
+// The stream reconnects by itself after a drop, resuming with Last-Event-ID (the server first replays
+// what was missed, up to STREAM_RESUME_SECONDS back); the page reloads the latest values, the chart
+// and the firing alerts too, for a drop longer than that.
+function connect() {
   const pill = $('connection')
-  source = new EventSource('/stream')
+  let again = false
+  const source = new LiveStream('/stream')
   source.addEventListener('open', () => {
     pill.textContent = 'live'
     pill.className = 'pill pill-ok'
-    if (again) {
-      loadSensors().then(refreshList, (err) => console.warn(err.message))
-      if (selected) chart.show(selected, activeRange(), chart.zoom)
-    }
+    if (!again) return
+    loadSensors().then(refreshList, (err) => console.warn(err.message))
+    if (selected) chart.show(selected, activeRange(), chart.zoom)
+    loadAlerts()
   })
   source.addEventListener('error', () => {
     pill.textContent = 'reconnecting…'
     pill.className = 'pill pill-wait'
-    source.close()
-    setTimeout(() => connect(true), 2000)
+    again = true
   })
   source.addEventListener('reading', (event) => take(JSON.parse(event.data)))
   followAlerts(source)
   loadAlerts()
+  return source
 }
 
 function pill(name, health) {
@@ -152,9 +155,13 @@ function pill(name, health) {
   return el
 }
 
+let polling = false
 async function pollStatus() {
+  // One at a time: a poll may wait for the key prompt.
+  if (polling) return
+  polling = true
   try {
-    const res = await fetch('/status')
+    const res = await apiFetch('/status')
     if (!res.ok) throw new Error(`GET /status: ${res.status}`)
     const s = await res.json()
     $('rate').textContent = s.readings_per_second.toLocaleString(undefined, { maximumFractionDigits: 1 })
@@ -163,6 +170,8 @@ async function pollStatus() {
     $('deps').replaceChildren(...Object.entries(s.dependencies).map(([name, h]) => pill(name, h)))
   } catch {
     $('deps').replaceChildren(pill('api', { status: 'down', message: 'GET /status did not answer' }))
+  } finally {
+    polling = false
   }
 }
 
@@ -193,7 +202,7 @@ setInterval(() => {
 setInterval(() => chart.flush(), 250)
 setInterval(pollStatus, STATUS_EVERY_MS)
 pollStatus()
-connect()
+const stream = connect()
 loadSensors()
   .then(() => {
     refreshList()
@@ -205,4 +214,4 @@ loadSensors()
   .catch((err) => console.warn(err.message))
 
 // For people poking at the page from the console, and for the browser tests.
-window.sensorstream = { sensors, chart }
+window.sensorstream = { sensors, chart, stream }

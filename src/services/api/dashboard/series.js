@@ -1,5 +1,6 @@
 // The chart's data source, in one place: GET /sensors/:id/series, which returns at most `points`
 // buckets with min/max/mean/count each and chooses the bucket width and the rollup tier itself.
+import { apiFetch } from './api.js'
 
 /**
  * @param {string} sensorId
@@ -10,7 +11,7 @@
  */
 export async function fetchSeries(sensorId, from, to, points) {
   const url = `/sensors/${encodeURIComponent(sensorId)}/series?from=${Math.floor(from)}&to=${Math.ceil(to)}&points=${Math.max(1, Math.min(5000, Math.floor(points)))}`
-  const res = await fetch(url)
+  const res = await apiFetch(url)
   if (res.status === 404) return { bucketSeconds: Math.max(1, Math.ceil((to - from) / points)), tier: 'raw', buckets: [] }
   if (!res.ok) throw new Error(`${url}: ${res.status}`)
   const body = await res.json()

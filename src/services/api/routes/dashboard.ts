@@ -1,6 +1,7 @@
 // The dashboard: GET / is the page, /dashboard/* its assets (plain ES modules, no build step, so
 // `npm start` from the sources serves it as the built API does), /dashboard/vendor/* uPlot from
-// node_modules. Same origin only, nothing from a CDN. Assets are read once and kept in memory.
+// node_modules. Same origin only, nothing from a CDN. Assets are read once and kept in memory. They
+// need no key even with API_READ_AUTH=true (auth.ts), so that the page can load and ask for one.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -20,6 +21,8 @@ const FILES: Record<string, string> = {
   '/dashboard/sensor-list.js': join(here, '../dashboard/sensor-list.js'),
   '/dashboard/chart.js': join(here, '../dashboard/chart.js'),
   '/dashboard/alerts.js': join(here, '../dashboard/alerts.js'),
+  '/dashboard/api.js': join(here, '../dashboard/api.js'),
+  '/dashboard/stream.js': join(here, '../dashboard/stream.js'),
   '/dashboard/series.js': join(here, '../dashboard/series.js'),
   '/dashboard/style.css': join(here, '../dashboard/style.css'),
   '/dashboard/icon.svg': join(here, '../dashboard/icon.svg'),
