@@ -25,18 +25,19 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { paths: DRIVERS }] }
   },
   {
+    // Adapters are built in one place, src/wiring.ts, which hands out ports: nothing else in src/
+    // imports an adapter (tests do, to test them).
+    files: ['src/**/*.ts'],
+    ignores: ['src/adapters/**', 'src/wiring.ts', 'src/local/**', '**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: [{ group: ['**/adapters/**'], message: 'Adapters are built in src/wiring.ts only: ask it for the port.' }] }] }
+  },
+  {
     files: ['src/platform/config.ts', 'test/**', 'scripts/**', 'bench/**', '**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' }
   },
   {
     files: ['src/domain/**'],
     rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: ['../ports/*', '../adapters/*', '../services/*', '../platform/*'] }] }
-  },
-  {
-    files: ['src/services/**'],
-    // Composition roots may wire adapters: each main.ts, and the streaming data path that its main.ts runs in a worker.
-    ignores: ['src/services/**/main.ts', 'src/services/streaming/data-path.ts', 'src/services/**/*.test.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: ['**/adapters/**'] }] }
   },
   {
     // The dashboard's plain browser modules (served as they are, no build step).

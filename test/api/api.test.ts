@@ -228,7 +228,7 @@ describe('POST /data', () => {
       assert.equal(again.json().duplicates, 2)
       assert.deepEqual(again.json().readings.map((r: { duplicate: boolean }) => r.duplicate), [true, true])
     }
-    const { rows } = await f.store.pool.query('SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id IN ($1, $2)', ['p1', 'p2'])
+    const { rows } = await f.db.pool.query('SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id IN ($1, $2)', ['p1', 'p2'])
     assert.equal(rows[0].n, 2)
     assert.deepEqual((await f.app.inject('/recent/p2')).json(), { sensor_id: 'p2', value: 2, timestamp: t + 0.5 })
   })
@@ -262,7 +262,7 @@ describe('POST /data', () => {
       body.details.map((d: { path: string }) => d.path),
       ['/1/sensor_id', '/1/value', '/2/timestamp', '/3/sensor_id', '/4']
     )
-    const { rows } = await f.store.pool.query("SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id = 'ok'")
+    const { rows } = await f.db.pool.query("SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id = 'ok'")
     assert.equal(rows[0].n, 0)
   })
 

@@ -1,27 +1,15 @@
 // ReadingStore on PostgreSQL. A batch is one statement (writeSql): INSERT … SELECT FROM unnest(…)
 // ON CONFLICT DO NOTHING feeding the rollup upserts: one round trip however many rows, idempotent
 // on (sensor_id, ts). Partitions are made before the batch needs them (partitions.ts).
-import { setTimeout as delay } from 'node:timers/promises'
 import pg from 'pg'
 import type { Reading } from '../../domain/reading.ts'
 import { normalizeTimestamp } from '../../domain/reading.ts'
-import type { Config } from '../../platform/config.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { ReadingStore, WriteResult } from '../../ports/store.ts'
 import { binaryColumns } from './binary-arrays.ts'
 import { migrate } from './migrate.ts'
-import { isMissingPartition, Partitions, type PartitionOptions } from './partitions.ts'
+import { isMissingPartition, type Partitions } from './partitions.ts'
 import { translatePgError } from './postgres-errors.ts'
-
-export interface PostgresStoreOptions {
-  readonly url: string
-  readonly poolMax: number
-  readonly statementTimeoutMs: number
-  readonly connectTimeoutMs?: number
-  readonly logger: Logger
-  /** sensor_data's partition width and how many are made ahead [one day, 3] */
-  readonly partitions?: PartitionOptions
-}
 
 // The three columns travel as binary arrays (binary-arrays.ts): timestamps as exact microseconds.
 // Rows go in a fixed key order (sensor_id in byte order, then time), and so do the rollup rows
@@ -73,53 +61,30 @@ export const RAW_INSERT_SQL = INSERT_RAW
 export const INSERT_SQL = writeSql('SELECT count(*)::int8 AS inserted FROM ins')
 const INSERT_RETURNING_SQL = writeSql('SELECT sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms FROM ins')
 
-/** The partition settings of the configuration (PARTITION_INTERVAL, PARTITION_PREMAKE). */
-export function partitionOptions(storage: Config['storage']): PartitionOptions {
-  return { intervalSeconds: storage.partitionIntervalSeconds, premake: storage.partitionPremake }
-}
-
-/** How long close() waits for the connections to end. */
-const CLOSE_WAIT_MS = 5_000
-
-export class PostgresReadingStore implements ReadingStore {
+/** What a PostgresReadingStore writes with: the pool and partitions of its PostgresDatabase (postgres-database.ts), which owns and closes them. */
+export interface PostgresStoreParts {
   readonly pool: pg.Pool
   readonly partitions: Partitions
+  readonly logger: Logger
+}
+
+export class PostgresReadingStore implements ReadingStore {
+  private readonly pool: pg.Pool
+  private readonly partitions: Partitions
   private readonly logger: Logger
 
-  constructor(options: PostgresStoreOptions) {
-    this.logger = options.logger
-    this.pool = new pg.Pool({
-      connectionString: options.url,
-      max: options.poolMax,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-      statement_timeout: options.statementTimeoutMs,
-      application_name: 'sensorstream'
-    })
-    // An idle connection that dies (Postgres restarted) must not crash the process: the pool
-    // drops it and the next query opens a new one.
-    this.pool.on('error', (err) => this.logger.warn({ err }, 'idle postgres connection lost'))
-    this.partitions = new Partitions(this.pool, this.logger, options.partitions)
+  constructor(parts: PostgresStoreParts) {
+    this.pool = parts.pool
+    this.partitions = parts.partitions
+    this.logger = parts.logger
   }
 
   async connect(): Promise<void> {
     await this.ping()
   }
 
-  /**
-   * Resolves once every connection has closed. pg's pool.end() resolves as soon as it has asked them
-   * to: a server stopped right after would still cut them (and each would log a warning).
-   */
-  async close(): Promise<void> {
-    let open = this.pool.totalCount
-    const closed = new Promise<void>((resolve) => {
-      if (open === 0) resolve()
-      this.pool.on('remove', () => {
-        if (--open === 0) resolve()
-      })
-    })
-    await this.pool.end()
-    await Promise.race([closed, delay(CLOSE_WAIT_MS, undefined, { ref: false })])
-  }
+  /** The pool belongs to the database, which closes it. */
+  async close(): Promise<void> {}
 
   async migrate(): Promise<void> {
     try {
@@ -181,7 +146,7 @@ export class PostgresReadingStore implements ReadingStore {
   }
 
   /** Runs one query, translating driver errors into port errors. */
-  async query<R extends pg.QueryResultRow>(operation: string, sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+  private async query<R extends pg.QueryResultRow>(operation: string, sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
     try {
       return await this.pool.query<R>(sql, params)
     } catch (err) {
