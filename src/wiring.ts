@@ -29,6 +29,7 @@ import type { DeadLetterLedger } from './ports/dlq-ledger.ts'
 import type { LatestValues } from './ports/latest.ts'
 import type { Lifecycle } from './ports/lifecycle.ts'
 import type { LiveFeed } from './ports/live-feed.ts'
+import type { Migrations } from './ports/migrations.ts'
 import type { MessageSource } from './ports/message-source.ts'
 import type { PipelineStatusBoard } from './ports/pipeline-status.ts'
 import type { ReadingQueries } from './ports/queries.ts'
@@ -48,7 +49,11 @@ export function retentionPolicy(storage: Config['storage']): RetentionPolicy {
 
 /** One database's ports, on one pool of connections: connect() waits for it, close() ends the pool. */
 export interface PostgresPorts extends Lifecycle {
+  /** the schema, brought up to date before the others are used */
+  readonly migrations: Migrations
+  /** writes (streaming, replay, POST /data) */
   readonly store: ReadingStore
+  /** the API's reads */
   readonly queries: ReadingQueries
   readonly rules: RuleStore
   readonly alerts: AlertStore & DeliveryOutbox
@@ -84,6 +89,7 @@ export function openPostgres(config: Config, options: OpenPostgresOptions): Post
         : { poolMax, statementTimeoutMs }
   const db = new PostgresDatabase({ url, ...pool, logger: options.logger, partitions: partitionOptions(config.storage) })
   return {
+    migrations: { migrate: () => db.migrate() },
     store: db.store,
     queries: db.queries,
     rules: db.rules,

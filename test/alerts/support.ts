@@ -27,7 +27,7 @@ export async function openInstance(url: string, live?: AlertFeed): Promise<Insta
   const db = new PostgresDatabase({ url, poolMax: 4, statementTimeoutMs: 10_000, logger })
   await db.connect()
   const { store, rules, alerts } = db
-  await store.migrate()
+  await db.migrate()
   const published: AlertEvent[] = []
   const feed = {
     connect: async () => undefined,

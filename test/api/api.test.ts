@@ -60,7 +60,7 @@ describe('the seed README curl examples, exactly as written', () => {
     assert.equal(status, '201')
     const body = JSON.parse(json)
     assert.deepEqual(body, { inserted: 1, duplicates: 0, readings: [{ sensor_id: 'sensor-456', value: 42.5, timestamp: 1689260000, duplicate: false }] })
-    const stored = await f.store.latest('sensor-456')
+    const stored = await f.queries.latest('sensor-456')
     assert.deepEqual(stored, { sensor_id: 'sensor-456', value: 42.5, timestamp: 1689260000 })
   })
 })

@@ -57,7 +57,7 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
   })
   await db.connect()
   const { store, queries } = db
-  await store.migrate()
+  await db.migrate()
   const latest = new RedisLatestValues({ url: redisUrl, keyPrefix, logger })
   const live = new RedisLiveFeed({ url: redisUrl, keyPrefix, logger })
   const status = new RedisStatusBoard({ url: redisUrl, keyPrefix, logger })

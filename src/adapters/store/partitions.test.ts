@@ -22,7 +22,7 @@ async function open(url: string, intervalSeconds = DAY): Promise<PostgresDatabas
 test('premade partitions: now and 3 intervals ahead, in every table; no default partition', async (t) => {
   const s = await open(await freshDatabase('part'))
   t.after(() => s.close())
-  await s.store.migrate()
+  await s.migrate()
   const now = Date.UTC(2026, 11, 30, 12)
   await s.partitions.premake(now)
   // migrate premade from the real now, which the test cannot choose: only what follows `now` is checked
@@ -43,7 +43,7 @@ test('premade partitions: now and 3 intervals ahead, in every table; no default 
 test('a reading from 2003 and one from tomorrow are stored, in partitions made for them', async (t) => {
   const s = await open(await freshDatabase('part'), 6 * 3600)
   t.after(() => s.close())
-  await s.store.migrate()
+  await s.migrate()
   const tomorrow = Math.floor(Date.now() / 1000) + DAY - 60
   const old = Date.UTC(2003, 4, 17, 13, 30) / 1000
   assert.deepEqual(await s.store.write([{ sensor_id: 'a', value: 1, timestamp: old }, { sensor_id: 'a', value: 2, timestamp: tomorrow }]), { inserted: 2, duplicates: 0 })
@@ -51,7 +51,7 @@ test('a reading from 2003 and one from tomorrow are stored, in partitions made f
   const names = (await s.partitions.list()).map((p) => p.name)
   assert.ok(names.includes('sensor_data_p20030517_120000'), names.join(' '))
   assert.ok(names.includes('rollup_1m_p20030501') && names.includes('rollup_1h_p20030101'), names.join(' '))
-  assert.deepEqual(await s.store.latest('a'), { sensor_id: 'a', value: 2, timestamp: tomorrow })
+  assert.deepEqual(await s.queries.latest('a'), { sensor_id: 'a', value: 2, timestamp: tomorrow })
   assert.deepEqual(await rollupMismatches(s.pool, 'rollup_1m'), [])
 })
 
@@ -62,7 +62,7 @@ test('a partition dropped behind the cache is made again; the batch does not fai
     await a.close()
     await b.close()
   })
-  await a.store.migrate()
+  await a.migrate()
   const ts = 1_689_260_000
   await a.store.write([{ sensor_id: 'a', value: 1, timestamp: ts }])
   await b.store.write([{ sensor_id: 'b', value: 1, timestamp: ts }]) // b caches the partition…
@@ -75,7 +75,7 @@ test('a changed PARTITION_INTERVAL fits new partitions between the old ones', as
   const url = await freshDatabase('part')
   const daily = await open(url, DAY)
   t.after(() => daily.close())
-  await daily.store.migrate()
+  await daily.migrate()
   const day = Date.UTC(2024, 0, 10) / 1000
   await daily.store.write([{ sensor_id: 'a', value: 1, timestamp: day + 10 }])
   const weekly = await open(url, 7 * DAY)
@@ -139,7 +139,7 @@ test('migration 004 converts a table of the previous release with its rows; ever
 
   const s = await open(url)
   t.after(() => s.close())
-  await s.store.migrate()
+  await s.migrate()
   assert.deepEqual((await pool.query('SELECT id, sensor_id, value, ts FROM sensor_data ORDER BY id')).rows, before)
   const queries = new PostgresReadingQueries({ pool: s.pool })
   assert.deepEqual(await pages(queries), pagesBefore)

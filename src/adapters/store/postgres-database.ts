@@ -1,12 +1,14 @@
-// One PostgreSQL database: the pool of connections, and the adapters that share it (the reading
-// store, the read queries, the alert rules and states, storage maintenance). The pool stays on this
-// side: the wiring module (src/wiring.ts) hands the ports out, never the pool. Tests reach `pool`
-// for SQL of their own.
+// One PostgreSQL database: the pool of connections, its schema migrations, and the adapters that
+// share the pool (the reading store, the read queries, the alert rules and states, storage
+// maintenance). The pool stays on this side: the wiring module (src/wiring.ts) hands the ports
+// out, never the pool. Tests reach `pool` for SQL of their own.
 import { setTimeout as delay } from 'node:timers/promises'
 import pg from 'pg'
 import type { Logger } from '../../platform/logger.ts'
 import type { Lifecycle } from '../../ports/lifecycle.ts'
+import type { Migrations } from '../../ports/migrations.ts'
 import type { RetentionPolicy } from '../../ports/store.ts'
+import { migrate } from './migrate.ts'
 import { Partitions, type PartitionOptions } from './partitions.ts'
 import { PostgresAlertStore } from './postgres-alerts.ts'
 import { PostgresReadingQueries } from './postgres-queries.ts'
@@ -28,7 +30,7 @@ export interface PostgresDatabaseOptions {
 /** How long close() waits for the connections to end. */
 const CLOSE_WAIT_MS = 5_000
 
-export class PostgresDatabase implements Lifecycle {
+export class PostgresDatabase implements Lifecycle, Migrations {
   /** shared by the adapters below (and by tests); never handed out by the wiring module */
   readonly pool: pg.Pool
   readonly partitions: Partitions
@@ -51,7 +53,7 @@ export class PostgresDatabase implements Lifecycle {
     // drops it and the next query opens a new one.
     this.pool.on('error', (err) => this.logger.warn({ err }, 'idle postgres connection lost'))
     this.partitions = new Partitions(this.pool, this.logger, options.partitions)
-    this.store = new PostgresReadingStore({ pool: this.pool, partitions: this.partitions, logger: this.logger })
+    this.store = new PostgresReadingStore({ pool: this.pool, partitions: this.partitions })
     this.queries = new PostgresReadingQueries({ pool: this.pool })
     this.rules = new PostgresRuleStore({ pool: this.pool })
     this.alerts = new PostgresAlertStore({ pool: this.pool })
@@ -64,6 +66,18 @@ export class PostgresDatabase implements Lifecycle {
 
   async connect(): Promise<void> {
     await this.ping()
+  }
+
+  async migrate(): Promise<void> {
+    try {
+      const applied = await migrate(this.pool, undefined, {
+        'sensorstream.partition_interval': `${this.partitions.options.intervalSeconds} seconds`
+      })
+      if (applied.length > 0) this.logger.info({ applied }, 'migrations applied')
+      await this.partitions.premake()
+    } catch (err) {
+      throw translatePgError(err, 'migrate')
+    }
   }
 
   async ping(): Promise<void> {

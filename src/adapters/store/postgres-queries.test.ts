@@ -12,7 +12,7 @@ queriesContract('postgres', {
     const db = new PostgresDatabase({ url: await freshDatabase('queries'), poolMax: 4, statementTimeoutMs: 30_000, connectTimeoutMs: 2_000, logger })
     await db.connect()
     const { store, queries } = db
-    await store.migrate()
+    await db.migrate()
     return {
       queries,
       write: async (readings) => {

@@ -1,7 +1,9 @@
-// PostgresReadingStore against the ReadingStore contract, on throwaway PostgreSQL servers (harness).
+// PostgresReadingStore against the ReadingStore contract and PostgresDatabase against the Migrations
+// contract, on throwaway PostgreSQL servers (harness).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { freshDatabase, ownPostgres } from '../../../test/harness/index.ts'
+import { migrationsContract } from '../../../test/contracts/migrations.contract.ts'
 import { storeContract } from '../../../test/contracts/store.contract.ts'
 import { createLogger } from '../../platform/logger.ts'
 import type { ReadingStore } from '../../ports/store.ts'
@@ -31,24 +33,48 @@ async function openDatabase(url: string): Promise<PostgresDatabase> {
   return db
 }
 
+/** A fresh database, migrated. */
+async function migrated(url: string): Promise<string> {
+  const db = await openDatabase(url)
+  try {
+    await db.migrate()
+  } finally {
+    await db.close()
+  }
+  return url
+}
+
 storeContract('postgres', {
   freshDatabase: async () => {
-    const url = await freshDatabase('store')
+    const url = await migrated(await freshDatabase('store'))
     return { open: () => open(url) }
   },
   // port 1 on loopback: nothing listens there, the connection is refused at once
   unreachable: () => store('postgres://postgres@127.0.0.1:1/none'),
   ownServer: async () => {
     const server = await ownPostgres()
+    await migrated(server.url)
     return { open: () => open(server.url), stop: () => server.stop(), start: () => server.start() }
+  }
+})
+
+migrationsContract('postgres', {
+  freshDatabase: async () => {
+    const url = await freshDatabase('migrations')
+    return {
+      open: async () => {
+        const db = await openDatabase(url)
+        return { migrations: db, store: db.store, queries: db.queries, connect: () => db.connect(), close: () => db.close() }
+      }
+    }
   }
 })
 
 test('postgres only: the (sensor_id, ts) key covers value, so a sensor\'s range is read from the index alone', async (t) => {
   const db = await openDatabase(await freshDatabase('store'))
   t.after(() => db.close())
+  await db.migrate()
   const s = db.store
-  await s.migrate()
   const { rows: defs } = await db.pool.query<{ def: string }>(
     "SELECT pg_get_indexdef(conindid) AS def FROM pg_constraint WHERE conname = 'sensor_data_sensor_id_ts_key'"
   )
@@ -74,8 +100,8 @@ test('postgres only: the (sensor_id, ts) key covers value, so a sensor\'s range 
 test('postgres only: concurrent writes of the same rows in opposite orders never deadlock', async (t) => {
   const db = await openDatabase(await freshDatabase('store'))
   t.after(() => db.close())
+  await db.migrate()
   const s = db.store
-  await s.migrate()
   for (let round = 0; round < 5; round++) {
     const readings = Array.from({ length: 2_000 }, (_, i) => ({ sensor_id: `d${i % 40}`, value: i, timestamp: 1_689_260_000 + round * 1_000 + Math.floor(i / 40) }))
     const results = await Promise.all([s.write(readings), s.write([...readings].reverse()), s.write(readings.slice(1000).concat(readings.slice(0, 1000)))])

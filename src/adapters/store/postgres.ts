@@ -1,13 +1,11 @@
-// ReadingStore on PostgreSQL. A batch is one statement (writeSql): INSERT … SELECT FROM unnest(…)
+// ReadingStore (the write side) on PostgreSQL. A batch is one statement (writeSql): INSERT … SELECT FROM unnest(…)
 // ON CONFLICT DO NOTHING feeding the rollup upserts: one round trip however many rows, idempotent
 // on (sensor_id, ts). Partitions are made before the batch needs them (partitions.ts).
 import pg from 'pg'
 import type { Reading } from '../../domain/reading.ts'
 import { normalizeTimestamp } from '../../domain/reading.ts'
-import type { Logger } from '../../platform/logger.ts'
 import type { ReadingStore, WriteResult } from '../../ports/store.ts'
 import { binaryColumns } from './binary-arrays.ts'
-import { migrate } from './migrate.ts'
 import { isMissingPartition, type Partitions } from './partitions.ts'
 import { translatePgError } from './postgres-errors.ts'
 
@@ -65,18 +63,15 @@ const INSERT_RETURNING_SQL = writeSql('SELECT sensor_id, (extract(epoch FROM ts)
 export interface PostgresStoreParts {
   readonly pool: pg.Pool
   readonly partitions: Partitions
-  readonly logger: Logger
 }
 
 export class PostgresReadingStore implements ReadingStore {
   private readonly pool: pg.Pool
   private readonly partitions: Partitions
-  private readonly logger: Logger
 
   constructor(parts: PostgresStoreParts) {
     this.pool = parts.pool
     this.partitions = parts.partitions
-    this.logger = parts.logger
   }
 
   async connect(): Promise<void> {
@@ -85,18 +80,6 @@ export class PostgresReadingStore implements ReadingStore {
 
   /** The pool belongs to the database, which closes it. */
   async close(): Promise<void> {}
-
-  async migrate(): Promise<void> {
-    try {
-      const applied = await migrate(this.pool, undefined, {
-        'sensorstream.partition_interval': `${this.partitions.options.intervalSeconds} seconds`
-      })
-      if (applied.length > 0) this.logger.info({ applied }, 'migrations applied')
-      await this.partitions.premake()
-    } catch (err) {
-      throw translatePgError(err, 'migrate')
-    }
-  }
 
   async ping(): Promise<void> {
     await this.query('ping', 'SELECT 1')
@@ -115,16 +98,6 @@ export class PostgresReadingStore implements ReadingStore {
     const fresh = new Set(result.rows.map((r) => `${r.sensor_id}\u0000${r.ms}`))
     // Only the first occurrence of a key within the batch counts as new.
     return readings.map((r) => fresh.delete(`${r.sensor_id}\u0000${Math.round(r.timestamp * 1000)}`))
-  }
-
-  async latest(sensorId: string): Promise<Reading | undefined> {
-    const { rows } = await this.query<{ sensor_id: string; value: number; ts: number }>(
-      'latest',
-      'SELECT sensor_id, value, extract(epoch FROM ts)::float8 AS ts FROM sensor_data WHERE sensor_id = $1 ORDER BY ts DESC LIMIT 1',
-      [sensorId]
-    )
-    const row = rows[0]
-    return row === undefined ? undefined : { sensor_id: row.sensor_id, value: row.value, timestamp: normalizeTimestamp(row.ts) }
   }
 
   private async writeBatch<R extends pg.QueryResultRow>(sql: string, readings: readonly Reading[]): Promise<pg.QueryResult<R>> {

@@ -22,7 +22,7 @@ const NOW = Date.UTC(2024, 5, 15, 12)
 async function open(url: string): Promise<PostgresDatabase> {
   const s = new PostgresDatabase({ url, poolMax: 4, statementTimeoutMs: 60_000, logger })
   await s.connect()
-  await s.store.migrate()
+  await s.migrate()
   return s
 }
 

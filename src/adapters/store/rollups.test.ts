@@ -14,7 +14,7 @@ const T0 = 1_689_260_000
 async function open(url: string, poolMax = 4): Promise<PostgresDatabase> {
   const s = new PostgresDatabase({ url, poolMax, statementTimeoutMs: 30_000, logger })
   await s.connect()
-  await s.store.migrate()
+  await s.migrate()
   return s
 }
 

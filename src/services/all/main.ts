@@ -84,7 +84,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     const counted = countingPublisher(publisher, config.kafka.topic)
     opened = await connectAll({ store, apiStore, latest, live, alertFeed, status, admin, publisher: counted.publisher, deadLetters, consumer }, logger, signal)
     if (signal.aborted) return
-    await store.store.migrate()
+    await store.migrations.migrate()
     // Postgres is the record and the in-process cache starts empty: fill it with each sensor's latest
     // stored reading, so that /sensors and /recent answer across restarts as before.
     if (cacheIsEmbedded(config)) await latest.update(await apiStore.queries.latestPerSensor())
@@ -130,7 +130,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
 
     const tasks = [
       runProducer({ publisher: counted.publisher, admin }, config, logger.child({ service: 'producer' }), inner.signal).catch(fail),
-      runStreaming({ consumer, deadLetters, admin, store: store.store, latest, live, status, metrics, alerts: { rules: store.rules, store: store.alerts, feed: alertFeed } }, config,
+      runStreaming({ consumer, deadLetters, admin, migrations: store.migrations, store: store.store, latest, live, status, metrics, alerts: { rules: store.rules, store: store.alerts, feed: alertFeed } }, config,
         logger.child({ service: 'streaming' }), inner.signal).catch(fail),
       ...bridging.map((b) => b.done)
     ]

@@ -13,9 +13,9 @@ import type { ReadingQueries } from '../../ports/queries.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 
 export interface ApiDeps {
-  /** Postgres: writes and single-sensor latest */
+  /** Postgres: writes (POST /data) */
   readonly store: ReadingStore
-  /** Postgres: history, pages, statistics */
+  /** Postgres: history, pages, statistics, a sensor's latest stored reading */
   readonly queries: ReadingQueries
   /** Redis: latest value per sensor */
   readonly latest: LatestValues

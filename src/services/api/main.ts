@@ -26,7 +26,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
       await migrated.close()
       return stopped(logger)
     }
-    await migrator.store.migrate()
+    await migrator.migrations.migrate()
   } catch (err) {
     await migrator.close().catch(() => undefined)
     throw err

@@ -13,7 +13,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
       logger.info('migrate stopped before it began')
       return
     }
-    await postgres.store.migrate()
+    await postgres.migrations.migrate()
     logger.info('schema is up to date')
   } finally {
     await opened.close()

@@ -17,7 +17,7 @@ export const main: ServiceMain = async ({ config, logger, signal, args = [] }) =
   const parts = { store: postgres, latest: openLatestValues(config, logger), reader: openBus(config, logger).reader('replay') }
   const opened = await connectAll(parts, logger, signal)
   try {
-    await postgres.store.migrate()
+    await postgres.migrations.migrate()
     const summary = await runReplay({ store: postgres.store, latest: parts.latest, reader: parts.reader, logger }, request, {
       topic: config.kafka.topic,
       batchMaxRows: config.streaming.batchMaxRows,

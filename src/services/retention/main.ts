@@ -25,7 +25,7 @@ export const main: ServiceMain = async ({ config, logger, dryRun }) => {
   say(`retention: raw readings ${days(raw)}, 1-minute rollups ${days(minute)}, 1-hour rollups ${days(hour)}`)
   const postgres = openPostgres(config, { role: 'command', logger: logger.child({ component: 'store' }) })
   try {
-    await postgres.store.migrate()
+    await postgres.migrations.migrate()
     const { maintenance } = postgres
     if (dryRun === true) {
       const expired = await maintenance.expiredPartitions()

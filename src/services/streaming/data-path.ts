@@ -38,10 +38,10 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     logger.info('streaming stopped')
     return
   }
-  const upkeep = startMaintenance(postgres.maintenance, { registry, logger, ready: postgres.store.migrate() })
+  const upkeep = startMaintenance(postgres.maintenance, { registry, logger, ready: postgres.migrations.migrate() })
   try {
     const alerts = { rules: postgres.rules, store: postgres.alerts, feed: parts.alertFeed }
-    await runStreaming({ ...parts, store: postgres.store, metrics, alerts }, config, logger, signal)
+    await runStreaming({ ...parts, migrations: postgres.migrations, store: postgres.store, metrics, alerts }, config, logger, signal)
   } finally {
     await upkeep.stop()
     await opened.close()
