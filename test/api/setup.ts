@@ -2,9 +2,9 @@
 // fixture has its own database (freshDatabase) and its own Redis key prefix (uniqueName).
 import type { FastifyInstance } from 'fastify'
 import { RedisLatestValues } from '../../src/adapters/cache/redis.ts'
-import { RedisLiveFeed } from '../../src/adapters/cache/redis-live-feed.ts'
+import { RedisLiveFeed } from '../../src/adapters/feed/redis-live-feed.ts'
 import { RedisStatusBoard } from '../../src/adapters/cache/redis-status.ts'
-import { RedisAlertFeed } from '../../src/adapters/cache/redis-alert-feed.ts'
+import { RedisAlertFeed } from '../../src/adapters/feed/redis-alert-feed.ts'
 import type { PostgresAlertStore } from '../../src/adapters/store/postgres-alerts.ts'
 import { PostgresDatabase } from '../../src/adapters/store/postgres-database.ts'
 import type { PostgresRuleStore } from '../../src/adapters/store/postgres-rules.ts'

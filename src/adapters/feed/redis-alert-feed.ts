@@ -4,8 +4,8 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from '../../platform/logger.ts'
 import type { AlertEvent, AlertFeed, AlertListener } from '../../ports/alerts.ts'
-import { openRedis } from './redis-connection.ts'
-import { translateRedisError } from './redis-errors.ts'
+import { openRedis } from '../redis/redis-connection.ts'
+import { translateRedisError } from '../redis/redis-errors.ts'
 
 export interface RedisAlertFeedOptions {
   readonly url: string

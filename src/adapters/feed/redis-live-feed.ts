@@ -8,8 +8,8 @@ import type { Redis } from 'ioredis'
 import { validateReading, type Reading } from '../../domain/reading.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { LiveFeed, LiveListener } from '../../ports/live-feed.ts'
-import { openRedis } from './redis-connection.ts'
-import { translateRedisError } from './redis-errors.ts'
+import { openRedis } from '../redis/redis-connection.ts'
+import { translateRedisError } from '../redis/redis-errors.ts'
 
 /** While the channel has no subscriber, how often the publisher asks again. */
 export const LISTENERS_RECHECK_MS = 250
