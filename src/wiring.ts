@@ -18,7 +18,8 @@ import { mqttBrokerAnswers, MqttMessageSource } from './adapters/mqtt/mqtt-sourc
 import type { PartitionOptions } from './adapters/store/partitions.ts'
 import { PostgresDatabase } from './adapters/store/postgres-database.ts'
 import { PostgresDeadLetterLedger } from './adapters/store/postgres-dlq-ledger.ts'
-import { isPortFree, LOOPBACK } from './local/free-port.ts'
+import { findPostgresBinaries, startEmbeddedPostgres, type EmbeddedPostgres } from './adapters/embedded/embedded-postgres.ts'
+import { isPortFree, LOOPBACK } from './adapters/embedded/free-port.ts'
 import type { Config, MqttConfig } from './platform/config.ts'
 import { AppError } from './platform/errors.ts'
 import type { Logger } from './platform/logger.ts'
@@ -98,6 +99,17 @@ export function openPostgres(config: Config, options: OpenPostgresOptions): Post
     connect: () => db.connect(),
     close: () => db.close()
   }
+}
+
+export type { EmbeddedPostgres }
+
+/**
+ * The PostgreSQL of `sensorstream all` without DATABASE_URL: a server of its own with its data in
+ * DATA_DIR/postgres (adapters/embedded/). Throws, saying how to get some, when there are no binaries.
+ */
+export async function startEmbeddedDatabase(config: Config, logger: Logger): Promise<EmbeddedPostgres> {
+  const binaries = findPostgresBinaries()
+  return startEmbeddedPostgres({ dataDir: config.dataDir, logger, binaries })
 }
 
 /** The record of re-sent dead letters; undefined without DATABASE_URL. */

@@ -21,7 +21,9 @@ import {
   openPostgres,
   openStatusBoard,
   redact,
-  type AllMqtt
+  startEmbeddedDatabase,
+  type AllMqtt,
+  type EmbeddedPostgres
 } from '../../wiring.ts'
 import { startApi, type RunningApi } from '../api/server.ts'
 import { connectAll, type Opened } from '../connect.ts'
@@ -31,7 +33,6 @@ import { runProducer } from '../producer/run.ts'
 import type { ServiceMain } from '../service.ts'
 import { StreamingMetrics } from '../streaming/metrics.ts'
 import { runStreaming } from '../streaming/run.ts'
-import { findPostgresBinaries, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts'
 import { lockDataDir } from './lock.ts'
 import { countingPublisher, startProgress } from './progress.ts'
 
@@ -65,8 +66,7 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     await checkPortFree(http)
     let databaseUrl = config.database.url
     if (databaseUrl === undefined) {
-      const binaries = findPostgresBinaries()
-      postgres = await startEmbeddedPostgres({ dataDir: config.dataDir, logger, binaries })
+      postgres = await startEmbeddedDatabase(config, logger)
       databaseUrl = postgres.url
     }
     const bus = openBus(config, logger)
