@@ -1,7 +1,7 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
-// Drivers are imported only under src/adapters/ (and by tests, the benchmark and scripts, which drive
+// Drivers are imported only under src/adapters/ (and by tests, dev/, the benchmark and scripts, which drive
 // the real services directly). Flat config replaces a rule's options per block instead of merging
 // them, so the blocks below that set no-restricted-imports for other reasons repeat these paths.
 const DRIVERS = ['pg', 'pg-copy-streams', 'ioredis', '@platformatic/kafka', 'mqtt', 'aedes'].map((name) => ({
@@ -21,22 +21,23 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/adapters/**', '**/*.test.ts', 'src/local/kafka-cluster.ts'],
+    ignores: ['src/adapters/**', '**/*.test.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: DRIVERS }] }
   },
   {
-    files: ['src/platform/config.ts', 'test/**', 'scripts/**', 'bench/**', '**/*.test.ts'],
+    // Adapters are built in one place, src/wiring.ts, which hands out ports: nothing else in src/
+    // imports an adapter (tests do, to test them).
+    files: ['src/**/*.ts'],
+    ignores: ['src/adapters/**', 'src/wiring.ts', '**/*.test.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: [{ group: ['**/adapters/**'], message: 'Adapters are built in src/wiring.ts only: ask it for the port.' }] }] }
+  },
+  {
+    files: ['src/platform/config.ts', 'test/**', 'scripts/**', 'bench/**', 'dev/**', '**/*.test.ts'],
     rules: { 'no-restricted-properties': 'off' }
   },
   {
     files: ['src/domain/**'],
     rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: ['../ports/*', '../adapters/*', '../services/*', '../platform/*'] }] }
-  },
-  {
-    files: ['src/services/**'],
-    // Composition roots may wire adapters: each main.ts, and the streaming data path that its main.ts runs in a worker.
-    ignores: ['src/services/**/main.ts', 'src/services/streaming/data-path.ts', 'src/services/**/*.test.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: ['**/adapters/**'] }] }
   },
   {
     // The dashboard's plain browser modules (served as they are, no build step).

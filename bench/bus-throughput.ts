@@ -1,7 +1,7 @@
 // Bus throughput: publish 100,000 small JSON readings (100 keys) in calls of 1,000 with acks=all,
 // then consume them with batches of up to 5,000; three rounds, median reported.
 // Usage: node bench/bus-throughput.ts [--memory]   (KAFKA_BROKERS=host:port, or a throwaway broker)
-import { startKafka, type KafkaServer } from '../src/local/kafka.ts'
+import { startKafka, type KafkaServer } from '../dev/kafka.ts'
 import { KafkaBusAdmin, KafkaBusConsumer, KafkaBusPublisher } from '../src/adapters/bus/kafka.ts'
 import { MemoryBus } from '../src/adapters/bus/memory.ts'
 import { createLogger } from '../src/platform/logger.ts'

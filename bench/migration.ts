@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { listMigrations, migrate } from '../src/adapters/store/migrate.ts'
 import { PARTITIONED_TABLES } from '../src/adapters/store/partitions.ts'
-import { startPostgres } from '../src/local/postgres.ts'
+import { startPostgres } from '../src/adapters/embedded/postgres.ts'
 import { applySettings } from './lib/services.ts'
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '5000000' }, sensors: { type: 'string', default: '50' } } })

@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       'as reported by the server (pg_settings)': services.postgresSettings,
       'set by the benchmark (ALTER SYSTEM, same for every item)': POSTGRES_SETTINGS
     },
-    kafka_settings: 'single node KRaft (src/local/kafka.ts), 1 GiB heap, topics of 6 partitions, replication factor 1',
+    kafka_settings: 'single node KRaft (dev/kafka.ts), 1 GiB heap, topics of 6 partitions, replication factor 1',
     colocated: 'Kafka, Postgres, Redis, the services and the load generators share the machine'
   }
   bench.progress(`services up: Kafka ${services.versions.kafka}, Postgres ${services.versions.postgres}, Redis ${services.versions.redis}`)

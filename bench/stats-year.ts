@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { PostgresReadingQueries, RAW_STATS_SQL } from '../src/adapters/store/postgres-queries.ts'
-import { startPostgres } from '../src/local/postgres.ts'
+import { startPostgres } from '../src/adapters/embedded/postgres.ts'
 import { migrateFor } from './lib/schema.ts'
 import { applySettings } from './lib/services.ts'
 

@@ -15,12 +15,12 @@
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
-import { canConnect, freePort, isPortFree } from '../src/local/free-port.ts'
-import { ensureKafkaJars, startKafka } from '../src/local/kafka.ts'
+import { canConnect, freePort, isPortFree } from '../src/adapters/embedded/free-port.ts'
+import { ensureKafkaJars, startKafka } from '../dev/kafka.ts'
 import { createDatabase, dropDatabase, postgresAnswers } from '../src/adapters/store/postgres-server.ts'
-import { startPostgres } from '../src/local/postgres.ts'
-import { isAlive, stopPid } from '../src/local/processes.ts'
-import { redisAnswers, startRedis } from '../src/local/redis.ts'
+import { startPostgres } from '../src/adapters/embedded/postgres.ts'
+import { isAlive, stopPid } from '../src/adapters/embedded/processes.ts'
+import { redisAnswers, startRedis } from '../dev/redis.ts'
 
 interface Started {
   readonly pid: number

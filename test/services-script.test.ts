@@ -1,7 +1,7 @@
 // `npm run services:up` (scripts/services.ts) from two clones on one machine. Throwaway servers play
 // the machine's own Postgres and Redis (SERVICES_POSTGRES_PORT, SERVICES_REDIS_PORT point at them;
 // the real 5432 and 6379 are never touched), and each clone is a folder holding a copy of the script
-// and src/local. Kafka is left out (`up postgres redis`): its port moves through the same code.
+// and dev/ with src/adapters/embedded/. Kafka is left out (`up postgres redis`): its port moves through the same code.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { chmodSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { after, test } from 'node:test'
-import { isAlive } from '../src/local/processes.ts'
+import { isAlive } from '../src/adapters/embedded/processes.ts'
 import { sql } from './e2e/support.ts'
 import { usePostgres, useRedis } from './harness/index.ts'
 
@@ -26,7 +26,7 @@ function makeClone(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sensorstream-test-clone-'))
   chmodSync(dir, 0o755) // as root its own PostgreSQL would run as `postgres`
   dirs.push(dir)
-  for (const path of ['package.json', 'scripts/services.ts', 'src/local', 'src/adapters/store/postgres-server.ts']) cpSync(join(REPO, path), join(dir, path), { recursive: true })
+  for (const path of ['package.json', 'scripts/services.ts', 'dev', 'src/adapters/embedded', 'src/adapters/store/postgres-server.ts', 'src/platform/pid.ts']) cpSync(join(REPO, path), join(dir, path), { recursive: true })
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'))
   return dir
 }

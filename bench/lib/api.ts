@@ -1,6 +1,6 @@
 // Item 6: `sensorstream api` as users start it, loaded by autocannon (64 connections) on random sensors.
 import autocannon from 'autocannon'
-import { freePort } from '../../src/local/free-port.ts'
+import { freePort } from '../../src/adapters/embedded/free-port.ts'
 import { startCli, type Cli } from './child.ts'
 import type { Bench } from './context.ts'
 import { until } from './wait.ts'

@@ -4,7 +4,7 @@
 // sensor each, named by the topic; a run is timed from the first publish until Postgres has all.
 import mqtt, { type MqttClient } from 'mqtt'
 import pg from 'pg'
-import { startMosquitto, type MosquittoServer } from '../../src/local/mosquitto.ts'
+import { startMosquitto, type MosquittoServer } from '../../dev/mosquitto.ts'
 import { startCli } from './child.ts'
 import type { Bench } from './context.ts'
 import { cpuSeconds } from './proc.ts'

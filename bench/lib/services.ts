@@ -1,9 +1,9 @@
 // Throwaway Kafka, Postgres and Redis for one benchmark run (the launchers the tests use), plus the
 // few Postgres settings the benchmark changes, the same for every item.
 import pg from 'pg'
-import { startKafka, KAFKA_VERSION, type KafkaServer } from '../../src/local/kafka.ts'
-import { startPostgres, type PostgresServer } from '../../src/local/postgres.ts'
-import { startRedis, type RedisServer } from '../../src/local/redis.ts'
+import { startKafka, KAFKA_VERSION, type KafkaServer } from '../../dev/kafka.ts'
+import { startPostgres, type PostgresServer } from '../../src/adapters/embedded/postgres.ts'
+import { startRedis, type RedisServer } from '../../dev/redis.ts'
 
 /**
  * Server settings applied with ALTER SYSTEM and a restart, identical for the ceiling, the naive design

@@ -1,5 +1,5 @@
 // Read-side questions about the stored history, in the API's words: pages of readings newest first,
-// each sensor's latest reading, and per-bucket statistics. Kept apart from ReadingStore (the write
+// one sensor's or each sensor's latest reading, per-bucket statistics, and what a live client missed. Kept apart from ReadingStore (the write
 // side the streaming service needs) so that each side can change without the other.
 import type { Reading } from '../domain/reading.ts'
 import type { Lifecycle } from './lifecycle.ts'
@@ -86,6 +86,8 @@ export interface ReplayQuery {
 export interface ReadingQueries extends Lifecycle {
   /** One page of readings, newest first (by time, then by insertion). */
   list(query: ListQuery): Promise<Page>
+  /** The newest stored reading of one sensor, or undefined. */
+  latest(sensorId: string): Promise<Reading | undefined>
   /** Every sensor with its newest stored reading, ordered by sensor_id. */
   latestPerSensor(): Promise<Reading[]>
   /** Count, min, max and mean per time bucket, from the coarsest tier that answers them exactly. */

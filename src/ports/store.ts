@@ -1,5 +1,7 @@
-// Durable history of readings. `(sensor_id, timestamp)` identifies a reading: writing it again
-// changes nothing (first write wins).
+// The write side of the durable history of readings: what the streaming service, replay and
+// POST /data need. `(sensor_id, timestamp)` identifies a reading: writing it again changes nothing
+// (first write wins). The API's reads are ReadingQueries (queries.ts), the schema is Migrations
+// (migrations.ts).
 import type { Reading } from '../domain/reading.ts'
 import type { Lifecycle } from './lifecycle.ts'
 
@@ -11,18 +13,18 @@ export interface WriteResult {
 }
 
 export interface ReadingStore extends Lifecycle {
-  /** Applies pending schema migrations; safe to run twice or from two processes at once. */
-  migrate(): Promise<void>
   /** Stores a batch in one statement. Rejects with a retryable AppError when the database is unreachable. */
   write(readings: readonly Reading[]): Promise<WriteResult>
   /** Like write, and returns which of the given readings were new (same order as given). */
   writeReturningNew(readings: readonly Reading[]): Promise<readonly boolean[]>
-  /** The newest stored reading of one sensor, or undefined. */
-  latest(sensorId: string): Promise<Reading | undefined>
-  /** The newest stored reading of each of these sensors that has one (in no particular order). */
+  /**
+   * The newest stored reading of each of these sensors that has one (in no particular order): for
+   * repairing the latest values after a cache outage (services/streaming/latest-cache.ts).
+   */
   latestOf(sensorIds: readonly string[]): Promise<Reading[]>
   /**
-   * The newest stored reading of every sensor, a page at a time: of the first `limit` sensors whose
+   * For rebuilding the latest values whole (services/rebuild-latest.ts). The newest stored reading
+   * of every sensor, a page at a time: of the first `limit` sensors whose
    * id sorts after `afterSensorId` (from the first when undefined), in sensor id order.
    */
   latestOfAll(afterSensorId: string | undefined, limit: number): Promise<Reading[]>

@@ -57,7 +57,7 @@ test('a receiver that fails twice then succeeds gets the event, every time with 
     assert.equal(body['sensor_id'], 'w')
   }
   assert.deepEqual(received.map((r) => r.headers['x-sensorstream-attempt']), ['1', '2', '3'])
-  const { rows } = await a.store.pool.query('SELECT attempts, delivered_at IS NOT NULL AS delivered FROM alert_deliveries WHERE event_id = $1', [event.id])
+  const { rows } = await a.db.pool.query('SELECT attempts, delivered_at IS NOT NULL AS delivered FROM alert_deliveries WHERE event_id = $1', [event.id])
   assert.deepEqual(rows, [{ attempts: 3, delivered: true }])
   await new Promise((r) => setTimeout(r, 200))
   assert.equal(await deliverOnce(a.alerts, options, logger), 0, 'a delivered event is not sent again')
@@ -84,6 +84,6 @@ test('a receiver that never succeeds is given up after WEBHOOK_MAX_ATTEMPTS', as
     await new Promise((r) => setTimeout(r, 20))
   }
   assert.equal(calls, 2)
-  const { rows } = await a.store.pool.query('SELECT attempts, failed_at IS NOT NULL AS failed, last_error FROM alert_deliveries')
+  const { rows } = await a.db.pool.query('SELECT attempts, failed_at IS NOT NULL AS failed, last_error FROM alert_deliveries')
   assert.deepEqual(rows, [{ attempts: 2, failed: true, last_error: 'HTTP 500' }])
 })

@@ -60,7 +60,7 @@ describe('the seed README curl examples, exactly as written', () => {
     assert.equal(status, '201')
     const body = JSON.parse(json)
     assert.deepEqual(body, { inserted: 1, duplicates: 0, readings: [{ sensor_id: 'sensor-456', value: 42.5, timestamp: 1689260000, duplicate: false }] })
-    const stored = await f.store.latest('sensor-456')
+    const stored = await f.queries.latest('sensor-456')
     assert.deepEqual(stored, { sensor_id: 'sensor-456', value: 42.5, timestamp: 1689260000 })
   })
 })
@@ -228,7 +228,7 @@ describe('POST /data', () => {
       assert.equal(again.json().duplicates, 2)
       assert.deepEqual(again.json().readings.map((r: { duplicate: boolean }) => r.duplicate), [true, true])
     }
-    const { rows } = await f.store.pool.query('SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id IN ($1, $2)', ['p1', 'p2'])
+    const { rows } = await f.db.pool.query('SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id IN ($1, $2)', ['p1', 'p2'])
     assert.equal(rows[0].n, 2)
     assert.deepEqual((await f.app.inject('/recent/p2')).json(), { sensor_id: 'p2', value: 2, timestamp: t + 0.5 })
   })
@@ -262,7 +262,7 @@ describe('POST /data', () => {
       body.details.map((d: { path: string }) => d.path),
       ['/1/sensor_id', '/1/value', '/2/timestamp', '/3/sensor_id', '/4']
     )
-    const { rows } = await f.store.pool.query("SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id = 'ok'")
+    const { rows } = await f.db.pool.query("SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id = 'ok'")
     assert.equal(rows[0].n, 0)
   })
 

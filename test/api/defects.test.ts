@@ -207,7 +207,7 @@ describe('concurrent POST /data of the same readings', () => {
     }
     if (unsure === 0) assert.equal(inserted, 2000)
     else assert.ok(inserted <= 2000)
-    const { rows } = await f.store.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sensor_data WHERE ts >= to_timestamp($1) AND ts <= to_timestamp($2)', [
+    const { rows } = await f.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sensor_data WHERE ts >= to_timestamp($1) AND ts <= to_timestamp($2)', [
       Math.min(...readings.map((r) => r.timestamp)),
       Math.max(...readings.map((r) => r.timestamp))
     ])
@@ -219,7 +219,7 @@ describe('concurrent POST /data of the same readings', () => {
 describe('a write whose outcome is not known in time', () => {
   test('answers 503 saying it may have been stored, with Retry-After; the retry reports duplicates', async () => {
     const f = await freshApi({ requestTimeoutMs: 300 })
-    const blocker = await f.store.pool.connect()
+    const blocker = await f.db.pool.connect()
     try {
       const t = now() - 30
       const readings = [
@@ -238,7 +238,7 @@ describe('a write whose outcome is not known in time', () => {
       assert.equal(res.headers['retry-after'], '1')
       await blocker.query('COMMIT')
       // The statement commits after the answer: that is why the answer had to say so.
-      const stored = async () => (await f.store.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id = 'slow'")).rows[0]?.n
+      const stored = async () => (await f.db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id = 'slow'")).rows[0]?.n
       await waitFor('the timed-out statement to commit', async () => (await stored()) === 2, 5_000)
       const retry = await f.app.inject({ method: 'POST', url: '/data', payload: readings })
       assert.equal(retry.statusCode, 201)
@@ -255,7 +255,7 @@ describe('a request that arrives while the server shuts down', () => {
   test('gets 503 UNAVAILABLE in the JSON error shape, with Retry-After and Connection: close', async () => {
     const f = await freshApi({ requestTimeoutMs: 5000 })
     const api = await f.listen()
-    const blocker = await f.store.pool.connect()
+    const blocker = await f.db.pool.connect()
     try {
       const t = now() - 30
       await blocker.query('BEGIN')
@@ -268,7 +268,7 @@ describe('a request that arrives while the server shuts down', () => {
         { gapMs: 600 }
       )
       await waitFor('the first request waiting on the lock', async () => {
-        const waiting = await f.store.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        const waiting = await f.db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
         return (waiting.rows[0]?.n ?? 0) > 0
       }, 5_000, 20)
       const closed = api.close()

@@ -45,7 +45,7 @@ describe('Redis down', () => {
     const write = await s.f.app.inject({ method: 'POST', url: '/data', payload: { sensor_id: 'r1', value: 2, timestamp: t + 1 } })
     assert.equal(write.statusCode, 201)
     assert.equal(write.headers['x-cache'], 'bypassed')
-    assert.deepEqual(await s.f.store.latest('r1'), { sensor_id: 'r1', value: 2, timestamp: t + 1 })
+    assert.deepEqual(await s.f.queries.latest('r1'), { sensor_id: 'r1', value: 2, timestamp: t + 1 })
     assert.equal((await s.f.app.inject('/recent/r1')).json().value, 2)
     assert.equal((await s.f.app.inject('/data')).statusCode, 200)
 

@@ -2,13 +2,14 @@
 // fixture has its own database (freshDatabase) and its own Redis key prefix (uniqueName).
 import type { FastifyInstance } from 'fastify'
 import { RedisLatestValues } from '../../src/adapters/cache/redis.ts'
-import { RedisLiveFeed } from '../../src/adapters/cache/redis-live-feed.ts'
+import { RedisLiveFeed } from '../../src/adapters/feed/redis-live-feed.ts'
 import { RedisStatusBoard } from '../../src/adapters/cache/redis-status.ts'
-import { RedisAlertFeed } from '../../src/adapters/cache/redis-alert-feed.ts'
-import { PostgresAlertStore } from '../../src/adapters/store/postgres-alerts.ts'
-import { PostgresRuleStore } from '../../src/adapters/store/postgres-rules.ts'
-import { PostgresReadingQueries } from '../../src/adapters/store/postgres-queries.ts'
-import { PostgresReadingStore } from '../../src/adapters/store/postgres.ts'
+import { RedisAlertFeed } from '../../src/adapters/feed/redis-alert-feed.ts'
+import type { PostgresAlertStore } from '../../src/adapters/store/postgres-alerts.ts'
+import { PostgresDatabase } from '../../src/adapters/store/postgres-database.ts'
+import type { PostgresRuleStore } from '../../src/adapters/store/postgres-rules.ts'
+import type { PostgresReadingQueries } from '../../src/adapters/store/postgres-queries.ts'
+import type { PostgresReadingStore } from '../../src/adapters/store/postgres.ts'
 import { loadConfig, type Config } from '../../src/platform/config.ts'
 import { createLogger } from '../../src/platform/logger.ts'
 import { createMetricsRegistry } from '../../src/platform/metrics.ts'
@@ -20,6 +21,8 @@ export const logger = createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent')
 
 export interface ApiFixture {
   readonly app: FastifyInstance
+  /** the fixture's database, for SQL of a test's own (db.pool) */
+  readonly db: PostgresDatabase
   readonly store: PostgresReadingStore
   readonly queries: PostgresReadingQueries
   readonly latest: RedisLatestValues
@@ -45,16 +48,16 @@ export interface StoreOptions {
 export async function openApi(databaseUrl: string, redisUrl: string, api: Partial<Config['api']> = {}, storeOptions: StoreOptions = {}): Promise<ApiFixture> {
   const config: Config['api'] = { ...loadConfig({}).api, host: '127.0.0.1', port: 0, ...api }
   const keyPrefix = storeOptions.keyPrefix ?? `${uniqueName('api')}:`
-  const store = new PostgresReadingStore({
+  const db = new PostgresDatabase({
     url: databaseUrl,
     poolMax: storeOptions.poolMax ?? 4,
     statementTimeoutMs: storeOptions.statementTimeoutMs ?? 10_000,
     connectTimeoutMs: config.requestTimeoutMs,
     logger
   })
-  await store.connect()
-  await store.migrate()
-  const queries = new PostgresReadingQueries({ pool: store.pool })
+  await db.connect()
+  const { store, queries } = db
+  await db.migrate()
   const latest = new RedisLatestValues({ url: redisUrl, keyPrefix, logger })
   const live = new RedisLiveFeed({ url: redisUrl, keyPrefix, logger })
   const status = new RedisStatusBoard({ url: redisUrl, keyPrefix, logger })
@@ -63,7 +66,7 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
   await status.connect()
   const alerting =
     storeOptions.alerts === true
-      ? { rules: new PostgresRuleStore({ pool: store.pool }), alerts: new PostgresAlertStore({ pool: store.pool }), alertFeed: new RedisAlertFeed({ url: redisUrl, keyPrefix, logger }), keyPrefix }
+      ? { rules: db.rules, alerts: db.alerts, alertFeed: new RedisAlertFeed({ url: redisUrl, keyPrefix, logger }), keyPrefix }
       : undefined
   await alerting?.alertFeed.connect()
   const deps = { store, queries, latest, live, status, ...(alerting === undefined ? {} : { rules: alerting.rules, alerts: alerting.alerts, alertFeed: alerting.alertFeed }) }
@@ -71,6 +74,7 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
   const running: RunningApi[] = []
   return {
     app,
+    db,
     ...deps,
     ...(alerting === undefined ? {} : { alerting }),
     config,
@@ -86,7 +90,7 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
       await alerting?.alertFeed.close()
       await live.close()
       await latest.close()
-      await store.close()
+      await db.close()
     }
   }
 }

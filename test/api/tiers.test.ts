@@ -106,9 +106,9 @@ describe('stats and series pick the tier', () => {
     const from = T0
     const to = T0 + 3 * DAY
     const before = await get(`/sensors/t/stats?from=${from}&to=${to}&bucket=1h`)
-    const { rows } = await f.store.pool.query<{ name: string }>("SELECT name FROM sensorstream_partitions('sensor_data') WHERE hi <= to_timestamp($1)", [to])
+    const { rows } = await f.db.pool.query<{ name: string }>("SELECT name FROM sensorstream_partitions('sensor_data') WHERE hi <= to_timestamp($1)", [to])
     assert.equal(rows.length, 3)
-    for (const { name } of rows) await f.store.pool.query(`DROP TABLE ${name}`)
+    for (const { name } of rows) await f.db.pool.query(`DROP TABLE ${name}`)
     const afterDrop = await get(`/sensors/t/stats?from=${from}&to=${to}&bucket=1h`)
     assert.equal(afterDrop.tier, '1h')
     assert.deepEqual(afterDrop.buckets, before.buckets)

@@ -64,6 +64,7 @@ export function queriesContract(name: string, options: QueriesContractOptions): 
       await q.ping()
       assert.deepEqual(await q.list({ limit: 10 }), { readings: [] })
       assert.deepEqual(await q.latestPerSensor(), [])
+      assert.equal(await q.latest('a'), undefined)
       assert.deepEqual((await q.stats({ sensorId: 'a', from: H, to: H + 3600, bucketSeconds: 60 })).buckets, [])
       assert.deepEqual(await q.replay({ after: { tsMs: 0, sensorId: '' }, patterns: ['*'], limit: 10 }), [])
     })
@@ -93,6 +94,20 @@ export function queriesContract(name: string, options: QueriesContractOptions): 
       const page = await q.list({ sensorId: 'a', from: H + 10, to: H + 30, limit: 10 })
       assert.deepEqual(page.readings, [r('a', H + 20), r('a', H + 10)])
       assert.equal(page.next, undefined)
+    })
+
+    test('latest: one sensor\'s newest reading by timestamp, not by arrival; undefined for an unknown sensor', async (t) => {
+      const db = await options.freshDatabase()
+      t.after(() => db.close())
+      await db.write([r('a', H + 5, 5), r('b', H + 0.001, 2)])
+      await db.write([r('a', H + 1, 1), r('a', H + 3, 3)])
+      const q = db.queries
+      assert.deepEqual(await q.latest('a'), r('a', H + 5, 5))
+      assert.deepEqual(await q.latest('b'), r('b', H + 0.001, 2))
+      assert.equal(await q.latest('unknown'), undefined)
+      assert.equal(await q.latest(''), undefined)
+      await db.write([r('a', H + 5.001, 6)])
+      assert.deepEqual(await q.latest('a'), r('a', H + 5.001, 6))
     })
 
     test('latestPerSensor: each sensor\'s newest reading, by sensor_id', async (t) => {

@@ -1,5 +1,7 @@
-// The ReadingStore contract. There is no in-process store (the embedded default is a real
-// PostgreSQL), but any future adapter must pass these same cases.
+// The ReadingStore contract: the write side (streaming, replay, POST /data), with the reads the
+// streaming service repairs its cache from. There is no in-process store (the embedded default is a
+// real PostgreSQL), but any future adapter must pass these same cases. The schema is the
+// Migrations contract's (migrations.contract.ts): the databases given here are migrated.
 import assert from 'node:assert/strict'
 import { describe, test, type TestContext } from 'node:test'
 import type { Reading } from '../../src/domain/reading.ts'
@@ -7,7 +9,7 @@ import { AppError } from '../../src/platform/errors.ts'
 import type { ReadingStore } from '../../src/ports/store.ts'
 
 export interface StoreDatabase {
-  /** a connected (not yet migrated) store on this database; call as often as needed, they share it */
+  /** a connected store on this (migrated) database; call as often as needed, they share it */
   open(): Promise<ReadingStore>
 }
 
@@ -19,16 +21,18 @@ export interface StoreServer extends StoreDatabase {
 }
 
 export interface StoreContractOptions {
-  /** a new, empty database of its own */
+  /** a new, empty, migrated database of its own */
   readonly freshDatabase: () => Promise<StoreDatabase>
   /** a store (not connected) whose URL points at nothing that answers */
   readonly unreachable: () => ReadingStore
-  /** a server of this case's own that the case may stop and start */
+  /** a server of this case's own, migrated, that the case may stop and start */
   readonly ownServer: () => Promise<StoreServer>
 }
 
 const T0 = 1_689_260_000
 const r = (sensor_id: string, timestamp: number, value = 1): Reading => ({ sensor_id, value, timestamp })
+/** the newest stored reading of one sensor, through the port's own read */
+const latest = async (store: ReadingStore, sensorId: string): Promise<Reading | undefined> => (await store.latestOf([sensorId]))[0]
 
 export function storeContract(name: string, options: StoreContractOptions): void {
   async function track(t: TestContext, store: Promise<ReadingStore>): Promise<ReadingStore> {
@@ -37,29 +41,16 @@ export function storeContract(name: string, options: StoreContractOptions): void
     return s
   }
 
-  /** a migrated store on a fresh database */
+  /** a store on a fresh database */
   async function fresh(t: TestContext): Promise<ReadingStore> {
     const db = await options.freshDatabase()
-    const store = await track(t, db.open())
-    await store.migrate()
-    return store
+    return track(t, db.open())
   }
 
   describe(`ReadingStore contract: ${name}`, () => {
-    test('migrate twice is safe', async (t) => {
-      const db = await options.freshDatabase()
-      const store = await track(t, db.open())
-      await store.migrate()
-      await store.migrate()
-      assert.deepEqual(await store.write([r('a', T0)]), { inserted: 1, duplicates: 0 })
-      await store.migrate()
-      assert.deepEqual(await store.latest('a'), r('a', T0))
-    })
-
-    test('migrate from several instances at once is safe', async (t) => {
+    test('several stores on one database: a reading written by one is a duplicate for the others', async (t) => {
       const db = await options.freshDatabase()
       const stores = await Promise.all([1, 2, 3, 4].map(() => track(t, db.open())))
-      await Promise.all(stores.map((s) => s.migrate()))
       assert.deepEqual(await stores[0]?.write([r('a', T0)]), { inserted: 1, duplicates: 0 })
       assert.deepEqual(await stores[3]?.write([r('a', T0)]), { inserted: 0, duplicates: 1 })
     })
@@ -74,13 +65,13 @@ export function storeContract(name: string, options: StoreContractOptions): void
       const store = await fresh(t)
       assert.deepEqual(await store.write([]), { inserted: 0, duplicates: 0 })
       assert.deepEqual(await store.writeReturningNew([]), [])
-      assert.equal(await store.latest('a'), undefined)
+      assert.equal(await latest(store, 'a'), undefined)
     })
 
     test('duplicates within a batch are ignored: the first wins', async (t) => {
       const store = await fresh(t)
       assert.deepEqual(await store.write([r('a', T0, 1), r('a', T0, 2), r('b', T0, 5), r('a', T0, 3)]), { inserted: 2, duplicates: 2 })
-      assert.deepEqual(await store.latest('a'), r('a', T0, 1))
+      assert.deepEqual(await latest(store, 'a'), r('a', T0, 1))
     })
 
     test('duplicates across batches are ignored: the first write wins', async (t) => {
@@ -88,7 +79,7 @@ export function storeContract(name: string, options: StoreContractOptions): void
       await store.write([r('a', T0, 1)])
       assert.deepEqual(await store.write([r('a', T0, 2)]), { inserted: 0, duplicates: 1 })
       assert.deepEqual(await store.write([r('a', T0, 1)]), { inserted: 0, duplicates: 1 })
-      assert.deepEqual(await store.latest('a'), r('a', T0, 1))
+      assert.deepEqual(await latest(store, 'a'), r('a', T0, 1))
     })
 
     test('the same timestamp for different sensors, and different timestamps for one sensor, are different readings', async (t) => {
@@ -107,13 +98,13 @@ export function storeContract(name: string, options: StoreContractOptions): void
         r('whole', 1_700_000_000, 42)
       ]
       await store.write(readings)
-      for (const reading of readings) assert.deepEqual(await store.latest(reading.sensor_id), reading)
+      for (const reading of readings) assert.deepEqual(await latest(store, reading.sensor_id), reading)
     })
 
     test('readings less than half a millisecond apart are the same reading', async (t) => {
       const store = await fresh(t)
       assert.deepEqual(await store.write([r('a', T0 + 0.123, 1), r('a', T0 + 0.1234, 2)]), { inserted: 1, duplicates: 1 })
-      assert.deepEqual(await store.latest('a'), r('a', T0 + 0.123, 1))
+      assert.deepEqual(await latest(store, 'a'), r('a', T0 + 0.123, 1))
     })
 
     test('writeReturningNew flags which readings were new, in the order given', async (t) => {
@@ -122,17 +113,17 @@ export function storeContract(name: string, options: StoreContractOptions): void
       const flags = await store.writeReturningNew([r('x', T0), r('old', T0, 9), r('y', T0 + 0.5), r('x', T0, 2), r('x', T0 + 0.001)])
       assert.deepEqual(flags, [true, false, true, false, true])
       assert.deepEqual(await store.writeReturningNew([r('x', T0), r('z', T0 + 0.123)]), [false, true])
-      assert.deepEqual(await store.latest('old'), r('old', T0))
-      assert.deepEqual(await store.latest('x'), r('x', T0 + 0.001))
+      assert.deepEqual(await latest(store, 'old'), r('old', T0))
+      assert.deepEqual(await latest(store, 'x'), r('x', T0 + 0.001))
     })
 
-    test('latest is the newest by timestamp, not by arrival', async (t) => {
+    test('the newest is by timestamp, not by arrival', async (t) => {
       const store = await fresh(t)
       await store.write([r('a', T0 + 5, 5)])
       await store.write([r('a', T0 + 1, 1), r('a', T0 + 3, 3)])
-      assert.deepEqual(await store.latest('a'), r('a', T0 + 5, 5))
+      assert.deepEqual(await latest(store, 'a'), r('a', T0 + 5, 5))
       await store.write([r('a', T0 + 5.001, 6)])
-      assert.deepEqual(await store.latest('a'), r('a', T0 + 5.001, 6))
+      assert.deepEqual(await latest(store, 'a'), r('a', T0 + 5.001, 6))
     })
 
     test('latestOf gives the newest reading of each sensor asked for that has one', async (t) => {
@@ -160,11 +151,11 @@ export function storeContract(name: string, options: StoreContractOptions): void
       assert.deepEqual(pages.flat(), ids.map((id, i) => r(id, T0 + i + 0.5, i + 0.5)))
     })
 
-    test('latest of an unknown sensor is undefined', async (t) => {
+    test('an unknown sensor has no newest reading', async (t) => {
       const store = await fresh(t)
       await store.write([r('known', T0)])
-      assert.equal(await store.latest('unknown'), undefined)
-      assert.equal(await store.latest(''), undefined)
+      assert.equal(await latest(store, 'unknown'), undefined)
+      assert.equal(await latest(store, ''), undefined)
     })
 
     test('a 10,000-row batch', async (t) => {
@@ -172,7 +163,7 @@ export function storeContract(name: string, options: StoreContractOptions): void
       const batch = Array.from({ length: 10_000 }, (_, i) => r(`sensor-${i % 100}`, T0 + Math.floor(i / 100) + (i % 7) / 1000, i))
       assert.deepEqual(await store.write(batch), { inserted: 10_000, duplicates: 0 })
       assert.deepEqual(await store.write(batch), { inserted: 0, duplicates: 10_000 })
-      assert.deepEqual(await store.latest('sensor-99'), batch[9_999])
+      assert.deepEqual(await latest(store, 'sensor-99'), batch[9_999])
       const next = batch.map((x, i) => (i % 2 === 0 ? x : r(x.sensor_id, x.timestamp + 1000, -1)))
       const flags = await store.writeReturningNew(next)
       assert.equal(flags.length, 10_000)
@@ -196,7 +187,6 @@ export function storeContract(name: string, options: StoreContractOptions): void
     test('database stopped: write rejects with a retryable AppError, and works again after start', async (t) => {
       const server = await options.ownServer()
       const store = await track(t, server.open())
-      await store.migrate()
       assert.deepEqual(await store.write([r('a', T0)]), { inserted: 1, duplicates: 0 })
       await server.stop()
       const started = Date.now()
@@ -206,7 +196,7 @@ export function storeContract(name: string, options: StoreContractOptions): void
       await server.start()
       // the same instance recovers by itself: no reconnect call
       assert.deepEqual(await store.write([r('a', T0 + 1), r('a', T0)]), { inserted: 1, duplicates: 1 })
-      assert.deepEqual(await store.latest('a'), r('a', T0 + 1))
+      assert.deepEqual(await latest(store, 'a'), r('a', T0 + 1))
     })
   })
 }

@@ -7,7 +7,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { freePort } from '../../src/local/free-port.ts'
+import { freePort } from '../../src/adapters/embedded/free-port.ts'
 import { freshDatabase, uniqueName, useKafka, useRedis } from '../harness/index.ts'
 import { rowCount, startCli, waitFor, type CliProcess } from './support.ts'
 

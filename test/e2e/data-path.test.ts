@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
-import { freePort } from '../../src/local/free-port.ts'
+import { freePort } from '../../src/adapters/embedded/free-port.ts'
 import { freshDatabase, ownPostgres, uniqueName, useKafka, useRedis, type KafkaServer, type RedisServer } from '../harness/index.ts'
 import { caughtUp, readTopic, redisMatchesPostgres, rowCount, sendRaw, sql, stableMembers, startCli, streamingSetup, waitFor, type CliProcess, type Setup } from './support.ts'
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import mqtt, { type MqttClient } from 'mqtt'
-import { freePort } from '../../src/local/free-port.ts'
+import { freePort } from '../../src/adapters/embedded/free-port.ts'
 import { freshDatabase, uniqueName, useKafka, useMosquitto, useRedis } from '../harness/index.ts'
 import { readTopic, rowCount, sql, startCli, streamingSetup, waitFor, type CliProcess, type Setup } from './support.ts'
 

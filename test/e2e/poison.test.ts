@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
-import { freePort } from '../../src/local/free-port.ts'
+import { freePort } from '../../src/adapters/embedded/free-port.ts'
 import { createLogger } from '../../src/platform/logger.ts'
 import { KafkaBusAdmin } from '../../src/adapters/bus/kafka.ts'
 import { freshDatabase, useKafka, useRedis } from '../harness/index.ts'

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
-import { freePort } from '../../src/local/free-port.ts'
+import { freePort } from '../../src/adapters/embedded/free-port.ts'
 import { freshDatabase, ownRedis, useKafka } from '../harness/index.ts'
 import { groupOffsets, redisMatchesPostgres, rowCount, sendRaw, startCli, streamingSetup, waitFor } from './support.ts'
 

@@ -2,11 +2,11 @@
 // file's tests. `node --test` runs each file in its own process, so "per process" is "per file".
 // A missing binary rejects with the command that installs it, which fails the test (never a skip).
 import { after } from 'node:test'
-import { startKafka, type KafkaOptions, type KafkaServer } from '../../src/local/kafka.ts'
-import { startKafkaCluster, type KafkaCluster, type KafkaClusterOptions } from '../../src/local/kafka-cluster.ts'
-import { startPostgres, type PostgresOptions, type PostgresServer } from '../../src/local/postgres.ts'
-import { startMosquitto, type MosquittoOptions, type MosquittoServer } from '../../src/local/mosquitto.ts'
-import { startRedis, type RedisOptions, type RedisServer } from '../../src/local/redis.ts'
+import { startKafka, type KafkaOptions, type KafkaServer } from '../../dev/kafka.ts'
+import { startKafkaCluster, type KafkaCluster, type KafkaClusterOptions } from '../../dev/kafka-cluster.ts'
+import { startPostgres, type PostgresOptions, type PostgresServer } from '../../src/adapters/embedded/postgres.ts'
+import { startMosquitto, type MosquittoOptions, type MosquittoServer } from '../../dev/mosquitto.ts'
+import { startRedis, type RedisOptions, type RedisServer } from '../../dev/redis.ts'
 import { uniqueName } from './names.ts'
 
 interface Disposable {

@@ -4,8 +4,8 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from '../../platform/logger.ts'
 import type { PipelineStatusBoard, StreamingReport } from '../../ports/pipeline-status.ts'
-import { openRedis } from './redis-connection.ts'
-import { translateRedisError } from './redis-errors.ts'
+import { openRedis } from '../redis/redis-connection.ts'
+import { translateRedisError } from '../redis/redis-errors.ts'
 
 const EXPIRE_MS = 60_000
 

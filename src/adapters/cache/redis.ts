@@ -12,8 +12,8 @@ import { newestPerSensor, type Reading } from '../../domain/reading.ts'
 import { encodeReading } from '../../domain/wire.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { LatestValues, RebuildToken } from '../../ports/latest.ts'
-import { openRedis } from './redis-connection.ts'
-import { translateRedisError } from './redis-errors.ts'
+import { openRedis } from '../redis/redis-connection.ts'
+import { translateRedisError } from '../redis/redis-errors.ts'
 
 // KEYS[1] latest hash, KEYS[2] sensors set; ARGV[1]: one line per sensor (each sensor once),
 // "sensor_id<TAB>timestamp<TAB>json<LF>". One argument instead of three per sensor: the client writes

@@ -8,13 +8,13 @@ import { createLogger } from '../../platform/logger.ts'
 import type { ReadingQueries } from '../../ports/queries.ts'
 import { listMigrations, migrate } from './migrate.ts'
 import { PostgresReadingQueries } from './postgres-queries.ts'
-import { PostgresReadingStore } from './postgres.ts'
+import { PostgresDatabase } from './postgres-database.ts'
 
 const logger = createLogger('silent')
 const DAY = 86_400
 
-async function open(url: string, intervalSeconds = DAY): Promise<PostgresReadingStore> {
-  const s = new PostgresReadingStore({ url, poolMax: 4, statementTimeoutMs: 60_000, logger, partitions: { intervalSeconds, premake: 3 } })
+async function open(url: string, intervalSeconds = DAY): Promise<PostgresDatabase> {
+  const s = new PostgresDatabase({ url, poolMax: 4, statementTimeoutMs: 60_000, logger, partitions: { intervalSeconds, premake: 3 } })
   await s.connect()
   return s
 }
@@ -46,12 +46,12 @@ test('a reading from 2003 and one from tomorrow are stored, in partitions made f
   await s.migrate()
   const tomorrow = Math.floor(Date.now() / 1000) + DAY - 60
   const old = Date.UTC(2003, 4, 17, 13, 30) / 1000
-  assert.deepEqual(await s.write([{ sensor_id: 'a', value: 1, timestamp: old }, { sensor_id: 'a', value: 2, timestamp: tomorrow }]), { inserted: 2, duplicates: 0 })
-  assert.deepEqual(await s.writeReturningNew([{ sensor_id: 'b', value: 3, timestamp: old + 7 * DAY }]), [true])
+  assert.deepEqual(await s.store.write([{ sensor_id: 'a', value: 1, timestamp: old }, { sensor_id: 'a', value: 2, timestamp: tomorrow }]), { inserted: 2, duplicates: 0 })
+  assert.deepEqual(await s.store.writeReturningNew([{ sensor_id: 'b', value: 3, timestamp: old + 7 * DAY }]), [true])
   const names = (await s.partitions.list()).map((p) => p.name)
   assert.ok(names.includes('sensor_data_p20030517_120000'), names.join(' '))
   assert.ok(names.includes('rollup_1m_p20030501') && names.includes('rollup_1h_p20030101'), names.join(' '))
-  assert.deepEqual(await s.latest('a'), { sensor_id: 'a', value: 2, timestamp: tomorrow })
+  assert.deepEqual(await s.queries.latest('a'), { sensor_id: 'a', value: 2, timestamp: tomorrow })
   assert.deepEqual(await rollupMismatches(s.pool, 'rollup_1m'), [])
 })
 
@@ -64,10 +64,10 @@ test('a partition dropped behind the cache is made again; the batch does not fai
   })
   await a.migrate()
   const ts = 1_689_260_000
-  await a.write([{ sensor_id: 'a', value: 1, timestamp: ts }])
-  await b.write([{ sensor_id: 'b', value: 1, timestamp: ts }]) // b caches the partition…
+  await a.store.write([{ sensor_id: 'a', value: 1, timestamp: ts }])
+  await b.store.write([{ sensor_id: 'b', value: 1, timestamp: ts }]) // b caches the partition…
   await a.pool.query('DROP TABLE sensor_data_p20230713') // …which another process drops (retention)
-  assert.deepEqual(await b.write([{ sensor_id: 'b', value: 2, timestamp: ts + 1 }]), { inserted: 1, duplicates: 0 })
+  assert.deepEqual(await b.store.write([{ sensor_id: 'b', value: 2, timestamp: ts + 1 }]), { inserted: 1, duplicates: 0 })
   assert.equal((await b.pool.query('SELECT count(*)::int AS n FROM sensor_data')).rows[0].n, 1)
 })
 
@@ -77,10 +77,10 @@ test('a changed PARTITION_INTERVAL fits new partitions between the old ones', as
   t.after(() => daily.close())
   await daily.migrate()
   const day = Date.UTC(2024, 0, 10) / 1000
-  await daily.write([{ sensor_id: 'a', value: 1, timestamp: day + 10 }])
+  await daily.store.write([{ sensor_id: 'a', value: 1, timestamp: day + 10 }])
   const weekly = await open(url, 7 * DAY)
   t.after(() => weekly.close())
-  assert.deepEqual(await weekly.write([{ sensor_id: 'a', value: 2, timestamp: day - 10 }, { sensor_id: 'a', value: 3, timestamp: day + DAY + 10 }]), { inserted: 2, duplicates: 0 })
+  assert.deepEqual(await weekly.store.write([{ sensor_id: 'a', value: 2, timestamp: day - 10 }, { sensor_id: 'a', value: 3, timestamp: day + DAY + 10 }]), { inserted: 2, duplicates: 0 })
   const raw = (await weekly.partitions.list()).filter((p) => p.table === 'sensor_data' && p.lo < Date.UTC(2025, 0)).map((p) => [p.lo / 1000 - day, p.hi / 1000 - day])
   // weeks start on Thursdays (aligned on the epoch): 2024-01-04 to 01-11, cut before the 10th's day
   assert.deepEqual(raw, [[-6 * DAY, 0], [0, DAY], [DAY, 8 * DAY]])
@@ -156,7 +156,7 @@ test('migration 004 converts a table of the previous release with its rows; ever
   assert.deepEqual(parts.filter((p) => p.table === 'sensor_data').map((p) => p.name), ['sensor_data_p20240227', 'sensor_data_p20240228', 'sensor_data_p20240229', 'sensor_data_p20240301'])
   assert.deepEqual(parts.filter((p) => p.table === 'rollup_1m').map((p) => p.name), ['rollup_1m_p20240201', 'rollup_1m_p20240301'])
   // new rows continue the old ids, and the old identity holds
-  assert.deepEqual(await s.write([{ sensor_id: 's1', value: 0, timestamp: before[1].ts.getTime() / 1000 }, { sensor_id: 's1', value: 0, timestamp: t0 + 1 }]), { inserted: 1, duplicates: 1 })
+  assert.deepEqual(await s.store.write([{ sensor_id: 's1', value: 0, timestamp: before[1].ts.getTime() / 1000 }, { sensor_id: 's1', value: 0, timestamp: t0 + 1 }]), { inserted: 1, duplicates: 1 })
   const { rows } = await pool.query<{ id: string }>("SELECT id FROM sensor_data WHERE ts = to_timestamp($1)", [t0 + 1])
   assert.ok(Number(rows[0]?.id) > Number(before[before.length - 1].id))
 })

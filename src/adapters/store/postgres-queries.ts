@@ -8,7 +8,7 @@ import { globToLike, isGlob } from '../../domain/sensor-pattern.ts'
 import type { ListQuery, Page, ReadingQueries, ReplayQuery, Stats, StatsQuery, Tier } from '../../ports/queries.ts'
 import { translatePgError } from './postgres-errors.ts'
 
-/** The queries share the pool of a PostgresReadingStore (its `pool`), which owns and closes it. */
+/** The queries share the pool of a PostgresDatabase, which owns and closes it. */
 export interface PostgresQueriesOptions {
   readonly pool: pg.Pool
 }
@@ -93,7 +93,7 @@ export class PostgresReadingQueries implements ReadingQueries {
     await this.ping()
   }
 
-  /** The pool belongs to the store, which closes it. */
+  /** The pool belongs to the database, which closes it. */
   async close(): Promise<void> {}
 
   async ping(): Promise<void> {
@@ -127,6 +127,16 @@ export class PostgresReadingQueries implements ReadingQueries {
       readings: page.map(toReading),
       ...(more && last !== undefined ? { next: { tsMicros: BigInt(last.us), id: BigInt(last.id) } } : {})
     }
+  }
+
+  async latest(sensorId: string): Promise<Reading | undefined> {
+    const { rows } = await this.query<{ sensor_id: string; value: number; ts: number }>(
+      'latest',
+      'SELECT sensor_id, value, extract(epoch FROM ts)::float8 AS ts FROM sensor_data WHERE sensor_id = $1 ORDER BY ts DESC LIMIT 1',
+      [sensorId]
+    )
+    const row = rows[0]
+    return row === undefined ? undefined : { sensor_id: row.sensor_id, value: row.value, timestamp: normalizeTimestamp(row.ts) }
   }
 
   async latestPerSensor(): Promise<Reading[]> {

@@ -1,4 +1,4 @@
-// A PostgreSQL server as a whole, for the launchers (src/local), `services:up` and the benchmark:
+// A PostgreSQL server as a whole, for the launchers (adapters/embedded/postgres.ts, dev/), `services:up` and the benchmark:
 // does it answer, create and drop a database on it. The driver stays here, under adapters/.
 import pg from 'pg'
 

@@ -1,27 +1,13 @@
-// ReadingStore on PostgreSQL. A batch is one statement (writeSql): INSERT … SELECT FROM unnest(…)
+// ReadingStore (the write side) on PostgreSQL. A batch is one statement (writeSql): INSERT … SELECT FROM unnest(…)
 // ON CONFLICT DO NOTHING feeding the rollup upserts: one round trip however many rows, idempotent
 // on (sensor_id, ts). Partitions are made before the batch needs them (partitions.ts).
-import { setTimeout as delay } from 'node:timers/promises'
 import pg from 'pg'
 import type { Reading } from '../../domain/reading.ts'
 import { normalizeTimestamp } from '../../domain/reading.ts'
-import type { Config } from '../../platform/config.ts'
-import type { Logger } from '../../platform/logger.ts'
 import type { ReadingStore, WriteResult } from '../../ports/store.ts'
 import { binaryColumns } from './binary-arrays.ts'
-import { migrate } from './migrate.ts'
-import { isMissingPartition, Partitions, type PartitionOptions } from './partitions.ts'
+import { isMissingPartition, type Partitions } from './partitions.ts'
 import { translatePgError } from './postgres-errors.ts'
-
-export interface PostgresStoreOptions {
-  readonly url: string
-  readonly poolMax: number
-  readonly statementTimeoutMs: number
-  readonly connectTimeoutMs?: number
-  readonly logger: Logger
-  /** sensor_data's partition width and how many are made ahead [one day, 3] */
-  readonly partitions?: PartitionOptions
-}
 
 // The three columns travel as binary arrays (binary-arrays.ts): timestamps as exact microseconds.
 // Rows go in a fixed key order (sensor_id in byte order, then time), and so do the rollup rows
@@ -73,65 +59,27 @@ export const RAW_INSERT_SQL = INSERT_RAW
 export const INSERT_SQL = writeSql('SELECT count(*)::int8 AS inserted FROM ins')
 const INSERT_RETURNING_SQL = writeSql('SELECT sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms FROM ins')
 
-/** The partition settings of the configuration (PARTITION_INTERVAL, PARTITION_PREMAKE). */
-export function partitionOptions(storage: Config['storage']): PartitionOptions {
-  return { intervalSeconds: storage.partitionIntervalSeconds, premake: storage.partitionPremake }
-}
-
-/** How long close() waits for the connections to end. */
-const CLOSE_WAIT_MS = 5_000
-
-export class PostgresReadingStore implements ReadingStore {
+/** What a PostgresReadingStore writes with: the pool and partitions of its PostgresDatabase (postgres-database.ts), which owns and closes them. */
+export interface PostgresStoreParts {
   readonly pool: pg.Pool
   readonly partitions: Partitions
-  private readonly logger: Logger
+}
 
-  constructor(options: PostgresStoreOptions) {
-    this.logger = options.logger
-    this.pool = new pg.Pool({
-      connectionString: options.url,
-      max: options.poolMax,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-      statement_timeout: options.statementTimeoutMs,
-      application_name: 'sensorstream'
-    })
-    // An idle connection that dies (Postgres restarted) must not crash the process: the pool
-    // drops it and the next query opens a new one.
-    this.pool.on('error', (err) => this.logger.warn({ err }, 'idle postgres connection lost'))
-    this.partitions = new Partitions(this.pool, this.logger, options.partitions)
+export class PostgresReadingStore implements ReadingStore {
+  private readonly pool: pg.Pool
+  private readonly partitions: Partitions
+
+  constructor(parts: PostgresStoreParts) {
+    this.pool = parts.pool
+    this.partitions = parts.partitions
   }
 
   async connect(): Promise<void> {
     await this.ping()
   }
 
-  /**
-   * Resolves once every connection has closed. pg's pool.end() resolves as soon as it has asked them
-   * to: a server stopped right after would still cut them (and each would log a warning).
-   */
-  async close(): Promise<void> {
-    let open = this.pool.totalCount
-    const closed = new Promise<void>((resolve) => {
-      if (open === 0) resolve()
-      this.pool.on('remove', () => {
-        if (--open === 0) resolve()
-      })
-    })
-    await this.pool.end()
-    await Promise.race([closed, delay(CLOSE_WAIT_MS, undefined, { ref: false })])
-  }
-
-  async migrate(): Promise<void> {
-    try {
-      const applied = await migrate(this.pool, undefined, {
-        'sensorstream.partition_interval': `${this.partitions.options.intervalSeconds} seconds`
-      })
-      if (applied.length > 0) this.logger.info({ applied }, 'migrations applied')
-      await this.partitions.premake()
-    } catch (err) {
-      throw translatePgError(err, 'migrate')
-    }
-  }
+  /** The pool belongs to the database, which closes it. */
+  async close(): Promise<void> {}
 
   async ping(): Promise<void> {
     await this.query('ping', 'SELECT 1')
@@ -150,16 +98,6 @@ export class PostgresReadingStore implements ReadingStore {
     const fresh = new Set(result.rows.map((r) => `${r.sensor_id}\u0000${r.ms}`))
     // Only the first occurrence of a key within the batch counts as new.
     return readings.map((r) => fresh.delete(`${r.sensor_id}\u0000${Math.round(r.timestamp * 1000)}`))
-  }
-
-  async latest(sensorId: string): Promise<Reading | undefined> {
-    const { rows } = await this.query<{ sensor_id: string; value: number; ts: number }>(
-      'latest',
-      'SELECT sensor_id, value, extract(epoch FROM ts)::float8 AS ts FROM sensor_data WHERE sensor_id = $1 ORDER BY ts DESC LIMIT 1',
-      [sensorId]
-    )
-    const row = rows[0]
-    return row === undefined ? undefined : { sensor_id: row.sensor_id, value: row.value, timestamp: normalizeTimestamp(row.ts) }
   }
 
   private async writeBatch<R extends pg.QueryResultRow>(sql: string, readings: readonly Reading[]): Promise<pg.QueryResult<R>> {
@@ -181,7 +119,7 @@ export class PostgresReadingStore implements ReadingStore {
   }
 
   /** Runs one query, translating driver errors into port errors. */
-  async query<R extends pg.QueryResultRow>(operation: string, sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
+  private async query<R extends pg.QueryResultRow>(operation: string, sql: string, params?: unknown[]): Promise<pg.QueryResult<R>> {
     try {
       return await this.pool.query<R>(sql, params)
     } catch (err) {

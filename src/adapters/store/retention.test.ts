@@ -10,7 +10,7 @@ import { createLogger } from '../../platform/logger.ts'
 import { createMetricsRegistry } from '../../platform/metrics.ts'
 import type { RetentionPolicy } from '../../ports/store.ts'
 import { MaintenanceMetrics, maintainOnce } from '../../services/maintenance.ts'
-import { PostgresReadingStore } from './postgres.ts'
+import { PostgresDatabase } from './postgres-database.ts'
 import { PostgresStorageMaintenance } from './retention.ts'
 
 const logger = createLogger('silent')
@@ -19,25 +19,25 @@ const CLI = fileURLToPath(new URL('../../cli.ts', import.meta.url))
 /** "now" of these tests: 2024-06-15T12:00Z */
 const NOW = Date.UTC(2024, 5, 15, 12)
 
-async function open(url: string): Promise<PostgresReadingStore> {
-  const s = new PostgresReadingStore({ url, poolMax: 4, statementTimeoutMs: 60_000, logger })
+async function open(url: string): Promise<PostgresDatabase> {
+  const s = new PostgresDatabase({ url, poolMax: 4, statementTimeoutMs: 60_000, logger })
   await s.connect()
   await s.migrate()
   return s
 }
 
-const maintenance = (s: PostgresReadingStore, policy: Partial<RetentionPolicy>): PostgresStorageMaintenance =>
+const maintenance = (s: PostgresDatabase, policy: Partial<RetentionPolicy>): PostgresStorageMaintenance =>
   new PostgresStorageMaintenance({ pool: s.pool, partitions: s.partitions, logger, policy: { rawDays: undefined, minuteDays: undefined, hourDays: undefined, ...policy } })
 
 /** One reading per sensor per day, on each of the 40 days up to NOW, and a year earlier. */
-async function fill(s: PostgresReadingStore): Promise<void> {
+async function fill(s: PostgresDatabase): Promise<void> {
   const readings = []
   for (let d = 0; d < 40; d++) for (const sensor of ['a', 'b']) readings.push({ sensor_id: sensor, value: d, timestamp: NOW / 1000 - d * DAY })
   readings.push({ sensor_id: 'a', value: -1, timestamp: NOW / 1000 - 400 * DAY })
-  await s.write(readings)
+  await s.store.write(readings)
 }
 
-const names = async (s: PostgresReadingStore, table: string): Promise<string[]> =>
+const names = async (s: PostgresDatabase, table: string): Promise<string[]> =>
   (await s.partitions.list()).filter((p) => p.table === table && p.lo < NOW + DAY * 1000).map((p) => p.name)
 
 test('drops exactly the partitions entirely older than each limit, and nothing else', async (t) => {
@@ -70,7 +70,7 @@ test('drops exactly the partitions entirely older than each limit, and nothing e
   assert.deepEqual(rows[0], { raw: 62, m: 80, h: 81 }, 'raw: 31 days of 2 sensors; rollups: what their own limits keep')
   assert.deepEqual(await m.expiredPartitions(NOW), [], 'a second run finds nothing')
   // a late reading for a dropped day: its partition is made again, the write does not fail
-  assert.deepEqual(await s.write([{ sensor_id: 'a', value: 5, timestamp: NOW / 1000 - 35 * DAY + 1 }]), { inserted: 1, duplicates: 0 })
+  assert.deepEqual(await s.store.write([{ sensor_id: 'a', value: 5, timestamp: NOW / 1000 - 35 * DAY + 1 }]), { inserted: 1, duplicates: 0 })
 })
 
 test('one instance at a time: the other skips its turn; maintainOnce counts both', async (t) => {
@@ -101,7 +101,7 @@ test('sensorstream retention --dry-run lists what would go with its size; withou
   const url = await freshDatabase('retention')
   const s = await open(url)
   t.after(() => s.close())
-  await s.write([{ sensor_id: 'a', value: 1, timestamp: Date.UTC(2020, 0, 1) / 1000 }, { sensor_id: 'a', value: 2, timestamp: Date.now() / 1000 }])
+  await s.store.write([{ sensor_id: 'a', value: 1, timestamp: Date.UTC(2020, 0, 1) / 1000 }, { sensor_id: 'a', value: 2, timestamp: Date.now() / 1000 }])
   const env = { ...process.env, DATABASE_URL: url, RETENTION_RAW_DAYS: '7', LOG_LEVEL: 'silent' }
   const run = (args: string[]) => promisify(execFile)(process.execPath, [CLI, 'retention', ...args], { env, cwd: '/' })
   const dry = await run(['--dry-run'])

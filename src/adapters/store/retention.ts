@@ -2,22 +2,14 @@
 // lock that stops the writers) and dropped, by one instance at a time (a session advisory lock
 // taken with pg_try_advisory_lock: the others skip their turn rather than queue).
 import type pg from 'pg'
-import type { Config } from '../../platform/config.ts'
 import type { Logger } from '../../platform/logger.ts'
 import type { ExpiredPartition, RetentionPolicy, StorageMaintenance } from '../../ports/store.ts'
 import type { PartitionedTable, Partitions } from './partitions.ts'
-import type { PostgresReadingStore } from './postgres.ts'
 import { translatePgError } from './postgres-errors.ts'
 
 /** arbitrary constant, apart from migrate.ts's and partitions.ts's */
 const RETENTION_LOCK_KEY = 0x5e_25_0a_57_e4_13
 const DAY_MS = 86_400_000
-
-/** Maintenance of `store`'s database with the configured retention (RETENTION_*_DAYS). */
-export function storageMaintenance(store: PostgresReadingStore, storage: Config['storage'], logger: Logger): PostgresStorageMaintenance {
-  const policy = { rawDays: storage.retentionRawDays, minuteDays: storage.retention1mDays, hourDays: storage.retention1hDays }
-  return new PostgresStorageMaintenance({ pool: store.pool, partitions: store.partitions, policy, logger })
-}
 
 export class PostgresStorageMaintenance implements StorageMaintenance {
   private readonly pool: pg.Pool

@@ -6,13 +6,13 @@ import type pg from 'pg'
 import { freshDatabase, rollupMismatches } from '../../../test/harness/index.ts'
 import type { Reading } from '../../domain/reading.ts'
 import { createLogger } from '../../platform/logger.ts'
-import { PostgresReadingStore } from './postgres.ts'
+import { PostgresDatabase } from './postgres-database.ts'
 
 const logger = createLogger('silent')
 const T0 = 1_689_260_000
 
-async function open(url: string, poolMax = 4): Promise<PostgresReadingStore> {
-  const s = new PostgresReadingStore({ url, poolMax, statementTimeoutMs: 30_000, logger })
+async function open(url: string, poolMax = 4): Promise<PostgresDatabase> {
+  const s = new PostgresDatabase({ url, poolMax, statementTimeoutMs: 30_000, logger })
   await s.connect()
   await s.migrate()
   return s
@@ -30,24 +30,24 @@ test('rollups equal their raw rows after duplicates, out-of-order and late readi
   t.after(() => s.close())
   // Integer values: sums are exact whatever the order of the additions.
   const stream = Array.from({ length: 3_000 }, (_, i) => r(`s${i % 7}`, T0 + i * 1.7, (i * 37) % 101 - 50))
-  await s.write(stream.slice(0, 1_000))
+  await s.store.write(stream.slice(0, 1_000))
   await assertInvariant(s.pool)
   // duplicates, within a batch and of stored rows, with other values: first write wins, counts unchanged
-  await s.write([...stream.slice(500, 1_200), ...stream.slice(900, 1_100).map((x) => r(x.sensor_id, x.timestamp, 999))])
+  await s.store.write([...stream.slice(500, 1_200), ...stream.slice(900, 1_100).map((x) => r(x.sensor_id, x.timestamp, 999))])
   await assertInvariant(s.pool)
   // out of order: a reversed batch, and readings earlier than the stored ones in the same buckets
-  await s.write(stream.slice(1_200, 2_000).reverse())
-  await s.write(Array.from({ length: 300 }, (_, i) => r(`s${i % 7}`, T0 + i * 1.7 + 0.5, -1_000 - i)))
+  await s.store.write(stream.slice(1_200, 2_000).reverse())
+  await s.store.write(Array.from({ length: 300 }, (_, i) => r(`s${i % 7}`, T0 + i * 1.7 + 0.5, -1_000 - i)))
   await assertInvariant(s.pool)
   // late by days, into buckets and partitions of their own, and a new first and last for old buckets
-  await s.write([r('s1', T0 - 5 * 86_400, 7), r('s1', T0 - 5 * 86_400 + 30, 8), r('s2', T0 - 0.25, 123), r('s2', T0 + 3_000 * 1.7 + 1, -123)])
+  await s.store.write([r('s1', T0 - 5 * 86_400, 7), r('s1', T0 - 5 * 86_400 + 30, 8), r('s2', T0 - 0.25, 123), r('s2', T0 + 3_000 * 1.7 + 1, -123)])
   await assertInvariant(s.pool)
   // a replay of everything (after a crash, Kafka delivers again): nothing changes
   const before = (await s.pool.query('SELECT * FROM rollup_1m ORDER BY sensor_id, bucket')).rows
-  assert.deepEqual(await s.write(stream.slice(0, 2_000)), { inserted: 0, duplicates: 2_000 })
-  assert.deepEqual(await s.writeReturningNew(stream.slice(0, 100)), stream.slice(0, 100).map(() => false))
+  assert.deepEqual(await s.store.write(stream.slice(0, 2_000)), { inserted: 0, duplicates: 2_000 })
+  assert.deepEqual(await s.store.writeReturningNew(stream.slice(0, 100)), stream.slice(0, 100).map(() => false))
   assert.deepEqual((await s.pool.query('SELECT * FROM rollup_1m ORDER BY sensor_id, bucket')).rows, before)
-  await s.write(stream.slice(2_000))
+  await s.store.write(stream.slice(2_000))
   await assertInvariant(s.pool)
   const { rows } = await s.pool.query<{ n: string }>("SELECT sum(count) AS n FROM rollup_1h")
   assert.equal(Number(rows[0]?.n), 3_000 + 300 + 4)
@@ -57,9 +57,9 @@ test('the first and last value by time, and min and max, follow late readings', 
   const s = await open(await freshDatabase('rollup'))
   t.after(() => s.close())
   const minute = T0 - (T0 % 60)
-  await s.write([r('a', minute + 10, 5), r('a', minute + 20, 6)])
-  await s.writeReturningNew([r('a', minute + 1, -3), r('a', minute + 59.999, 40)])
-  await s.write([r('a', minute + 30, 1)])
+  await s.store.write([r('a', minute + 10, 5), r('a', minute + 20, 6)])
+  await s.store.writeReturningNew([r('a', minute + 1, -3), r('a', minute + 59.999, 40)])
+  await s.store.write([r('a', minute + 30, 1)])
   const { rows } = await s.pool.query(
     "SELECT count, sum, min, max, first_value, last_value, extract(epoch FROM first_ts)::float8 AS first_ts FROM rollup_1m WHERE sensor_id = 'a'"
   )
@@ -80,9 +80,9 @@ test('concurrent writers of the same buckets in different orders: no deadlock, n
   const batches = (from: number, step: number): Reading[][] =>
     Array.from({ length: 12 }, (_, k) => all.filter((_, i) => (i + k * step + from) % 12 === 0))
   const writes = [
-    ...batches(0, 1).map((batch) => () => a.write(batch)),
-    ...batches(5, 7).map((batch) => () => b.write([...batch].reverse())),
-    ...batches(3, 5).map((batch) => () => b.writeReturningNew(batch))
+    ...batches(0, 1).map((batch) => () => a.store.write(batch)),
+    ...batches(5, 7).map((batch) => () => b.store.write([...batch].reverse())),
+    ...batches(3, 5).map((batch) => () => b.store.writeReturningNew(batch))
   ]
   // Each writer with 3 batches in flight at once (its pool is 4), like two write lanes and POST /data.
   const results = await Promise.all(Array.from({ length: 6 }, async (_, lane) => {

@@ -2,7 +2,7 @@
 // that is gone (killed, crashed) is taken over; a live owner makes the second start fail clearly.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { isAlive as alive } from '../../local/processes.ts'
+import { isAlive as alive } from '../../platform/pid.ts'
 import { AppError } from '../../platform/errors.ts'
 
 export const LOCK_FILE = 'sensorstream.pid'

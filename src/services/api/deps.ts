@@ -1,4 +1,4 @@
-// What the API is built from: ports only (main.ts chooses the adapters). Every call the API makes to
+// What the API is built from: ports only (src/wiring.ts builds the adapters). Every call the API makes to
 // Postgres or Redis goes through `guard`, which gives it a deadline and counts its failures.
 import type { Registry } from 'prom-client'
 import type { Config } from '../../platform/config.ts'
@@ -13,9 +13,9 @@ import type { ReadingQueries } from '../../ports/queries.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 
 export interface ApiDeps {
-  /** Postgres: writes and single-sensor latest */
+  /** Postgres: writes (POST /data) */
   readonly store: ReadingStore
-  /** Postgres: history, pages, statistics */
+  /** Postgres: history, pages, statistics, a sensor's latest stored reading */
   readonly queries: ReadingQueries
   /** Redis: latest value per sensor */
   readonly latest: LatestValues
@@ -54,7 +54,7 @@ export interface GuardedDeps {
 /**
  * How long a write may take before the API answers without knowing its outcome. The API's pool
  * waits at most API_REQUEST_TIMEOUT_MS for a connection and its statement timeout is at most as
- * long (main.ts), so Postgres's own answer (stored, or rolled back) normally comes first: a write
+ * long (the `api` pool of src/wiring.ts), so Postgres's own answer (stored, or rolled back) normally comes first: a write
  * is not answered early while its statement may still commit.
  */
 export function writeTimeoutMs(requestTimeoutMs: number): number {

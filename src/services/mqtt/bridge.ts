@@ -8,7 +8,8 @@ import { encodeReading } from '../../domain/wire.ts'
 import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 import { retryForever } from '../../platform/retry.ts'
-import type { BusPublisher, OutgoingRecord } from '../../ports/bus.ts'
+import type { Config } from '../../platform/config.ts'
+import type { BusAdmin, BusPublisher, OutgoingRecord } from '../../ports/bus.ts'
 import type { MessageSource, SourceMessage } from '../../ports/message-source.ts'
 import { fitDeadLetter } from '../streaming/dead-letter.ts'
 import { mqttDeadLetter } from './dead-letter.ts'
@@ -36,6 +37,28 @@ export interface BridgeCounts {
 }
 
 const PROGRESS_EVERY_MS = 10_000
+/** messages per Kafka send at most, and how long a batch waits for more once it has one */
+const MAX_BATCH_MESSAGES = 5_000
+const LINGER_MS = 5
+
+/**
+ * The bridge as `sensorstream mqtt` and `all` run it: the topics made sure of, then runBridge with
+ * the configured topics. `onSubscribed`: called once the subscription is in place (messages
+ * published from then on are taken).
+ */
+export async function bridge(deps: { admin: BusAdmin; publisher: BusPublisher; source: MessageSource }, config: Config, logger: Logger, signal: AbortSignal, onSubscribed?: () => void): Promise<BridgeCounts> {
+  const { kafka } = config
+  await deps.admin.ensureTopics([
+    { name: kafka.topic, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor },
+    { name: kafka.dlqTopic, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor }
+  ])
+  return runBridge(
+    { source: deps.source, publisher: deps.publisher },
+    { topic: kafka.topic, dlqTopic: kafka.dlqTopic, maxBatchMessages: MAX_BATCH_MESSAGES, lingerMs: LINGER_MS, ...(onSubscribed === undefined ? {} : { onSubscribed }) },
+    logger,
+    signal
+  )
+}
 
 export async function runBridge(deps: BridgeDeps, options: BridgeOptions, logger: Logger, signal: AbortSignal): Promise<BridgeCounts> {
   const { source } = deps

@@ -1,15 +1,15 @@
 // `sensorstream producer`: simulated readings into Kafka.
-import { KafkaBusAdmin, KafkaBusPublisher } from '../../adapters/bus/kafka.ts'
 import { requireServices } from '../../platform/config.ts'
+import { openBus } from '../../wiring.ts'
 import { connectAll } from '../connect.ts'
 import type { ServiceMain } from '../service.ts'
 import { runProducer } from './run.ts'
 
 export const main: ServiceMain = async ({ config, logger, signal }) => {
   requireServices(config, 'producer', ['kafka'])
-  const kafka = { brokers: config.kafka.brokers ?? [], clientId: `${config.kafka.clientId}-producer`, logger }
-  const admin = new KafkaBusAdmin(kafka)
-  const publisher = new KafkaBusPublisher(kafka)
+  const bus = openBus(config, logger)
+  const admin = bus.admin('producer')
+  const publisher = bus.publisher('producer')
   const opened = await connectAll({ admin, publisher }, logger, signal)
   try {
     // runProducer says "producer stopped" with what it sent; stopped before it began, say it here.

@@ -1,10 +1,8 @@
 // `sensorstream replay --from … [--to …] [--partition …]`: re-reads part of the readings topic into
 // Postgres and Redis (run.ts), printing progress on stderr and a summary on stdout.
-import { KafkaBusReader } from '../../adapters/bus/kafka.ts'
-import { RedisLatestValues } from '../../adapters/cache/redis.ts'
-import { PostgresReadingStore } from '../../adapters/store/postgres.ts'
 import { requireServices } from '../../platform/config.ts'
 import { AppError } from '../../platform/errors.ts'
+import { openBus, openLatestValues, openPostgres } from '../../wiring.ts'
 import { connectAll } from '../connect.ts'
 import type { ServiceMain } from '../service.ts'
 import { parseReplayArgs } from './args.ts'
@@ -15,20 +13,12 @@ export const PROGRESS_EVERY_MS = 5_000
 export const main: ServiceMain = async ({ config, logger, signal, args = [] }) => {
   const request = parseReplayArgs(args)
   requireServices(config, 'replay', ['kafka', 'database', 'redis'])
-  const parts = {
-    store: new PostgresReadingStore({
-      url: config.database.url as string,
-      poolMax: config.database.poolMax,
-      statementTimeoutMs: config.database.statementTimeoutMs,
-      logger
-    }),
-    latest: new RedisLatestValues({ url: config.redis.url as string, keyPrefix: config.redis.keyPrefix, logger }),
-    reader: new KafkaBusReader({ brokers: config.kafka.brokers ?? [], clientId: `${config.kafka.clientId}-replay`, logger })
-  }
+  const postgres = openPostgres(config, { logger })
+  const parts = { store: postgres, latest: openLatestValues(config, logger), reader: openBus(config, logger).reader('replay') }
   const opened = await connectAll(parts, logger, signal)
   try {
-    await parts.store.migrate()
-    const summary = await runReplay({ ...parts, logger }, request, {
+    await postgres.migrations.migrate()
+    const summary = await runReplay({ store: postgres.store, latest: parts.latest, reader: parts.reader, logger }, request, {
       topic: config.kafka.topic,
       batchMaxRows: config.streaming.batchMaxRows,
       progressEveryMs: PROGRESS_EVERY_MS,

@@ -100,11 +100,9 @@ function memoryStore(): ReadingStore & { readonly rows: Map<string, Reading> } {
     rows,
     connect: async () => {},
     close: async () => {},
-    migrate: async () => {},
     ping: async () => {},
     write,
     writeReturningNew: async () => [],
-    latest: async () => undefined,
     latestOf: async () => [],
     latestOfAll: async () => []
   }

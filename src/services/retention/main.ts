@@ -1,9 +1,8 @@
 // `sensorstream retention [--dry-run]`: lists the partitions past RETENTION_*_DAYS with their size
 // on disk, and drops them unless --dry-run (the services also do it in the background).
-import { storageMaintenance } from '../../adapters/store/retention.ts'
 import { requireServices } from '../../platform/config.ts'
 import type { ExpiredPartition } from '../../ports/store.ts'
-import { openCommandStore } from '../migrate/main.ts'
+import { openPostgres } from '../../wiring.ts'
 import type { ServiceMain } from '../service.ts'
 
 const say = (line: string): void => {
@@ -24,10 +23,10 @@ export const main: ServiceMain = async ({ config, logger, dryRun }) => {
   const { retentionRawDays: raw, retention1mDays: minute, retention1hDays: hour } = config.storage
   const days = (d: number | undefined): string => (d === undefined ? 'forever' : `${d} days`)
   say(`retention: raw readings ${days(raw)}, 1-minute rollups ${days(minute)}, 1-hour rollups ${days(hour)}`)
-  const store = openCommandStore(config, logger)
+  const postgres = openPostgres(config, { role: 'command', logger: logger.child({ component: 'store' }) })
   try {
-    await store.migrate()
-    const maintenance = storageMaintenance(store, config.storage, logger.child({ component: 'retention' }))
+    await postgres.migrations.migrate()
+    const { maintenance } = postgres
     if (dryRun === true) {
       const expired = await maintenance.expiredPartitions()
       say(expired.length === 0 ? 'nothing would be dropped' : 'would drop (--dry-run):')
@@ -39,6 +38,6 @@ export const main: ServiceMain = async ({ config, logger, dryRun }) => {
     else if (dropped.length === 0) say('nothing to drop')
     else for (const line of ['dropped:', ...describePartitions(dropped)]) say(line)
   } finally {
-    await store.close()
+    await postgres.close()
   }
 }

@@ -8,6 +8,7 @@ import type { BusAdmin, BusConsumer, BusPublisher } from '../../ports/bus.ts'
 import type { LatestValues } from '../../ports/latest.ts'
 import type { LiveFeed } from '../../ports/live-feed.ts'
 import type { PipelineStatusBoard } from '../../ports/pipeline-status.ts'
+import type { Migrations } from '../../ports/migrations.ts'
 import type { ReadingStore } from '../../ports/store.ts'
 import { AlertEvaluator } from './alert-evaluator.ts'
 import { runNoDataChecks } from './alert-no-data.ts'
@@ -28,6 +29,7 @@ export interface StreamingDeps {
   readonly consumer: BusConsumer
   readonly deadLetters: BusPublisher
   readonly admin: BusAdmin
+  readonly migrations: Migrations
   readonly store: ReadingStore
   readonly latest: LatestValues
   readonly live: LiveFeed
@@ -44,7 +46,7 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
     { name: kafka.topic, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor },
     { name: kafka.dlqTopic, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor }
   ])
-  await deps.store.migrate()
+  await deps.migrations.migrate()
   deps.metrics.lagProbe = () => deps.admin.consumerLag(kafka.groupId, kafka.topic)
   const cache = new LatestCache({ store: deps.store, latest: deps.latest, metrics: deps.metrics, logger })
   const alerts = deps.alerts

@@ -2,7 +2,7 @@
 // memory bound, and a client dropped when it falls too far behind.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { MemoryLiveFeed } from '../../../adapters/cache/memory-live-feed.ts'
+import { MemoryLiveFeed } from '../../../adapters/feed/memory-live-feed.ts'
 import type { Reading } from '../../../domain/reading.ts'
 import type { ReadingQueries, ReplayQuery } from '../../../ports/queries.ts'
 import { comparePositions, positionOf } from './position.ts'

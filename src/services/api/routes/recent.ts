@@ -16,10 +16,10 @@ export async function latestOf(ctx: RouteContext, sensorId: string): Promise<{ r
     cached = await deps.latest.get(sensorId)
   } catch (err) {
     logger.debug({ err }, 'redis failed; reading the latest value from postgres')
-    return { reading: await deps.store.latest(sensorId), cache: 'bypassed' }
+    return { reading: await deps.queries.latest(sensorId), cache: 'bypassed' }
   }
   if (cached !== undefined) return { reading: cached, cache: 'hit' }
-  const stored = await deps.store.latest(sensorId)
+  const stored = await deps.queries.latest(sensorId)
   if (stored !== undefined) {
     // Fill the cache; the compare-by-timestamp rule keeps a newer value written meanwhile.
     await deps.latest.update([stored]).catch((err: Error) => logger.debug({ err }, 'could not fill the cache'))

@@ -79,7 +79,7 @@ export function sensorRoutes(ctx: RouteContext) {
   const { deps, metrics, logger } = ctx
 
   async function mustExist(id: string): Promise<void> {
-    if ((await deps.store.latest(id)) === undefined) throw new AppError('NOT_FOUND', `no readings for sensor ${id}`)
+    if ((await deps.queries.latest(id)) === undefined) throw new AppError('NOT_FOUND', `no readings for sensor ${id}`)
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {

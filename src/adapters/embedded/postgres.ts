@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { setTimeout as delay } from 'node:timers/promises'
 import { findExecutable, isRoot, osUser, versionedDirs, type OsUser } from './environment.ts'
 import { freePort, LOOPBACK } from './free-port.ts'
-import { createDatabase, postgresAnswers } from '../adapters/store/postgres-server.ts'
+import { createDatabase, postgresAnswers } from '../store/postgres-server.ts'
 import { makeTempDir, removeTempDir, serviceControl, spawnService, STOP_GRACE_MS, terminate, waitUntil, type ServiceControl, type ServiceProcess } from './processes.ts'
 
 export interface PostgresOptions {

@@ -6,9 +6,9 @@ import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { Admin } from '@platformatic/kafka'
-import { freePort, LOOPBACK } from './free-port.ts'
+import { freePort, LOOPBACK } from '../src/adapters/embedded/free-port.ts'
 import { clusterId, formatNode, isPortClash, launchNode, nodeLogDir, nodeLogFile, writeNodeFiles, type KafkaNodeSpec, type NodePorts } from './kafka-node.ts'
-import { makeTempDir, removeTempDir, serviceControl, terminate, type ServiceControl, type ServiceProcess } from './processes.ts'
+import { makeTempDir, removeTempDir, serviceControl, terminate, type ServiceControl, type ServiceProcess } from '../src/adapters/embedded/processes.ts'
 
 export interface KafkaClusterOptions {
   /** nodes, each a broker and a KRaft voter [3] */

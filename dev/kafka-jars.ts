@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { requireExecutable, userCacheDir } from './environment.ts'
+import { requireExecutable, userCacheDir } from '../src/adapters/embedded/environment.ts'
 
 export const KAFKA_VERSION = '4.1.1'
 const LOG4J_VERSION = '2.25.3'

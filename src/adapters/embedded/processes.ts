@@ -6,7 +6,10 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import { isAlive } from '../../platform/pid.ts'
 import { findExecutable, type OsUser } from './environment.ts'
+
+export { isAlive }
 
 export interface SpawnOptions {
   readonly logFile: string
@@ -195,14 +198,6 @@ export async function waitUntil(ready: () => Promise<boolean> | boolean, options
 }
 
 /** True when a process with this pid exists. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 /** Signals a process that is not our child and waits for it to go (SIGKILL after `graceMs`). */
 export async function stopPid(pid: number, sig: NodeJS.Signals, graceMs: number): Promise<void> {

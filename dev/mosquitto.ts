@@ -3,9 +3,10 @@
 // bridge away for a while loses nothing it was sent), persistence off.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { requireExecutable } from './environment.ts'
-import { canConnect, freePort, LOOPBACK } from './free-port.ts'
-import { makeTempDir, removeTempDir, serviceControl, spawnService, terminate, waitUntil, type ServiceControl, type ServiceProcess } from './processes.ts'
+import { requireExecutable } from '../src/adapters/embedded/environment.ts'
+import { canConnect, freePort, LOOPBACK } from '../src/adapters/embedded/free-port.ts'
+import { makeTempDir, type ServiceControl } from '../src/adapters/embedded/processes.ts'
+import { launchServer } from './launch.ts'
 
 export interface MosquittoOptions {
   /** [a free one] */
@@ -34,23 +35,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     configFile,
     [`listener ${port} ${LOOPBACK}`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'set_tcp_nodelay true', 'log_dest stdout', 'log_type error', 'log_type warning', ''].join('\n')
   )
-  const launch = async (): Promise<ServiceProcess> => {
-    const started = await spawnService(binary, ['-c', configFile], { logFile, cwd: dir })
-    try {
-      await waitUntil(() => canConnect(port), { what: `Mosquitto on ${LOOPBACK}:${port}`, timeoutMs: options.startTimeoutMs ?? 10_000, proc: started, logFile, intervalMs: 20 })
-    } catch (err) {
-      await terminate(started, 'SIGKILL', 0)
-      throw err
-    }
-    return started
-  }
-  let first: ServiceProcess
-  try {
-    first = await launch()
-  } catch (err) {
-    removeTempDir(dir)
-    throw err
-  }
-  const control = serviceControl({ first, launch, cleanup: () => removeTempDir(dir) })
+  const control = await launchServer({
+    binary, args: ['-c', configFile], dir, temp: true, logFile, what: `Mosquitto on ${LOOPBACK}:${port}`, ready: () => canConnect(port),
+    ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs })
+  })
   return Object.assign(control, { url: `mqtt://${LOOPBACK}:${port}`, port, logFile })
 }

@@ -2,9 +2,10 @@
 // `npm run services:up`.
 import { connect } from 'node:net'
 import { join } from 'node:path'
-import { requireExecutable } from './environment.ts'
-import { freePort, LOOPBACK } from './free-port.ts'
-import { makeTempDir, removeTempDir, serviceControl, spawnService, terminate, waitUntil, type ServiceControl, type ServiceProcess } from './processes.ts'
+import { requireExecutable } from '../src/adapters/embedded/environment.ts'
+import { freePort, LOOPBACK } from '../src/adapters/embedded/free-port.ts'
+import { makeTempDir, type ServiceControl } from '../src/adapters/embedded/processes.ts'
+import { launchServer } from './launch.ts'
 
 export interface RedisOptions {
   /** [a free one] */
@@ -55,24 +56,9 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   const logFile = join(dir, 'redis.log')
   const args = ['--bind', LOOPBACK, '--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no',
     '--dir', dir, '--loglevel', 'warning']
-  const launch = async (): Promise<ServiceProcess> => {
-    const started = await spawnService(binary, args, { logFile, cwd: dir, detached: options.detached === true })
-    try {
-      await waitUntil(() => redisAnswers(port), { what: `Redis on ${LOOPBACK}:${port}`, timeoutMs: options.startTimeoutMs ?? 10_000, proc: started, logFile, intervalMs: 20 })
-    } catch (err) {
-      await terminate(started, 'SIGKILL', 0)
-      throw err
-    }
-    return started
-  }
-  let first: ServiceProcess
-  try {
-    first = await launch()
-  } catch (err) {
-    if (temp) removeTempDir(dir)
-    throw err
-  }
-
-  const control = serviceControl({ first, launch, cleanup: () => (temp ? removeTempDir(dir) : undefined) })
+  const control = await launchServer({
+    binary, args, dir, temp, logFile, what: `Redis on ${LOOPBACK}:${port}`, ready: () => redisAnswers(port),
+    detached: options.detached === true, ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs })
+  })
   return Object.assign(control, { url: `redis://${LOOPBACK}:${port}`, port, logFile })
 }

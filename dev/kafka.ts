@@ -2,9 +2,9 @@
 // for tests and `npm run services:up`. See ../../../shared/KAFKA.md for the recipe.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { freePort, LOOPBACK } from './free-port.ts'
+import { freePort, LOOPBACK } from '../src/adapters/embedded/free-port.ts'
 import { clusterId, formatNode, isPortClash, launchNode, nodeLogFile, writeNodeFiles, type KafkaNodeSpec, type NodePorts } from './kafka-node.ts'
-import { makeTempDir, removeTempDir, serviceControl, type ServiceControl, type ServiceProcess } from './processes.ts'
+import { makeTempDir, removeTempDir, serviceControl, type ServiceControl, type ServiceProcess } from '../src/adapters/embedded/processes.ts'
 
 export { ensureKafkaJars, KAFKA_VERSION } from './kafka-jars.ts'
 

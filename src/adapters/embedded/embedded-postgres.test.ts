@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, test } from 'node:test'
 import pg from 'pg'
-import { freePort } from '../../local/free-port.ts'
+import { freePort } from './free-port.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { ROOT_FALLBACK_DIR, startEmbeddedPostgres } from './embedded-postgres.ts'
 

@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { requireExecutable } from './environment.ts'
-import { canConnect, LOOPBACK } from './free-port.ts'
+import { requireExecutable } from '../src/adapters/embedded/environment.ts'
+import { canConnect, LOOPBACK } from '../src/adapters/embedded/free-port.ts'
 import { ensureKafkaJars, JAVA_INSTALL, KAFKA_VERSION } from './kafka-jars.ts'
-import { spawnService, terminate, waitUntil, type ServiceProcess } from './processes.ts'
+import { spawnService, terminate, waitUntil, type ServiceProcess } from '../src/adapters/embedded/processes.ts'
 
 const READY_LINE = 'Kafka Server started'
 const run = promisify(execFile)
