@@ -1,4 +1,4 @@
-// Retention on PostgreSQL: whole partitions past RETENTION_*_DAYS are detached (CONCURRENTLY: no
+// Upkeep on PostgreSQL: rollup closing (rollup-closer.ts), and retention: whole partitions past RETENTION_*_DAYS are detached (CONCURRENTLY: no
 // lock that stops the writers) and dropped, by one instance at a time (a session advisory lock
 // taken with pg_try_advisory_lock: the others skip their turn rather than queue).
 import type pg from 'pg'
@@ -8,6 +8,7 @@ import type { ExpiredPartition, RetentionPolicy, StorageMaintenance } from '../.
 import type { PartitionedTable, Partitions } from './partitions.ts'
 import type { PostgresReadingStore } from './postgres.ts'
 import { translatePgError } from './postgres-errors.ts'
+import { closeRollups } from './rollup-closer.ts'
 
 /** arbitrary constant, apart from migrate.ts's and partitions.ts's */
 const RETENTION_LOCK_KEY = 0x5e_25_0a_57_e4_13
@@ -15,7 +16,7 @@ const DAY_MS = 86_400_000
 
 /** Maintenance of `store`'s database with the configured retention (RETENTION_*_DAYS). */
 export function storageMaintenance(store: PostgresReadingStore, storage: Config['storage'], logger: Logger): PostgresStorageMaintenance {
-  const policy = { rawDays: storage.retentionRawDays, minuteDays: storage.retention1mDays, hourDays: storage.retention1hDays }
+  const policy = { rawDays: storage.retentionRawDays, minuteDays: storage.retention1mDays, hourDays: storage.retention1hDays, dayDays: storage.retention1dDays }
   return new PostgresStorageMaintenance({ pool: store.pool, partitions: store.partitions, policy, logger })
 }
 
@@ -40,6 +41,14 @@ export class PostgresStorageMaintenance implements StorageMaintenance {
     }
   }
 
+  async closeRollups(options: { nowMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+    try {
+      return await closeRollups(this.pool, options)
+    } catch (err) {
+      throw translatePgError(err, 'close rollups')
+    }
+  }
+
   async expiredPartitions(nowMs = Date.now()): Promise<ExpiredPartition[]> {
     return this.expiredOn(this.pool, nowMs)
   }
@@ -49,7 +58,8 @@ export class PostgresStorageMaintenance implements StorageMaintenance {
     const days: Record<PartitionedTable, number | undefined> = {
       sensor_data: this.policy.rawDays,
       rollup_1m: this.policy.minuteDays,
-      rollup_1h: this.policy.hourDays
+      rollup_1h: this.policy.hourDays,
+      rollup_1d: this.policy.dayDays
     }
     try {
       const expired = (await this.partitions.list(client)).filter((p) => {
