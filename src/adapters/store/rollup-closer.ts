@@ -3,13 +3,13 @@
 // end. sensorstream_close_rollups does the work in one transaction under the closing lock taken
 // exclusive: it waits for every writer in flight, and writers arriving meanwhile wait for it, so
 // the wait is bounded (lock_timeout) and abortable (a stop cancels the backend), and each
-// transaction closes at most MAX_HOURS hours (the writers' wait stays short after an outage).
+// transaction closes MAX_HOURS hours (the writers' wait stays short after an outage too).
 import pg from 'pg'
 
 /** An hour closes this long after its end: readings arriving later are late (they update the closed buckets themselves). */
 export const CLOSE_DELAY_MS = 120_000
-/** hours closed per transaction at most */
-export const MAX_HOURS = 24
+/** hours closed per transaction: one, so that the writers' wait for a closer stays one hour's aggregation, even after an outage */
+export const MAX_HOURS = 1
 /** how long a closer waits for the writers in flight before giving up its turn */
 export const LOCK_TIMEOUT_MS = 5_000
 const HOUR_MS = 3_600_000
