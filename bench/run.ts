@@ -428,7 +428,7 @@ function summary(): string {
   add('producer (readings/s, acks=all)', cell(r.producer?.readings_per_s))
   add(`delay at ${String(r.delay?.rate ?? '?')}/s, p50 (ms)`, cell(r.delay?.p50_ms))
   add(`delay at ${String(r.delay?.rate ?? '?')}/s, p99 (ms)`, cell(r.delay?.p99_ms))
-  for (const key of ['recent', 'data', 'stats', 'post']) {
+  for (const key of ['recent', 'data', 'stats', 'stats1m', 'post']) {
     const e = api(key)
     if (e === undefined) continue
     add(`${String(e.endpoint)} (req/s)`, cell(e.rps))

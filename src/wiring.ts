@@ -45,7 +45,7 @@ export function partitionOptions(storage: Config['storage']): PartitionOptions {
 
 /** The retention of the configuration (RETENTION_*_DAYS). */
 export function retentionPolicy(storage: Config['storage']): RetentionPolicy {
-  return { rawDays: storage.retentionRawDays, minuteDays: storage.retention1mDays, hourDays: storage.retention1hDays }
+  return { rawDays: storage.retentionRawDays, minuteDays: storage.retention1mDays, hourDays: storage.retention1hDays, dayDays: storage.retention1dDays }
 }
 
 /** One database's ports, on one pool of connections: connect() waits for it, close() ends the pool. */

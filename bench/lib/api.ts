@@ -27,7 +27,7 @@ export async function startApiCli(bench: Bench, databaseUrl: string, prefix: str
 }
 
 export interface Endpoint {
-  readonly key: 'recent' | 'data' | 'stats' | 'post'
+  readonly key: 'recent' | 'data' | 'stats' | 'stats1m' | 'post'
   readonly label: string
   readonly request: () => { method: string; path: string; headers?: Record<string, string>; body?: string }
 }
@@ -42,6 +42,11 @@ export function endpoints(sensors: number, day: { from: number; to: number }): E
       key: 'stats',
       label: 'GET /sensors/:id/stats (a day, 1h buckets)',
       request: () => ({ method: 'GET', path: `/sensors/${sensor()}/stats?from=${Math.floor(day.from)}&to=${Math.ceil(day.to)}&bucket=1h` })
+    },
+    {
+      key: 'stats1m',
+      label: 'GET /sensors/:id/stats (a day, 1m buckets)',
+      request: () => ({ method: 'GET', path: `/sensors/${sensor()}/stats?from=${Math.floor(day.from)}&to=${Math.ceil(day.to)}&bucket=1m` })
     },
     {
       key: 'post',

@@ -168,7 +168,7 @@ export async function load(prepared: Prepared, postgresPid: number): Promise<Loa
   }))
   try {
     const first = clients[0] as pg.Client
-    await first.query('TRUNCATE sensor_data, rollup_1m, rollup_1h')
+    await first.query('TRUNCATE sensor_data, rollup_1m, rollup_1h, rollup_1d')
     await first.query('CHECKPOINT')
     const loader = LOADERS[prepared.method.loader] as Loader
     const cpuBefore = treeCpuSeconds(postgresPid)

@@ -39,7 +39,7 @@ export async function preload(databaseUrl: string, rows: number, sensors: number
     // pg_get_indexdef of a partitioned table's index says ON ONLY, which would skip the partitions.
     for (const i of indexes.rows) await client.query(i.def.replace(' ON ONLY ', ' ON '))
     await client.query('SELECT sensorstream_rebuild_rollups()')
-    await client.query('VACUUM ANALYZE sensor_data, rollup_1m, rollup_1h')
+    await client.query('VACUUM ANALYZE sensor_data, rollup_1m, rollup_1h, rollup_1d')
   } finally {
     await client.end()
   }

@@ -32,10 +32,11 @@ describe('loadConfig', () => {
       partitionPremake: 3,
       retentionRawDays: undefined,
       retention1mDays: undefined,
-      retention1hDays: undefined
+      retention1hDays: undefined,
+      retention1dDays: undefined
     })
-    const c = loadConfig({ PARTITION_INTERVAL: '6h', PARTITION_PREMAKE: '0', RETENTION_RAW_DAYS: '30', RETENTION_1M_DAYS: '365', RETENTION_1H_DAYS: '3650' })
-    assert.deepEqual(c.storage, { partitionIntervalSeconds: 21_600, partitionPremake: 0, retentionRawDays: 30, retention1mDays: 365, retention1hDays: 3650 })
+    const c = loadConfig({ PARTITION_INTERVAL: '6h', PARTITION_PREMAKE: '0', RETENTION_RAW_DAYS: '30', RETENTION_1M_DAYS: '365', RETENTION_1H_DAYS: '3650', RETENTION_1D_DAYS: '36500' })
+    assert.deepEqual(c.storage, { partitionIntervalSeconds: 21_600, partitionPremake: 0, retentionRawDays: 30, retention1mDays: 365, retention1hDays: 3650, retention1dDays: 36500 })
     assert.equal(loadConfig({ PARTITION_INTERVAL: '7d' }).storage.partitionIntervalSeconds, 7 * 86_400)
     problems({ PARTITION_INTERVAL: '1m', RETENTION_RAW_DAYS: '0', RETENTION_1H_DAYS: 'x' }, ['PARTITION_INTERVAL', 'RETENTION_RAW_DAYS', 'RETENTION_1H_DAYS'])
     problems({ PARTITION_INTERVAL: '400d' }, ['PARTITION_INTERVAL'])

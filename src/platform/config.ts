@@ -75,6 +75,7 @@ export interface Config {
     readonly retentionRawDays: number | undefined
     readonly retention1mDays: number | undefined
     readonly retention1hDays: number | undefined
+    readonly retention1dDays: number | undefined
   }
   readonly mqtt: MqttConfig
   readonly alerts: {
@@ -161,6 +162,7 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   RETENTION_RAW_DAYS: 'days of raw readings kept (whole partitions dropped) [forever]',
   RETENTION_1M_DAYS: 'days of 1-minute rollups kept [forever]',
   RETENTION_1H_DAYS: 'days of 1-hour rollups kept [forever]',
+  RETENTION_1D_DAYS: 'days of 1-day rollups kept [forever]',
   MQTT_URL: 'MQTT broker of the bridge, e.g. mqtt://127.0.0.1:1883 (mqtt:, mqtts:, ws:, wss:); off: no bridge in `all` [mqtt://127.0.0.1:1883; `all`: embedded]',
   MQTT_TOPICS: 'comma list of topic filters the bridge subscribes to; the first + names the sensor [sensors/+/data]',
   MQTT_GROUP: 'shared-subscription group ($share/<group>/…): bridges of one group share the messages [sensorstream]',
@@ -437,7 +439,8 @@ export function loadConfig(env: Env = environment()): Config {
       partitionPremake: read.int('PARTITION_PREMAKE', 3, 0, 1000),
       retentionRawDays: read.int('RETENTION_RAW_DAYS', undefined, 1),
       retention1mDays: read.int('RETENTION_1M_DAYS', undefined, 1),
-      retention1hDays: read.int('RETENTION_1H_DAYS', undefined, 1)
+      retention1hDays: read.int('RETENTION_1H_DAYS', undefined, 1),
+      retention1dDays: read.int('RETENTION_1D_DAYS', undefined, 1)
     },
     mqtt: parseMqtt(read),
     alerts: {

@@ -55,10 +55,10 @@ export interface BucketStats {
 }
 
 /**
- * Where statistics come from: raw readings, or the 1-minute or 1-hour rollups (exact aggregates of
- * the raw readings, kept when raw readings are dropped by retention).
+ * Where statistics come from: raw readings, or the 1-minute, 1-hour or 1-day rollups (exact
+ * aggregates of the raw readings, kept when raw readings are dropped by retention).
  */
-export type Tier = 'raw' | '1m' | '1h'
+export type Tier = 'raw' | '1m' | '1h' | '1d'
 
 export interface Stats {
   /** the coarsest tier that answers every bucket exactly (a range's unaligned edges come from raw rows) */

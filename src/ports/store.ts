@@ -37,6 +37,7 @@ export interface RetentionPolicy {
   readonly rawDays: number | undefined
   readonly minuteDays: number | undefined
   readonly hourDays: number | undefined
+  readonly dayDays: number | undefined
 }
 
 /** A whole partition of one tier that retention drops (never rows one by one). */
@@ -58,4 +59,9 @@ export interface StorageMaintenance {
   expiredPartitions(nowMs?: number): Promise<ExpiredPartition[]>
   /** Drops them; undefined when another instance is doing it right now (advisory lock). */
   dropExpiredPartitions(nowMs?: number): Promise<ExpiredPartition[] | undefined>
+  /**
+   * Closes the coarse rollup buckets (hours, days) that ended a while before `nowMs`; returns how many
+   * hours it closed. An aborted signal ends a wait for the writers in flight at once (nothing closed).
+   */
+  closeRollups(options?: { nowMs?: number; signal?: AbortSignal }): Promise<number>
 }

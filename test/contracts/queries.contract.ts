@@ -131,7 +131,7 @@ export function queriesContract(name: string, options: QueriesContractOptions): 
       ] as const) {
         const stats = await q.stats({ sensorId: 'a', from, to, bucketSeconds: width })
         assertBuckets(stats.buckets, expectedBuckets(readings, 'a', from, to, width))
-        assert.ok(['raw', '1m', '1h'].includes(stats.tier), stats.tier)
+        assert.ok(['raw', '1m', '1h', '1d'].includes(stats.tier), stats.tier)
       }
     })
 

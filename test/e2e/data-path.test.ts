@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
+import pg from 'pg'
 import { freePort } from '../../src/adapters/embedded/free-port.ts'
-import { freshDatabase, ownPostgres, uniqueName, useKafka, useRedis, type KafkaServer, type RedisServer } from '../harness/index.ts'
+import { freshDatabase, ownPostgres, ROLLUP_TABLES, rollupMismatches, tierMismatches, uniqueName, useKafka, useRedis, type KafkaServer, type RedisServer } from '../harness/index.ts'
 import { caughtUp, readTopic, redisMatchesPostgres, rowCount, sendRaw, sql, stableMembers, startCli, streamingSetup, waitFor, type CliProcess, type Setup } from './support.ts'
 
 let kafka: KafkaServer
@@ -116,6 +117,49 @@ test('10,000 readings from the producer, duplicates, out-of-order and bad record
   }
 })
 
+/** Every rollup tier, stored and as the queries read it, against the raw rows (test/harness/rollups.ts). */
+async function assertRollupsExact(url: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  try {
+    for (const table of ROLLUP_TABLES) {
+      assert.deepEqual(await rollupMismatches(pool, table), [], table)
+      assert.deepEqual(await tierMismatches(pool, table), [], `${table} with its open buckets`)
+    }
+  } finally {
+    await pool.end()
+  }
+}
+
+test('SIGTERM while the rollup closer waits for a writer in flight: streaming stops at once, nothing closed', async () => {
+  const url = await freshDatabase('e2e')
+  const s = setup(url)
+  // the schema, a watermark three hours back (hours to close), and a "writer" holding the closing lock
+  const pre = startCli('migrate', { DATABASE_URL: url })
+  assert.equal(await pre.exited(), 0, pre.output())
+  const [{ w: before }] = (await sql<{ w: string }>(
+    url,
+    "UPDATE rollup_watermark SET closed_until = date_bin('1 hour', now() - interval '3 hours', timestamptz 'epoch') RETURNING closed_until::text AS w"
+  )) as [{ w: string }]
+  const holder = new pg.Client({ connectionString: url })
+  await holder.connect()
+  const streaming = startCli('streaming', s.env)
+  try {
+    await holder.query('BEGIN')
+    await holder.query('SELECT sensorstream_rollup_watermark()')
+    await waitFor('the closer to wait for the lock', async () => (await sql<{ n: string }>(url, "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]?.n === '1', 60_000)
+    const started = Date.now()
+    assert.equal(await streaming.stop(10_000), 0, streaming.output())
+    const ms = Date.now() - started
+    assert.ok(ms < 5_000, `stopped in ${ms} ms`)
+    await holder.query('COMMIT')
+    const [{ w }] = (await sql<{ w: string }>(url, 'SELECT closed_until::text AS w FROM rollup_watermark')) as [{ w: string }]
+    assert.equal(w, before, 'nothing closed')
+  } finally {
+    if (streaming.child.exitCode === null) await streaming.kill()
+    await holder.end()
+  }
+})
+
 test('streaming killed with SIGKILL mid-stream and restarted: nothing lost, nothing doubled', async () => {
   const url = await freshDatabase('e2e')
   const s = setup(url)
@@ -132,6 +176,7 @@ test('streaming killed with SIGKILL mid-stream and restarted: nothing lost, noth
     const [{ n }] = (await sql<{ n: string }>(url, 'SELECT count(DISTINCT (sensor_id, ts)) AS n FROM sensor_data')) as [{ n: string }]
     assert.equal(Number(n), 30_000)
     await assertRedisMatchesPostgres(s, url)
+    await assertRollupsExact(url)
     assert.equal(await streaming.stop(), 0, streaming.output())
   } finally {
     for (const p of [streaming, producer]) if (p.child.exitCode === null) await p.kill()

@@ -263,18 +263,26 @@ export async function produce(rig: Rig, workload: Workload, ratePerSecond: numbe
   }
 }
 
-/** Every 1-minute and 1-hour rollup bucket against the aggregate of its raw rows (sums to floating-point rounding). */
+/**
+ * Every rollup bucket against the aggregate of its raw rows (sums to floating-point rounding): all
+ * of rollup_1m, and exactly the closed buckets in rollup_1h and rollup_1d (migration 012).
+ */
 async function checkRollups(url: string): Promise<{ checked: number; wrong: number }> {
   let checked = 0
   let wrong = 0
-  for (const [table, width] of [['rollup_1m', '1 minute'], ['rollup_1h', '1 hour']] as const) {
+  const w = '(SELECT closed_until FROM rollup_watermark)'
+  for (const [table, width, openFrom] of [
+    ['rollup_1m', '1 minute', "timestamptz 'infinity'"],
+    ['rollup_1h', '1 hour', w],
+    ['rollup_1d', '1 day', `date_bin('1 day', ${w}, timestamptz 'epoch')`]
+  ] as const) {
     const [row] = await sql<{ checked: string; wrong: string }>(
       url,
       `WITH raw AS (
          SELECT sensor_id, date_bin('${width}', ts, timestamptz 'epoch') AS bucket, count(*) AS count, sum(value) AS sum, min(value) AS min,
                 max(value) AS max, min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value, max(ts) AS last_ts,
                 (array_agg(value ORDER BY ts DESC))[1] AS last_value
-         FROM sensor_data GROUP BY 1, 2)
+         FROM sensor_data GROUP BY 1, 2 HAVING date_bin('${width}', ts, timestamptz 'epoch') < ${openFrom})
        SELECT count(*) AS checked,
               count(*) FILTER (WHERE r.sensor_id IS NULL OR raw.sensor_id IS NULL
                 OR (raw.count, raw.min, raw.max, raw.first_ts, raw.first_value, raw.last_ts, raw.last_value)

@@ -146,12 +146,13 @@ test('migration 004 converts a table of the previous release with its rows; ever
   const statsAfter = []
   for (const bucketSeconds of BUCKETS) {
     const stats = await queries.stats({ sensorId: 's3', from: t0 - 100, to: t0 + 5 * DAY, bucketSeconds })
-    assert.equal(stats.tier, bucketSeconds >= 3600 ? '1h' : bucketSeconds >= 60 ? '1m' : 'raw')
+    assert.equal(stats.tier, bucketSeconds % 86_400 === 0 ? '1d' : bucketSeconds >= 3600 ? '1h' : bucketSeconds >= 60 ? '1m' : 'raw')
     statsAfter.push(stats.buckets)
   }
   assert.deepEqual(statsAfter, statsBefore)
   assert.deepEqual(await rollupMismatches(pool, 'rollup_1m'), [])
   assert.deepEqual(await rollupMismatches(pool, 'rollup_1h'), [])
+  assert.deepEqual(await rollupMismatches(pool, 'rollup_1d'), [])
   const parts = (await s.partitions.list()).filter((p) => p.lo < Date.UTC(2025, 0)) // not those premade from now
   assert.deepEqual(parts.filter((p) => p.table === 'sensor_data').map((p) => p.name), ['sensor_data_p20240227', 'sensor_data_p20240228', 'sensor_data_p20240229', 'sensor_data_p20240301'])
   assert.deepEqual(parts.filter((p) => p.table === 'rollup_1m').map((p) => p.name), ['rollup_1m_p20240201', 'rollup_1m_p20240301'])

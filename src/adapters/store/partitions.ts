@@ -1,5 +1,5 @@
 // The partitions of sensor_data (PARTITION_INTERVAL wide) and of the rollups (a month of 1-minute
-// buckets, a year of 1-hour buckets). There is no default partition: before a batch is written its
+// buckets, a year of 1-hour or of 1-day buckets). There is no default partition: before a batch is written its
 // earliest and latest times are checked against a cache of the partitions that exist (two binary
 // searches), and only a batch reaching outside them takes the slow path, which creates the missing
 // partitions under an advisory lock. A partition dropped meanwhile by another process shows up as
@@ -8,8 +8,8 @@ import type pg from 'pg'
 import type { Reading } from '../../domain/reading.ts'
 import type { Logger } from '../../platform/logger.ts'
 
-export type PartitionedTable = 'sensor_data' | 'rollup_1m' | 'rollup_1h'
-export const PARTITIONED_TABLES: readonly PartitionedTable[] = ['sensor_data', 'rollup_1m', 'rollup_1h']
+export type PartitionedTable = 'sensor_data' | 'rollup_1m' | 'rollup_1h' | 'rollup_1d'
+export const PARTITIONED_TABLES: readonly PartitionedTable[] = ['sensor_data', 'rollup_1m', 'rollup_1h', 'rollup_1d']
 
 /** arbitrary constant, apart from migrate.ts's: held while partitions are created */
 const CREATE_LOCK_KEY = 0x5e_25_0a_57_e4_12
@@ -38,7 +38,7 @@ type Span = readonly [number, number]
 export function slotOf(table: PartitionedTable, ms: number, intervalSeconds: number): Span {
   const d = new Date(ms)
   if (table === 'rollup_1m') return [Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)]
-  if (table === 'rollup_1h') return [Date.UTC(d.getUTCFullYear(), 0, 1), Date.UTC(d.getUTCFullYear() + 1, 0, 1)]
+  if (table === 'rollup_1h' || table === 'rollup_1d') return [Date.UTC(d.getUTCFullYear(), 0, 1), Date.UTC(d.getUTCFullYear() + 1, 0, 1)]
   const width = intervalSeconds * 1000
   const lo = Math.floor(ms / width) * width
   return [lo, lo + width]
@@ -84,7 +84,7 @@ export class Partitions {
     this.options = options
   }
 
-  /** Every partition of the three tables, oldest first. */
+  /** Every partition of the four tables, oldest first. */
   async list(client: pg.Pool | pg.PoolClient = this.pool): Promise<PartitionInfo[]> {
     const { rows } = await client.query<{ table: PartitionedTable; name: string; lo: string; hi: string }>(
       `SELECT t AS table, p.name, (extract(epoch FROM p.lo) * 1000)::int8 AS lo, (extract(epoch FROM p.hi) * 1000)::int8 AS hi

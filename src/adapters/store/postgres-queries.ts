@@ -1,6 +1,6 @@
 // ReadingQueries on PostgreSQL. Every value from the caller travels as a bound parameter; the SQL
 // text is assembled only from fixed fragments. Statistics come from the coarsest rollup that
-// answers them exactly (chooseTier), so a year at one-day buckets reads ~9,000 rows, not millions. Newest-first pages use keyset paging on (ts, id),
+// answers them exactly (chooseTier), so a year at one-day buckets reads ~400 rows, not millions. Newest-first pages use keyset paging on (ts, id),
 // served by the index of migration 002 (or by UNIQUE (sensor_id, ts) for one sensor).
 import type pg from 'pg'
 import { normalizeTimestamp, type Reading } from '../../domain/reading.ts'
@@ -52,11 +52,25 @@ const rawPart = (lo: string, hi: string): string =>
   `SELECT ${bin('ts')} AS b, 1::int8 AS count, value AS sum, value AS min, value AS max
    FROM sensor_data WHERE sensor_id = $1 AND ts >= to_timestamp(${lo}::float8) AND ts < to_timestamp(${hi}::float8)`
 
-/** The middle [$5, $6) from a rollup table, the unaligned edges [$3, $5) and [$6, $4) from raw rows. */
-const tierStatsSql = (table: string): string => `
-WITH parts AS (
-  SELECT ${bin('bucket')} AS b, count, sum, min, max
-  FROM ${table} WHERE sensor_id = $1 AND bucket >= to_timestamp($5::float8) AND bucket < to_timestamp($6::float8)
+/** One sensor's buckets of a rollup table in [lo, hi) (SQL expressions), as partial aggregates of each stats bucket. */
+const rollupPart = (table: string, lo: string, hi: string): string =>
+  `SELECT ${bin('bucket')} AS b, count, sum, min, max FROM ${table} WHERE sensor_id = $1 AND bucket >= ${lo} AND bucket < ${hi}`
+
+const LO = 'to_timestamp($5::float8)'
+const HI = 'to_timestamp($6::float8)'
+/** The watermark (migration 012): rollup_1h holds the hours before it, rollup_1d the days before its day. */
+const CLOSED_HOURS = '(SELECT closed_until FROM w)'
+const CLOSED_DAYS = "date_bin('1 day', (SELECT closed_until FROM w), timestamptz 'epoch')"
+
+/**
+ * The middle [$5, $6) from the rollups, the unaligned edges [$3, $5) and [$6, $4) from raw rows.
+ * The coarse tiers hold closed buckets only: the open day comes from the closed hours and the open
+ * hours from rollup_1m. One statement, so one snapshot: the watermark and the tables agree (a
+ * closing moves both in one transaction).
+ */
+const tierStatsSql = (parts: readonly string[]): string => `
+WITH w AS MATERIALIZED (SELECT closed_until FROM rollup_watermark), parts AS (
+  ${parts.join('\n  UNION ALL ')}
   UNION ALL ${rawPart('$3', '$5')}
   UNION ALL ${rawPart('$6', '$4')}
 )
@@ -64,8 +78,21 @@ SELECT extract(epoch FROM b)::float8 AS start, sum(count)::int8 AS count, min(mi
 FROM parts GROUP BY b ORDER BY b`
 
 const TIERS = [
-  { tier: '1h', seconds: 3600, sql: tierStatsSql('rollup_1h') },
-  { tier: '1m', seconds: 60, sql: tierStatsSql('rollup_1m') }
+  {
+    tier: '1d',
+    seconds: 86_400,
+    sql: tierStatsSql([
+      rollupPart('rollup_1d', LO, `least(${HI}, ${CLOSED_DAYS})`),
+      rollupPart('rollup_1h', `greatest(${LO}, ${CLOSED_DAYS})`, `least(${HI}, ${CLOSED_HOURS})`),
+      rollupPart('rollup_1m', `greatest(${LO}, ${CLOSED_HOURS})`, HI)
+    ])
+  },
+  {
+    tier: '1h',
+    seconds: 3600,
+    sql: tierStatsSql([rollupPart('rollup_1h', LO, `least(${HI}, ${CLOSED_HOURS})`), rollupPart('rollup_1m', `greatest(${LO}, ${CLOSED_HOURS})`, HI)])
+  },
+  { tier: '1m', seconds: 60, sql: tierStatsSql([rollupPart('rollup_1m', LO, HI)]) }
 ] as const
 
 /**

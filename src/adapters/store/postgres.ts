@@ -13,9 +13,9 @@ import { translatePgError } from './postgres-errors.ts'
 // Rows go in a fixed key order (sensor_id in byte order, then time), and so do the rollup rows
 // below: two writers touching the same keys lock them in the same order, so they cannot deadlock;
 // `n` keeps the first of a key's duplicates within a batch first (first write wins).
-const INSERT_RAW = `
+const insertRaw = (where = ''): string => `
 INSERT INTO sensor_data (sensor_id, value, ts)
-SELECT s, v, t FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) WITH ORDINALITY AS u(s, v, t, n)
+SELECT s, v, t FROM unnest($1::text[], $2::float8[], $3::timestamptz[]) WITH ORDINALITY AS u(s, v, t, n)${where}
 ORDER BY s COLLATE "C", t, n
 ON CONFLICT (sensor_id, ts) DO NOTHING`
 
@@ -31,12 +31,25 @@ ON CONFLICT (sensor_id, bucket) DO UPDATE SET
   last_value = CASE WHEN excluded.last_ts > r.last_ts THEN excluded.last_value ELSE r.last_value END,
   last_ts = greatest(r.last_ts, excluded.last_ts)`
 
+/** A batch's hour buckets (`d1h`, from `d1m`) grouped by day. */
+const D1D = `SELECT sensor_id, date_bin('1 day', bucket, timestamptz 'epoch') AS bucket, sum(count)::int8 AS count, sum(sum) AS sum,
+         min(min) AS min, max(max) AS max, min(first_ts) AS first_ts, (array_agg(first_value ORDER BY first_ts))[1] AS first_value,
+         max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value
+  FROM d1h WHERE bucket < date_bin('1 day', (SELECT closed_until FROM w), timestamptz 'epoch') GROUP BY 1, 2`
+
 /**
- * One statement per batch: the raw insert, and the 1-minute and 1-hour rollups updated from the
- * rows it really inserted (a duplicate adds nothing), in the same transaction. `select` reads `ins`.
+ * One statement per batch: the raw insert, and the rollups updated from the rows it really
+ * inserted (a duplicate adds nothing), in the same transaction. rollup_1m takes every inserted row;
+ * rollup_1h and rollup_1d hold closed buckets only (migration 012), so only rows older than the
+ * watermark (late data) go to them. `w` takes the closing lock shared, before any row is written
+ * (the insert's one-time filter reads it first): a closer waits for this transaction, and this
+ * transaction, arriving while a closer runs, waits for it and reads the watermark it set. Taking
+ * it before any row lock keeps the lock order of every writer the same (no deadlock with a closer
+ * waiting between two writers of the same key). `select` reads `ins`.
  */
 export const writeSql = (select: string): string => `
-WITH ins AS (${INSERT_RAW}
+WITH w AS MATERIALIZED (SELECT sensorstream_rollup_watermark() AS closed_until
+), ins AS (${insertRaw(' WHERE (SELECT closed_until FROM w) IS NOT NULL')}
   RETURNING sensor_id, ts, value
 ), d1m AS (
   SELECT sensor_id, date_bin('1 minute', ts, timestamptz 'epoch') AS bucket, count(*) AS count, sum(value) AS sum,
@@ -47,14 +60,16 @@ WITH ins AS (${INSERT_RAW}
   SELECT sensor_id, date_bin('1 hour', bucket, timestamptz 'epoch') AS bucket, sum(count)::int8 AS count, sum(sum) AS sum,
          min(min) AS min, max(max) AS max, min(first_ts) AS first_ts, (array_agg(first_value ORDER BY first_ts))[1] AS first_value,
          max(last_ts) AS last_ts, (array_agg(last_value ORDER BY last_ts DESC))[1] AS last_value
-  FROM d1m GROUP BY 1, 2
+  FROM d1m WHERE bucket < (SELECT closed_until FROM w) GROUP BY 1, 2
+), d1d AS (${D1D}
 ), m AS (${upsertRollup('rollup_1m', 'd1m')}
 ), h AS (${upsertRollup('rollup_1h', 'd1h')}
+), d AS (${upsertRollup('rollup_1d', 'd1d')}
 )
 ${select}`
 
 /** The raw insert alone, without the rollups: for the benchmark's comparison only (the rollups would go stale). */
-export const RAW_INSERT_SQL = INSERT_RAW
+export const RAW_INSERT_SQL = insertRaw()
 
 export const INSERT_SQL = writeSql('SELECT count(*)::int8 AS inserted FROM ins')
 const INSERT_RETURNING_SQL = writeSql('SELECT sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms FROM ins')

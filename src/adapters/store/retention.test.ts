@@ -27,7 +27,7 @@ async function open(url: string): Promise<PostgresDatabase> {
 }
 
 const maintenance = (s: PostgresDatabase, policy: Partial<RetentionPolicy>): PostgresStorageMaintenance =>
-  new PostgresStorageMaintenance({ pool: s.pool, partitions: s.partitions, logger, policy: { rawDays: undefined, minuteDays: undefined, hourDays: undefined, ...policy } })
+  new PostgresStorageMaintenance({ pool: s.pool, partitions: s.partitions, logger, policy: { rawDays: undefined, minuteDays: undefined, hourDays: undefined, dayDays: undefined, ...policy } })
 
 /** One reading per sensor per day, on each of the 40 days up to NOW, and a year earlier. */
 async function fill(s: PostgresDatabase): Promise<void> {

@@ -1,4 +1,4 @@
-// Retention on PostgreSQL: whole partitions past RETENTION_*_DAYS are detached (CONCURRENTLY: no
+// Upkeep on PostgreSQL: rollup closing (rollup-closer.ts), and retention: whole partitions past RETENTION_*_DAYS are detached (CONCURRENTLY: no
 // lock that stops the writers) and dropped, by one instance at a time (a session advisory lock
 // taken with pg_try_advisory_lock: the others skip their turn rather than queue).
 import type pg from 'pg'
@@ -6,6 +6,7 @@ import type { Logger } from '../../platform/logger.ts'
 import type { ExpiredPartition, RetentionPolicy, StorageMaintenance } from '../../ports/store.ts'
 import type { PartitionedTable, Partitions } from './partitions.ts'
 import { translatePgError } from './postgres-errors.ts'
+import { closeRollups } from './rollup-closer.ts'
 
 /** arbitrary constant, apart from migrate.ts's and partitions.ts's */
 const RETENTION_LOCK_KEY = 0x5e_25_0a_57_e4_13
@@ -32,6 +33,14 @@ export class PostgresStorageMaintenance implements StorageMaintenance {
     }
   }
 
+  async closeRollups(options: { nowMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+    try {
+      return await closeRollups(this.pool, options)
+    } catch (err) {
+      throw translatePgError(err, 'close rollups')
+    }
+  }
+
   async expiredPartitions(nowMs = Date.now()): Promise<ExpiredPartition[]> {
     return this.expiredOn(this.pool, nowMs)
   }
@@ -41,7 +50,8 @@ export class PostgresStorageMaintenance implements StorageMaintenance {
     const days: Record<PartitionedTable, number | undefined> = {
       sensor_data: this.policy.rawDays,
       rollup_1m: this.policy.minuteDays,
-      rollup_1h: this.policy.hourDays
+      rollup_1h: this.policy.hourDays,
+      rollup_1d: this.policy.dayDays
     }
     try {
       const expired = (await this.partitions.list(client)).filter((p) => {

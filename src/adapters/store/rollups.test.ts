@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type pg from 'pg'
-import { freshDatabase, rollupMismatches } from '../../../test/harness/index.ts'
+import { freshDatabase, ROLLUP_TABLES, rollupMismatches, tierMismatches } from '../../../test/harness/index.ts'
 import type { Reading } from '../../domain/reading.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { PostgresDatabase } from './postgres-database.ts'
@@ -19,8 +19,10 @@ async function open(url: string, poolMax = 4): Promise<PostgresDatabase> {
 }
 
 async function assertInvariant(pool: pg.Pool): Promise<void> {
-  assert.deepEqual(await rollupMismatches(pool, 'rollup_1m'), [], 'rollup_1m equals its raw rows')
-  assert.deepEqual(await rollupMismatches(pool, 'rollup_1h'), [], 'rollup_1h equals its raw rows')
+  for (const table of ROLLUP_TABLES) {
+    assert.deepEqual(await rollupMismatches(pool, table), [], `${table} holds its closed buckets, equal to their raw rows`)
+    assert.deepEqual(await tierMismatches(pool, table), [], `the ${table} tier with its open buckets equals the raw rows`)
+  }
 }
 
 const r = (sensor_id: string, timestamp: number, value: number): Reading => ({ sensor_id, value, timestamp })

@@ -1,6 +1,6 @@
 // The bucket width of GET /sensors/:id/series: the smallest that gives at most `points` buckets
-// over the range, in whole seconds, minutes or hours (so that the 1-minute or 1-hour rollups can
-// answer it: see chooseTier in the store), buckets aligned on the unix epoch like stats.
+// over the range, in whole seconds, minutes, hours or days (so that the 1-minute, 1-hour or 1-day
+// rollups can answer it: see chooseTier in the store), buckets aligned on the unix epoch like stats.
 export const DEFAULT_POINTS = 500
 export const MAX_POINTS = 5_000
 
@@ -11,7 +11,7 @@ export function bucketCount(from: number, to: number, width: number): number {
 
 export function seriesBucketSeconds(from: number, to: number, points: number): number {
   const ideal = (to - from) / points
-  const unit = ideal >= 3600 ? 3600 : ideal >= 60 ? 60 : 1
+  const unit = ideal >= 86_400 ? 86_400 : ideal >= 3600 ? 3600 : ideal >= 60 ? 60 : 1
   let width = Math.max(unit, Math.ceil(ideal / unit) * unit)
   while (bucketCount(from, to, width) > points) width += unit
   return width

@@ -20,9 +20,9 @@ export function describePartitions(partitions: readonly ExpiredPartition[]): str
 
 export const main: ServiceMain = async ({ config, logger, dryRun }) => {
   requireServices(config, 'retention', ['database'])
-  const { retentionRawDays: raw, retention1mDays: minute, retention1hDays: hour } = config.storage
+  const { retentionRawDays: raw, retention1mDays: minute, retention1hDays: hour, retention1dDays: day } = config.storage
   const days = (d: number | undefined): string => (d === undefined ? 'forever' : `${d} days`)
-  say(`retention: raw readings ${days(raw)}, 1-minute rollups ${days(minute)}, 1-hour rollups ${days(hour)}`)
+  say(`retention: raw readings ${days(raw)}, 1-minute rollups ${days(minute)}, 1-hour rollups ${days(hour)}, 1-day rollups ${days(day)}`)
   const postgres = openPostgres(config, { role: 'command', logger: logger.child({ component: 'store' }) })
   try {
     await postgres.migrations.migrate()

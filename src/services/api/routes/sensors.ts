@@ -18,10 +18,11 @@ const DEFAULT_STATS_SPAN_S = 3600
 const DEFAULT_SERIES_SPAN_S = 86_400
 
 const TIER_DESCRIPTION =
-  'where the answer comes from: `1h` or `1m` (the rollups, exact aggregates of the raw readings, kept when retention has dropped those) or `raw` (the readings). ' +
-  'The coarsest that answers every bucket exactly: `1h` when the bucket is a whole number of hours, `1m` when of minutes, else `raw`; ' +
-  'a range that does not start or end on a whole hour (minute) takes those edges from the raw readings.'
-const tierProperty = { type: 'string', enum: ['raw', '1m', '1h'], description: TIER_DESCRIPTION } as const
+  'where the answer comes from: `1d`, `1h` or `1m` (the rollups, exact aggregates of the raw readings, kept when retention has dropped those) or `raw` (the readings). ' +
+  'The coarsest that answers every bucket exactly: `1d` when the bucket is a whole number of days (UTC, aligned on the epoch), `1h` when of hours, `1m` when of minutes, else `raw`; ' +
+  'a range that does not start or end on a whole day (hour, minute) takes those edges from the raw readings, ' +
+  'and the day and hour still open come from the finer rollups: every tier is exact at every moment.'
+const tierProperty = { type: 'string', enum: ['raw', '1m', '1h', '1d'], description: TIER_DESCRIPTION } as const
 const tierHeader = { 'x-tier': { type: 'string', description: 'the same as `tier` in the body' } } as const
 
 const bucketStats = {

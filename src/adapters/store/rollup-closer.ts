@@ -1,0 +1,92 @@
+// Closing of the coarse rollups (migration 012): rollup_1h and rollup_1d hold closed buckets only,
+// up to a watermark that this moves forward, an hour (or a day) once it is CLOSE_DELAY_MS past its
+// end. sensorstream_close_rollups does the work in one transaction under the closing lock taken
+// exclusive: it waits for every writer in flight, and writers arriving meanwhile wait for it, so
+// the wait is bounded (lock_timeout) and abortable (a stop cancels the backend), and each
+// transaction closes MAX_HOURS hours (the writers' wait stays short after an outage too).
+import pg from 'pg'
+
+/** An hour closes this long after its end: readings arriving later are late (they update the closed buckets themselves). */
+export const CLOSE_DELAY_MS = 120_000
+/** hours closed per transaction: one, so that the writers' wait for a closer stays one hour's aggregation, even after an outage */
+export const MAX_HOURS = 1
+/** how long a closer waits for the writers in flight before giving up its turn */
+export const LOCK_TIMEOUT_MS = 5_000
+const HOUR_MS = 3_600_000
+
+export interface CloseOptions {
+  /** close the hours that ended CLOSE_DELAY_MS before this [now] */
+  readonly nowMs?: number
+  /** aborts a closer waiting for the lock or aggregating: its transaction is rolled back */
+  readonly signal?: AbortSignal
+  readonly delayMs?: number
+}
+
+/** The watermark, unix ms: the hours before it are closed. */
+export async function watermark(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ ms: string }>('SELECT (extract(epoch FROM closed_until) * 1000)::int8 AS ms FROM rollup_watermark')
+  return Number(rows[0]?.ms)
+}
+
+/**
+ * Closes every hour that ended at least `delayMs` ago; returns how many hours it closed (0 when
+ * there was nothing to do or when aborted). Several processes may call it at once: the lock makes
+ * them take turns, and the later ones find nothing left.
+ */
+export async function closeRollups(pool: pg.Pool, options: CloseOptions = {}): Promise<number> {
+  const { signal } = options
+  const target = Math.floor(((options.nowMs ?? Date.now()) - (options.delayMs ?? CLOSE_DELAY_MS)) / HOUR_MS) * HOUR_MS
+  const start = await watermark(pool)
+  let current = start
+  while (current < target && signal?.aborted !== true) {
+    const next = await closeStep(pool, target, signal)
+    if (next === undefined) break
+    current = next
+  }
+  return Math.max(0, (current - start) / HOUR_MS)
+}
+
+/** One transaction of closing; undefined when aborted. */
+async function closeStep(pool: pg.Pool, target: number, signal: AbortSignal | undefined): Promise<number | undefined> {
+  const client = await pool.connect()
+  let pid: number | undefined
+  const cancel = (): void => {
+    if (pid !== undefined) void cancelBackend(pool, pid)
+  }
+  signal?.addEventListener('abort', cancel, { once: true })
+  try {
+    pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid
+    await client.query('BEGIN')
+    await client.query(`SET LOCAL lock_timeout = ${LOCK_TIMEOUT_MS}`)
+    if (signal?.aborted === true) throw signal.reason
+    const { rows } = await client.query<{ ms: string }>(
+      'SELECT (extract(epoch FROM sensorstream_close_rollups(to_timestamp($1::float8 / 1000), $2)) * 1000)::int8 AS ms',
+      [target, MAX_HOURS]
+    )
+    await client.query('COMMIT')
+    return Number(rows[0]?.ms)
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    if (signal?.aborted === true) return undefined
+    throw err
+  } finally {
+    signal?.removeEventListener('abort', cancel)
+    client.release()
+  }
+}
+
+/**
+ * Cancels a backend's statement from a connection of its own: the pool's may all be taken by
+ * writers waiting for the closer.
+ */
+async function cancelBackend(pool: pg.Pool, pid: number): Promise<void> {
+  const client = new pg.Client({ ...pool.options, statement_timeout: 5_000 })
+  try {
+    await client.connect()
+    await client.query('SELECT pg_cancel_backend($1)', [pid])
+  } catch {
+    // the closer's lock_timeout bounds its wait all the same
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
