@@ -29,7 +29,12 @@ export default tseslint.config(
     // imports an adapter (tests do, to test them).
     files: ['src/**/*.ts'],
     ignores: ['src/adapters/**', 'src/wiring.ts', '**/*.test.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: [{ group: ['**/adapters/**'], message: 'Adapters are built in src/wiring.ts only: ask it for the port.' }] }] }
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: DRIVERS, patterns: [{ group: ['**/adapters/**'], message: 'Adapters are built in src/wiring.ts only: ask it for the port.' }] }
+      ]
+    }
   },
   {
     files: ['src/platform/config.ts', 'test/**', 'scripts/**', 'bench/**', 'dev/**', '**/*.test.ts'],
@@ -44,9 +49,34 @@ export default tseslint.config(
     files: ['src/services/api/dashboard/**/*.js'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['window', 'document', 'location', 'history', 'localStorage', 'matchMedia', 'fetch', 'EventSource', 'URL', 'Element', 'HTMLElement',
-          'ResizeObserver', 'requestAnimationFrame', 'getComputedStyle', 'setInterval', 'setTimeout', 'console', 'performance', 'Intl',
-          'sessionStorage', 'Headers', 'EventTarget', 'Event', 'MessageEvent', 'AbortController', 'TextDecoderStream'].map((g) => [g, 'readonly'])
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'localStorage',
+          'matchMedia',
+          'fetch',
+          'EventSource',
+          'URL',
+          'Element',
+          'HTMLElement',
+          'ResizeObserver',
+          'requestAnimationFrame',
+          'getComputedStyle',
+          'setInterval',
+          'setTimeout',
+          'console',
+          'performance',
+          'Intl',
+          'sessionStorage',
+          'Headers',
+          'EventTarget',
+          'Event',
+          'MessageEvent',
+          'AbortController',
+          'TextDecoderStream'
+        ].map((g) => [g, 'readonly'])
       )
     }
   }

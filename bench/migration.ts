@@ -20,7 +20,10 @@ try {
   await applySettings(server)
   const url = await server.createDatabase('migration_bench')
   const pool = new pg.Pool({ connectionString: url, max: 4 })
-  await migrate(pool, listMigrations().filter((m) => m.version <= 3))
+  await migrate(
+    pool,
+    listMigrations().filter((m) => m.version <= 3)
+  )
   const start = Math.floor(Date.now() / 1000) - Math.ceil(rows / sensors) * STEP_S
   let t = Date.now()
   await pool.query(
@@ -53,7 +56,9 @@ try {
   const seconds = (Date.now() - t) / 1000
   running = false
   await Promise.all(probes)
-  console.log(`${applied.join(', ')}: ${seconds.toFixed(1)} s; longest wait of a concurrent read ${(longest.read / 1000).toFixed(1)} s, of a write ${(longest.write / 1000).toFixed(1)} s`)
+  console.log(
+    `${applied.join(', ')}: ${seconds.toFixed(1)} s; longest wait of a concurrent read ${(longest.read / 1000).toFixed(1)} s, of a write ${(longest.write / 1000).toFixed(1)} s`
+  )
 
   await pool.query('VACUUM ANALYZE')
   for (const table of PARTITIONED_TABLES) {
@@ -63,7 +68,9 @@ try {
       [table]
     )
     const { bytes, n, parts } = size[0] as { bytes: string; n: string; parts: string }
-    console.log(`${table}: ${n} rows in ${parts} partitions, ${(Number(bytes) / 2 ** 20).toFixed(1)} MiB, ${(Number(bytes) / Number(n)).toFixed(1)} bytes per row, ${(Number(bytes) / rows * 1e6 / 2 ** 20).toFixed(1)} MiB per million readings`)
+    console.log(
+      `${table}: ${n} rows in ${parts} partitions, ${(Number(bytes) / 2 ** 20).toFixed(1)} MiB, ${(Number(bytes) / Number(n)).toFixed(1)} bytes per row, ${(((Number(bytes) / rows) * 1e6) / 2 ** 20).toFixed(1)} MiB per million readings`
+    )
   }
   await pool.end()
 } finally {

@@ -56,7 +56,8 @@ const sizes = {
 
 type Json = Record<string, unknown>
 const results: Json & { notes: string[] } = {
-  shape: 'every measured figure is {median, min, max, runs}: the median of the runs, the extreme runs, and every run in order; ratios are medians over medians (min and max from the extreme runs)',
+  shape:
+    'every measured figure is {median, min, max, runs}: the median of the runs, the extreme runs, and every run in order; ratios are medians over medians (min and max from the extreme runs)',
   generated_at: new Date().toISOString(),
   quick,
   notes: []
@@ -74,7 +75,9 @@ function build(): void {
 
 async function main(): Promise<void> {
   const wallStart = Date.now()
-  process.stdout.write(`sensorstream benchmark${quick ? ' (--quick)' : ''}: ${sizes.readings.toLocaleString('en-US')} readings over ${sizes.sensors.toLocaleString('en-US')} sensors, ${sizes.runs} runs per figure; load average ${loadAverage()}\n`)
+  process.stdout.write(
+    `sensorstream benchmark${quick ? ' (--quick)' : ''}: ${sizes.readings.toLocaleString('en-US')} readings over ${sizes.sensors.toLocaleString('en-US')} sensors, ${sizes.runs} runs per figure; load average ${loadAverage()}\n`
+  )
   build()
   const services = await startServices()
   const offsets = new Offsets(services.kafka.brokers)
@@ -125,7 +128,8 @@ async function runItems(bench: Bench): Promise<void> {
     "Postgres is a throwaway instance with production durability (fsync, synchronous_commit and full_page_writes at their defaults, on), on this machine's disk; the same for every item",
     `the growth table is preloaded on the server (generate_series, keys and indexes rebuilt after the load, rollups computed, VACUUM ANALYZE): ${sizes.growthRows.toLocaleString('en-US')} rows over ${sizes.growthDays} days`
   )
-  const needTopics = only.has('producer') || only.has('ingest') || only.has('naive') || only.has('ceiling') || only.has('rollups') || only.has('growth') || only.has('alerts')
+  const needTopics =
+    only.has('producer') || only.has('ingest') || only.has('naive') || only.has('ceiling') || only.has('rollups') || only.has('growth') || only.has('alerts')
   const topics: ProducedTopic[] = []
   if (needTopics) {
     const rates: number[] = []
@@ -175,7 +179,12 @@ async function runItems(bench: Bench): Promise<void> {
       }
     }
     if (variants.length > 0) {
-      results.ingest_variants = Object.fromEntries(Object.entries(variantRuns).map(([label, v]) => [label, { readings_per_s: figure(v.rate), peak_rss_mb: figure(v.rss), cpu_s_per_million: figure(v.cpu) }]))
+      results.ingest_variants = Object.fromEntries(
+        Object.entries(variantRuns).map(([label, v]) => [
+          label,
+          { readings_per_s: figure(v.rate), peak_rss_mb: figure(v.rss), cpu_s_per_million: figure(v.cpu) }
+        ])
+      )
     }
     empty.push(figure(rate))
     results.ingest = {
@@ -221,7 +230,9 @@ async function runItems(bench: Bench): Promise<void> {
       }
       const f = figure(rate)
       methods[method.name] = { readings_per_s: f, postgres_cpu_s_per_million: figure(cpu), idempotent: method.idempotent }
-      bench.progress(`ceiling ${method.name}: ${formatNumber(f.median)} rows/s (${rate.map(formatNumber).join(', ')}), Postgres ${figure(cpu).median.toFixed(1)} CPU s per million`)
+      bench.progress(
+        `ceiling ${method.name}: ${formatNumber(f.median)} rows/s (${rate.map(formatNumber).join(', ')}), Postgres ${figure(cpu).median.toFixed(1)} CPU s per million`
+      )
       if (method.idempotent && method.withoutRollups !== true && (best === undefined || f.median > best.figure.median)) best = { name: method.name, figure: f }
       if (!method.idempotent) plainCopy = f
     }
@@ -232,14 +243,15 @@ async function runItems(bench: Bench): Promise<void> {
       ratio: ratio(withRollups, withoutRollups),
       how: `Postgres alone (the ceiling's method): sensorstream's one statement per batch, raw insert and both rollup upserts (${ROLLUP_METHODS[0]?.batchRows} rows, 2 connections, the default batch size), against the raw insert alone, on the rows of the first ingest run; TRUNCATE + CHECKPOINT before each run. The end-to-end cost is smaller (Postgres is part of the pipeline's CPU); for it, run the ingest item with --variants=before=<a checkout before the rollups>`
     }
-    if (only.has('ceiling')) results.ceiling = {
-      readings_per_s: best?.figure,
-      method: best?.name,
-      methods,
-      plain_copy_readings_per_s: plainCopy,
-      rows: rows.ids.length,
-      how: 'the rows of the first ingest run, loaded into a fresh table made by the same migrations (same unique key and indexes), TRUNCATE + CHECKPOINT before each run; the ceiling is the fastest method that ignores duplicates (ON CONFLICT DO NOTHING) as sensorstream must; plain COPY fails on a duplicate, so it is shown for reference only'
-    }
+    if (only.has('ceiling'))
+      results.ceiling = {
+        readings_per_s: best?.figure,
+        method: best?.name,
+        methods,
+        plain_copy_readings_per_s: plainCopy,
+        rows: rows.ids.length,
+        how: 'the rows of the first ingest run, loaded into a fresh table made by the same migrations (same unique key and indexes), TRUNCATE + CHECKPOINT before each run; the ceiling is the fastest method that ignores duplicates (ON CONFLICT DO NOTHING) as sensorstream must; plain COPY fails on a duplicate, so it is shown for reference only'
+      }
     save()
   }
 
@@ -255,7 +267,9 @@ async function runItems(bench: Bench): Promise<void> {
     for (let r = 0; r < sizes.runs; r++) {
       const run = await ingest(bench, topics[r] as ProducedTopic, db, prefix)
       rate.push(run.readingsPerS)
-      bench.progress(`growth run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s into a table of ${(run.rowsAfter - sizes.readings).toLocaleString('en-US')} rows`)
+      bench.progress(
+        `growth run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s into a table of ${(run.rowsAfter - sizes.readings).toLocaleString('en-US')} rows`
+      )
     }
     const grown = figure(rate)
     results.growth = {
@@ -307,7 +321,9 @@ async function alertsItem(bench: Bench, topics: readonly ProducedTopic[]): Promi
     withRules.push(run.rules.readingsPerS)
     ratios.push(run.rules.readingsPerS / run.none.readingsPerS)
     events.push(run.events)
-    bench.progress(`alerts run ${r + 1}/${topics.length}: no rule ${describeRun(run.none)}; ${ALERT_RULES} rules ${describeRun(run.rules)}; ${run.events} alert events`)
+    bench.progress(
+      `alerts run ${r + 1}/${topics.length}: no rule ${describeRun(run.none)}; ${ALERT_RULES} rules ${describeRun(run.rules)}; ${run.events} alert events`
+    )
   }
   results.alerts = {
     rules: ALERT_RULES,
@@ -464,14 +480,21 @@ function targets(): Json {
   const r = results as Record<string, Json | undefined>
   const median = (x: unknown): number | undefined => (x as Figure | undefined)?.median
   const api = (key: string, field: string): number | undefined => median((r.api?.[key] as Json | undefined)?.[field])
-  const check = (value: number | undefined, op: '>=' | '<=', target: number): Json =>
-    ({ target: `${op} ${target}`, value, met: value === undefined ? undefined : op === '>=' ? value >= target : value <= target })
+  const check = (value: number | undefined, op: '>=' | '<=', target: number): Json => ({
+    target: `${op} ${target}`,
+    value,
+    met: value === undefined ? undefined : op === '>=' ? value >= target : value <= target
+  })
   return {
     'ingest.readings_per_s >= 60000': check(median(r.ingest?.readings_per_s), '>=', 60_000),
     'ingest.readings_per_s >= 100000 (stretch)': check(median(r.ingest?.readings_per_s), '>=', 100_000),
     'ingest / naive >= 25': check(median(results.vs_naive), '>=', 25),
     'ingest / ceiling >= 0.70': check(median(results.of_ceiling), '>=', 0.7),
-    'ingest.peak_rss_mb <= 250': check(median((r.ingest?.peak_rss_mb as Figure | undefined)?.max === undefined ? undefined : { median: (r.ingest?.peak_rss_mb as Figure).max }), '<=', 250),
+    'ingest.peak_rss_mb <= 250': check(
+      median((r.ingest?.peak_rss_mb as Figure | undefined)?.max === undefined ? undefined : { median: (r.ingest?.peak_rss_mb as Figure).max }),
+      '<=',
+      250
+    ),
     'delay.p99_ms <= 250': check(median(r.delay?.p99_ms), '<=', 250),
     'api.recent.rps >= 9000': check(api('recent', 'rps'), '>=', 9_000),
     'api.recent.p99_ms <= 15': check(api('recent', 'p99_ms'), '<=', 15),

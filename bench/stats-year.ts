@@ -10,7 +10,9 @@ import { startPostgres } from '../src/adapters/embedded/postgres.ts'
 import { migrateFor } from './lib/schema.ts'
 import { applySettings } from './lib/services.ts'
 
-const { values } = parseArgs({ options: { days: { type: 'string', default: '365' }, step: { type: 'string', default: '10' }, runs: { type: 'string', default: '30' } } })
+const { values } = parseArgs({
+  options: { days: { type: 'string', default: '365' }, step: { type: 'string', default: '10' }, runs: { type: 'string', default: '30' } }
+})
 const days = Number(values.days)
 const step = Number(values.step)
 const runs = Number(values.runs)
@@ -49,7 +51,9 @@ try {
   const { rows } = await pool.query<{ n: string; m: string; h: string; d: string }>(
     'SELECT (SELECT count(*) FROM sensor_data) AS n, (SELECT count(*) FROM rollup_1m) AS m, (SELECT count(*) FROM rollup_1h) AS h, (SELECT count(*) FROM rollup_1d) AS d'
   )
-  console.log(`loaded ${rows[0]?.n} raw rows (${rows[0]?.m} 1-minute, ${rows[0]?.h} 1-hour, ${rows[0]?.d} 1-day buckets) in ${((performance.now() - t) / 1000).toFixed(0)} s`)
+  console.log(
+    `loaded ${rows[0]?.n} raw rows (${rows[0]?.m} 1-minute, ${rows[0]?.h} 1-hour, ${rows[0]?.d} 1-day buckets) in ${((performance.now() - t) / 1000).toFixed(0)} s`
+  )
 
   const queries = new PostgresReadingQueries({ pool })
   const cases = [
@@ -61,7 +65,9 @@ try {
     const { tier } = await queries.stats(q)
     const fromTier = await time(() => queries.stats(q))
     const raw = await time(() => pool.query(RAW_STATS_SQL, [q.sensorId, q.bucketSeconds, q.from, q.to]))
-    console.log(`${c.label}: tier ${tier} p50 ${ms(median(fromTier))} (min ${ms(Math.min(...fromTier))}, max ${ms(Math.max(...fromTier))}); raw rows p50 ${ms(median(raw))} (min ${ms(Math.min(...raw))}, max ${ms(Math.max(...raw))}); ${runs} runs`)
+    console.log(
+      `${c.label}: tier ${tier} p50 ${ms(median(fromTier))} (min ${ms(Math.min(...fromTier))}, max ${ms(Math.max(...fromTier))}); raw rows p50 ${ms(median(raw))} (min ${ms(Math.min(...raw))}, max ${ms(Math.max(...raw))}); ${runs} runs`
+    )
   }
   await pool.end()
 } finally {

@@ -163,7 +163,10 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
 
 function readQuorumState(spec: KafkaNodeSpec): { epoch: number; leader: number } | undefined {
   try {
-    const state = JSON.parse(readFileSync(join(nodeLogDir(spec.dir), '__cluster_metadata-0', 'quorum-state'), 'utf8')) as { leaderId?: number; leaderEpoch?: number }
+    const state = JSON.parse(readFileSync(join(nodeLogDir(spec.dir), '__cluster_metadata-0', 'quorum-state'), 'utf8')) as {
+      leaderId?: number
+      leaderEpoch?: number
+    }
     if (typeof state.leaderId !== 'number' || state.leaderId < 0 || typeof state.leaderEpoch !== 'number') return undefined
     return { epoch: state.leaderEpoch, leader: state.leaderId }
   } catch {

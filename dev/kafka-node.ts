@@ -115,8 +115,20 @@ export async function formatNode(spec: KafkaNodeSpec, cluster: string): Promise<
   const libs = await ensureKafkaJars()
   const java = await requireJava()
   try {
-    await run(java, ['-Xmx256m', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', `-Dlog4j2.configurationFile=${join(spec.dir, 'log4j2.properties')}`,
-      '-cp', join(libs, '*'), 'kafka.tools.StorageTool', 'format', '-t', cluster, '-c', join(spec.dir, 'server.properties')])
+    await run(java, [
+      '-Xmx256m',
+      '-XX:TieredStopAtLevel=1',
+      '-XX:+UseSerialGC',
+      `-Dlog4j2.configurationFile=${join(spec.dir, 'log4j2.properties')}`,
+      '-cp',
+      join(libs, '*'),
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      cluster,
+      '-c',
+      join(spec.dir, 'server.properties')
+    ])
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string }
     throw new Error(`formatting the Kafka data dir ${logDir} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err })
@@ -129,9 +141,19 @@ export async function launchNode(spec: KafkaNodeSpec): Promise<ServiceProcess> {
   const java = await requireJava()
   const port = (spec.voters[spec.nodeId - 1] as NodePorts).port
   const logFile = nodeLogFile(spec.dir)
-  const jvmArgs = [`-Xms${spec.heapMb}m`, `-Xmx${spec.heapMb}m`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError',
-    '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${join(spec.dir, 'log4j2.properties')}`, '-cp', join(libs, '*'), 'kafka.Kafka',
-    join(spec.dir, 'server.properties')]
+  const jvmArgs = [
+    `-Xms${spec.heapMb}m`,
+    `-Xmx${spec.heapMb}m`,
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${join(spec.dir, 'log4j2.properties')}`,
+    '-cp',
+    join(libs, '*'),
+    'kafka.Kafka',
+    join(spec.dir, 'server.properties')
+  ]
   const offset = existsSync(logFile) ? statSync(logFile).size : 0
   const started = await spawnService(java, jvmArgs, { logFile, cwd: spec.dir, detached: spec.detached })
   const logged = (): boolean => readFileSync(logFile).subarray(offset).includes(READY_LINE)

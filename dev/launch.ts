@@ -2,7 +2,15 @@
 // foreground with its output in a log file, wait until it answers, kill it when it does not in
 // time; the same again on start() after a stop; its folder removed on failure and on dispose()
 // when it is a temporary one.
-import { removeTempDir, serviceControl, spawnService, terminate, waitUntil, type ServiceControl, type ServiceProcess } from '../src/adapters/embedded/processes.ts'
+import {
+  removeTempDir,
+  serviceControl,
+  spawnService,
+  terminate,
+  waitUntil,
+  type ServiceControl,
+  type ServiceProcess
+} from '../src/adapters/embedded/processes.ts'
 
 export interface LaunchOptions {
   readonly binary: string

@@ -33,10 +33,26 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const configFile = join(dir, 'mosquitto.conf')
   writeFileSync(
     configFile,
-    [`listener ${port} ${LOOPBACK}`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'set_tcp_nodelay true', 'log_dest stdout', 'log_type error', 'log_type warning', ''].join('\n')
+    [
+      `listener ${port} ${LOOPBACK}`,
+      'allow_anonymous true',
+      'persistence false',
+      'max_queued_messages 0',
+      'set_tcp_nodelay true',
+      'log_dest stdout',
+      'log_type error',
+      'log_type warning',
+      ''
+    ].join('\n')
   )
   const control = await launchServer({
-    binary, args: ['-c', configFile], dir, temp: true, logFile, what: `Mosquitto on ${LOOPBACK}:${port}`, ready: () => canConnect(port),
+    binary,
+    args: ['-c', configFile],
+    dir,
+    temp: true,
+    logFile,
+    what: `Mosquitto on ${LOOPBACK}:${port}`,
+    ready: () => canConnect(port),
     ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs })
   })
   return Object.assign(control, { url: `mqtt://${LOOPBACK}:${port}`, port, logFile })

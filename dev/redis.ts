@@ -54,11 +54,17 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   const dir = options.dir ?? makeTempDir('redis')
   const port = options.port ?? (await freePort())
   const logFile = join(dir, 'redis.log')
-  const args = ['--bind', LOOPBACK, '--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no',
-    '--dir', dir, '--loglevel', 'warning']
+  const args = ['--bind', LOOPBACK, '--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--loglevel', 'warning']
   const control = await launchServer({
-    binary, args, dir, temp, logFile, what: `Redis on ${LOOPBACK}:${port}`, ready: () => redisAnswers(port),
-    detached: options.detached === true, ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs })
+    binary,
+    args,
+    dir,
+    temp,
+    logFile,
+    what: `Redis on ${LOOPBACK}:${port}`,
+    ready: () => redisAnswers(port),
+    detached: options.detached === true,
+    ...(options.startTimeoutMs === undefined ? {} : { startTimeoutMs: options.startTimeoutMs })
   })
   return Object.assign(control, { url: `redis://${LOOPBACK}:${port}`, port, logFile })
 }

@@ -183,22 +183,26 @@ async function down(purge: boolean): Promise<number> {
     ['postgres', state.postgres?.started, 'SIGINT'], // PostgreSQL's fast shutdown, as `pg_ctl stop -m fast`
     ['redis', state.redis?.started, 'SIGTERM']
   ]
-  await Promise.all(stops.map(async ([name, started, signal]) => {
-    if (started === undefined) return
-    if (runs(started.pid, MARKERS[name as keyof typeof MARKERS])) {
-      await stopPid(started.pid, signal, STOP_GRACE_MS)
-      say(`${name.padEnd(9)} stopped (pid ${started.pid})`)
-    } else {
-      say(`${name.padEnd(9)} was not running`)
-    }
-    if (purge) rmSync(started.dataDir, { recursive: true, force: true })
-  }))
+  await Promise.all(
+    stops.map(async ([name, started, signal]) => {
+      if (started === undefined) return
+      if (runs(started.pid, MARKERS[name as keyof typeof MARKERS])) {
+        await stopPid(started.pid, signal, STOP_GRACE_MS)
+        say(`${name.padEnd(9)} stopped (pid ${started.pid})`)
+      } else {
+        say(`${name.padEnd(9)} was not running`)
+      }
+      if (purge) rmSync(started.dataDir, { recursive: true, force: true })
+    })
+  )
   const machinePostgres = state.postgres !== undefined && state.postgres.started === undefined ? state.postgres : undefined
   if (machinePostgres !== undefined && purge && machinePostgres.database !== undefined) {
     await dropDatabase(machinePostgres.url, machinePostgres.database)
     say(`postgres  left running (not started by services:up); dropped this clone's database ${machinePostgres.database}`)
   } else if (machinePostgres !== undefined) {
-    say(`postgres  left alone (not started by services:up)${machinePostgres.database === undefined ? '' : `; this clone's database ${machinePostgres.database} is kept`}`)
+    say(
+      `postgres  left alone (not started by services:up)${machinePostgres.database === undefined ? '' : `; this clone's database ${machinePostgres.database} is kept`}`
+    )
   }
   if (state.redis !== undefined && state.redis.started === undefined) {
     say(`redis     left alone (not started by services:up)${state.redis.keyPrefix === undefined ? '' : `; keys under ${state.redis.keyPrefix} are kept`}`)
@@ -216,7 +220,11 @@ function status(): number {
   }
   line('kafka', state.kafka, state.kafka?.brokers)
   line('postgres', state.postgres?.started, state.postgres?.url)
-  line('redis', state.redis?.started, state.redis?.url === undefined ? undefined : `${state.redis.url} (keys under ${state.redis.keyPrefix ?? 'sensorstream:'})`)
+  line(
+    'redis',
+    state.redis?.started,
+    state.redis?.url === undefined ? undefined : `${state.redis.url} (keys under ${state.redis.keyPrefix ?? 'sensorstream:'})`
+  )
   say(`data in ${rel(CACHE)} (state in ${rel(STATE_FILE)})`)
   return 0
 }

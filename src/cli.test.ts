@@ -29,7 +29,11 @@ interface Running {
 
 function start(args: readonly string[], env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Running {
   // cwd: a folder without .env, so that nothing but `env` configures the child
-  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], { cwd: fileURLToPath(new URL('./platform/', import.meta.url)), env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+    cwd: fileURLToPath(new URL('./platform/', import.meta.url)),
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -187,6 +191,9 @@ test('Postgres up, Redis down: the waiting line names the Redis address and why,
   cli.kill('SIGTERM')
   const ran = await cli.exited
   assert.equal(ran.code, 0, ran.stdout + ran.stderr)
-  assert.match(ran.stdout, /"err":\{"type":"AppError","message":"redis unavailable at 127\.0\.0\.1:1 during connect: Connection is closed \(connect ECONNREFUSED 127\.0\.0\.1:1\)"/)
+  assert.match(
+    ran.stdout,
+    /"err":\{"type":"AppError","message":"redis unavailable at 127\.0\.0\.1:1 during connect: Connection is closed \(connect ECONNREFUSED 127\.0\.0\.1:1\)"/
+  )
   assert.match(ran.stdout, /"msg":"api stopped"/)
 })

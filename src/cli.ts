@@ -63,7 +63,20 @@ const COMMANDS: Record<string, Command> = {
   },
   all: {
     summary: 'producer, streaming, API and MQTT bridge in one process; embedded defaults for any service variable not set',
-    variables: [...KAFKA, ...PRODUCER, ...STREAMING, ...DATABASE, ...STORAGE, ...REDIS, ...API, ...STREAM, ...MQTT, 'MQTT_EMBEDDED_PORT', 'DATA_DIR', 'LOG_LEVEL'],
+    variables: [
+      ...KAFKA,
+      ...PRODUCER,
+      ...STREAMING,
+      ...DATABASE,
+      ...STORAGE,
+      ...REDIS,
+      ...API,
+      ...STREAM,
+      ...MQTT,
+      'MQTT_EMBEDDED_PORT',
+      'DATA_DIR',
+      'LOG_LEVEL'
+    ],
     requires: [],
     load: async () => (await import('./services/all/main.ts')).main
   },

@@ -275,7 +275,11 @@ export async function openAllMqtt(config: Config, logger: Logger): Promise<AllMq
   }
   if (await mqttBrokerAnswers(local)) {
     const source = mqttSource(config.mqtt, local, log, { shared: true })
-    return { source, describe: `${source.describe}   (the MQTT broker already on ${LOOPBACK}:${port}; set MQTT_URL to choose another)`, close: () => source.close() }
+    return {
+      source,
+      describe: `${source.describe}   (the MQTT broker already on ${LOOPBACK}:${port}; set MQTT_URL to choose another)`,
+      close: () => source.close()
+    }
   }
   return none(`off: ${LOOPBACK}:${port} is taken by something that is not an MQTT broker (set MQTT_URL or MQTT_EMBEDDED_PORT)`)
 }

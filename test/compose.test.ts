@@ -90,7 +90,10 @@ test('service URLs point at services of the compose file', () => {
 
 test('the API is published on port 3000', () => {
   const ports = (services.api?.ports ?? []).map((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`))
-  assert.ok(ports.some((p) => /^(\d+\.\d+\.\d+\.\d+:)?3000:3000$/.test(p)), `api ports ${ports.join(', ')}`)
+  assert.ok(
+    ports.some((p) => /^(\d+\.\d+\.\d+\.\d+:)?3000:3000$/.test(p)),
+    `api ports ${ports.join(', ')}`
+  )
   assert.equal(environment(services.api ?? {}).PORT ?? '3000', '3000')
 })
 
@@ -175,8 +178,14 @@ test('Dockerfile: multi-stage, slim runtime with production dependencies only, n
   const runtime = all.at(-1)
   assert.ok(runtime)
   assert.match(dockerfile, /ARG NODE_IMAGE=node:24-(slim|alpine)/)
-  assert.ok(runtime.lines.some((l) => /^RUN .*npm ci --omit=dev/.test(l)), 'runtime installs with npm ci --omit=dev')
-  assert.ok(runtime.lines.some((l) => /^COPY --from=build \/app\/dist/.test(l)), 'runtime takes dist/ from the build stage')
+  assert.ok(
+    runtime.lines.some((l) => /^RUN .*npm ci --omit=dev/.test(l)),
+    'runtime installs with npm ci --omit=dev'
+  )
+  assert.ok(
+    runtime.lines.some((l) => /^COPY --from=build \/app\/dist/.test(l)),
+    'runtime takes dist/ from the build stage'
+  )
   const user = runtime.lines.filter((l) => /^USER /.test(l)).at(-1)
   assert.ok(user !== undefined && !/^USER (root|0)(:|$)/.test(user), `non-root USER, got ${user}`)
   assert.ok(runtime.lines.some((l) => /^HEALTHCHECK /.test(l)))
@@ -192,13 +201,22 @@ test('Dockerfile: the build stage installs and builds as .ci/run does', () => {
   const runs = build.lines.filter((l) => l.startsWith('RUN ')).map((l) => l.slice(4))
   for (const step of ['npm ci', 'npm run build']) {
     assert.ok(new RegExp(`^\\s*${step}\\b`, 'm').test(ci), `.ci/run runs ${step}`)
-    assert.ok(runs.some((r) => r.startsWith(step)), `the build stage runs ${step}`)
+    assert.ok(
+      runs.some((r) => r.startsWith(step)),
+      `the build stage runs ${step}`
+    )
   }
   assert.ok(runs.findIndex((r) => r.startsWith('npm ci')) < runs.findIndex((r) => r.startsWith('npm run build')), 'npm ci before the build')
   const ciFlags = /^\s*npm ci(.*)$/m.exec(ci)?.[1]?.trim()
-  assert.ok(runs.some((r) => r === `npm ci ${ciFlags}`.trim()), `same npm ci flags as .ci/run (${ciFlags})`)
+  assert.ok(
+    runs.some((r) => r === `npm ci ${ciFlags}`.trim()),
+    `same npm ci flags as .ci/run (${ciFlags})`
+  )
   // The build must find what it compiles and the migrations it copies; .dockerignore must not hide them.
-  const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  const ignored = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
   for (const needed of ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'docker']) {
     assert.ok(!ignored.includes(needed), `${needed} reaches the build`)
   }

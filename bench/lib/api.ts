@@ -15,7 +15,11 @@ export async function startApiCli(bench: Bench, databaseUrl: string, prefix: str
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const cli = startCli('api', bench.env({ DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }))
-  await until('the API to answer', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, { timeoutMs: 60_000, everyMs: 100, child: cli })
+  await until('the API to answer', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, {
+    timeoutMs: 60_000,
+    everyMs: 100,
+    child: cli
+  })
   return {
     url,
     cli,
@@ -53,7 +57,11 @@ export function endpoints(sensors: number, day: { from: number; to: number }): E
       label: 'POST /data (100 readings)',
       request: () => {
         const now = Date.now()
-        const readings = Array.from({ length: 100 }, () => ({ sensor_id: sensor(), value: Math.round(Math.random() * 40_000) / 1000, timestamp: (now + (tick++ % 1000)) / 1000 }))
+        const readings = Array.from({ length: 100 }, () => ({
+          sensor_id: sensor(),
+          value: Math.round(Math.random() * 40_000) / 1000,
+          timestamp: (now + (tick++ % 1000)) / 1000
+        }))
         return { method: 'POST', path: '/data', headers: { 'content-type': 'application/json' }, body: JSON.stringify(readings) }
       }
     }

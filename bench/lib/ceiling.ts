@@ -67,9 +67,13 @@ function plan(rows: Rows, lanes: number, batchRows: number): Batch[][] {
       const values = slice.map((i) => rows.values[i] as number)
       const ms = slice.map((i) => rows.ms[i] as number)
       const text = slice.map((i) => `${rows.ids[i]}\t${rows.values[i]}\t${new Date(rows.ms[i] as number).toISOString()}\n`).join('')
-      const binary = binaryColumns(slice.map((i) => ({
-        sensor_id: rows.ids[i] as string, value: rows.values[i] as number, timestamp: (rows.ms[i] as number) / 1000
-      })))
+      const binary = binaryColumns(
+        slice.map((i) => ({
+          sensor_id: rows.ids[i] as string,
+          value: rows.values[i] as number,
+          timestamp: (rows.ms[i] as number) / 1000
+        }))
+      )
       batches.push({ params: [ids, values, ms], binary, copy: Buffer.from(text) })
     }
     return batches
@@ -116,8 +120,21 @@ export interface Method {
 
 /** sensorstream's statement at its default batch size, and the same without the rollups: their ratio is the rollups' cost in Postgres. */
 export const ROLLUP_METHODS: readonly Method[] = [
-  { name: 'unnest of binary arrays + rollups (as sensorstream), 2 connections, 20k rows', loader: 'unnest-binary', lanes: 2, batchRows: 20_000, idempotent: true },
-  { name: 'the same without the rollups, 2 connections, 20k rows', loader: 'unnest-binary-no-rollups', lanes: 2, batchRows: 20_000, idempotent: true, withoutRollups: true }
+  {
+    name: 'unnest of binary arrays + rollups (as sensorstream), 2 connections, 20k rows',
+    loader: 'unnest-binary',
+    lanes: 2,
+    batchRows: 20_000,
+    idempotent: true
+  },
+  {
+    name: 'the same without the rollups, 2 connections, 20k rows',
+    loader: 'unnest-binary-no-rollups',
+    lanes: 2,
+    batchRows: 20_000,
+    idempotent: true,
+    withoutRollups: true
+  }
 ]
 
 export const METHODS: readonly Method[] = [
@@ -161,11 +178,13 @@ export interface Load {
 
 /** One timed load into the emptied table. */
 export async function load(prepared: Prepared, postgresPid: number): Promise<Load> {
-  const clients = await Promise.all(prepared.lanes.map(async () => {
-    const client = new pg.Client({ connectionString: prepared.databaseUrl })
-    await client.connect()
-    return client
-  }))
+  const clients = await Promise.all(
+    prepared.lanes.map(async () => {
+      const client = new pg.Client({ connectionString: prepared.databaseUrl })
+      await client.connect()
+      return client
+    })
+  )
   try {
     const first = clients[0] as pg.Client
     await first.query('TRUNCATE sensor_data, rollup_1m, rollup_1h, rollup_1d')
@@ -173,10 +192,12 @@ export async function load(prepared: Prepared, postgresPid: number): Promise<Loa
     const loader = LOADERS[prepared.method.loader] as Loader
     const cpuBefore = treeCpuSeconds(postgresPid)
     const started = performance.now()
-    await Promise.all(prepared.lanes.map(async (batches, lane) => {
-      const client = clients[lane] as pg.Client
-      for (const batch of batches) await loader(client, batch)
-    }))
+    await Promise.all(
+      prepared.lanes.map(async (batches, lane) => {
+        const client = clients[lane] as pg.Client
+        for (const batch of batches) await loader(client, batch)
+      })
+    )
     const seconds = (performance.now() - started) / 1000
     const cpu = treeCpuSeconds(postgresPid) - cpuBefore
     const { rows } = await first.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data')

@@ -27,7 +27,13 @@ export async function measureDelay(bench: Bench, windows: number, seconds: numbe
   const topic = bench.name('steady')
   const prefix = `${bench.name('steady')}:`
   const databaseUrl = await bench.database('steady')
-  const env = bench.env({ KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: `${topic}.dlq`, KAFKA_GROUP_ID: bench.name('steady-group'), DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: prefix })
+  const env = bench.env({
+    KAFKA_TOPIC: topic,
+    KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_GROUP_ID: bench.name('steady-group'),
+    DATABASE_URL: databaseUrl,
+    REDIS_KEY_PREFIX: prefix
+  })
   const streaming = startCli('streaming', env, cliPath)
   const consuming = streaming.logged('consuming')
   consuming.catch(() => undefined)
@@ -38,7 +44,11 @@ export async function measureDelay(bench: Bench, windows: number, seconds: numbe
     await consuming
     await publisher.connect()
     // Warm-up: the steady stream is flowing through to Redis before the first window.
-    await until('the steady stream to reach the API', async () => (await fetch(`${api.url}/recent/sensor-1`)).status === 200, { timeoutMs: 60_000, everyMs: 100, child: streaming })
+    await until('the steady stream to reach the API', async () => (await fetch(`${api.url}/recent/sensor-1`)).status === 200, {
+      timeoutMs: 60_000,
+      everyMs: 100,
+      child: streaming
+    })
     await sleep(2_000)
     const runs: DelayRun[] = []
     let probe = 0
@@ -54,7 +64,9 @@ export async function measureDelay(bench: Bench, windows: number, seconds: numbe
       await Promise.all(pending)
       delays.sort((a, b) => a - b)
       runs.push({ p50Ms: percentile(delays, 50), p99Ms: percentile(delays, 99), maxMs: delays[delays.length - 1] ?? Number.NaN, probes: delays.length })
-      bench.progress(`  delay window ${w + 1}/${windows}: p50 ${runs[w]?.p50Ms.toFixed(1)} ms, p99 ${runs[w]?.p99Ms.toFixed(1)} ms over ${delays.length} probes`)
+      bench.progress(
+        `  delay window ${w + 1}/${windows}: p50 ${runs[w]?.p50Ms.toFixed(1)} ms, p99 ${runs[w]?.p99Ms.toFixed(1)} ms over ${delays.length} probes`
+      )
     }
     return runs
   } finally {

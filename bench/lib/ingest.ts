@@ -16,12 +16,15 @@ export interface ProducedTopic {
 /** `sensorstream producer` with PRODUCER_COUNT readings as fast as it goes; the rate it reports. */
 export async function produce(bench: Bench, readings: number): Promise<ProducedTopic> {
   const topic = bench.name('readings')
-  const cli = startCli('producer', bench.env({
-    KAFKA_TOPIC: topic,
-    PRODUCER_SENSORS: String(bench.sizes.sensors),
-    PRODUCER_RATE: '10000000',
-    PRODUCER_COUNT: String(readings)
-  }))
+  const cli = startCli(
+    'producer',
+    bench.env({
+      KAFKA_TOPIC: topic,
+      PRODUCER_SENSORS: String(bench.sizes.sensors),
+      PRODUCER_RATE: '10000000',
+      PRODUCER_COUNT: String(readings)
+    })
+  )
   const stopped = cli.logged('producer stopped')
   const code = await cli.exited()
   const line = await stopped
@@ -63,15 +66,23 @@ export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: st
   const ends = await bench.offsets.ends(topic.topic)
   const serversBefore = serverCpu(bench)
   const started = performance.now()
-  const cli = startCli('streaming', bench.env({
-    KAFKA_TOPIC: topic.topic,
-    KAFKA_DLQ_TOPIC: `${topic.topic}.dlq`,
-    KAFKA_GROUP_ID: group,
-    DATABASE_URL: databaseUrl,
-    REDIS_KEY_PREFIX: prefix
-  }), cliPath)
+  const cli = startCli(
+    'streaming',
+    bench.env({
+      KAFKA_TOPIC: topic.topic,
+      KAFKA_DLQ_TOPIC: `${topic.topic}.dlq`,
+      KAFKA_GROUP_ID: group,
+      DATABASE_URL: databaseUrl,
+      REDIS_KEY_PREFIX: prefix
+    }),
+    cliPath
+  )
   try {
-    await until(`streaming to consume ${topic.topic}`, () => bench.offsets.caughtUp(group, topic.topic, ends), { timeoutMs: 15 * 60_000, everyMs: 25, child: cli })
+    await until(`streaming to consume ${topic.topic}`, () => bench.offsets.caughtUp(group, topic.topic, ends), {
+      timeoutMs: 15 * 60_000,
+      everyMs: 25,
+      child: cli
+    })
     const seconds = (performance.now() - started) / 1000
     const peak = peakRssMb(cli.pid)
     const cpu = cpuSeconds(cli.pid)

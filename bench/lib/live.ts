@@ -115,9 +115,11 @@ export async function measureLive(bench: Bench, options: { sse: number; ws: numb
         posted[group] = (posted[group] as number) + 1
         return { sensor_id: sensor, value: i, timestamp: ts / 1000 }
       })
-      const post = fetch(`${writer.url}/data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(readings) }).then(async (res) => {
-        if (res.status !== 201) throw new Error(`POST /data: ${res.status} ${await res.text()}`)
-      })
+      const post = fetch(`${writer.url}/data`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(readings) }).then(
+        async (res) => {
+          if (res.status !== 201) throw new Error(`POST /data: ${res.status} ${await res.text()}`)
+        }
+      )
       inFlight.add(post)
       void post.finally(() => inFlight.delete(post))
       const next = started + (tick + 1) * TICK_MS
@@ -128,7 +130,10 @@ export async function measureLive(bench: Bench, options: { sse: number; ws: numb
     const cpu = cpuSeconds(reader.cli.pid) - cpuBefore
     const own = process.cpuUsage(ownBefore)
     const total = n
-    await until('every client to have its readings', async () => clients.every((c) => c.received >= (posted[c.group] as number)), { timeoutMs: 10_000, everyMs: 100 }).catch(() => undefined)
+    await until('every client to have its readings', async () => clients.every((c) => c.received >= (posted[c.group] as number)), {
+      timeoutMs: 10_000,
+      everyMs: 100
+    }).catch(() => undefined)
     const sorted = delays.sort((a, b) => a - b)
     return {
       sse: options.sse,

@@ -27,7 +27,9 @@ export async function measureMqtt(bench: Bench, runs: number, readings: number, 
     for (let r = 0; r < runs; r++) {
       const run = await oneRun(bench, broker, readings, publishers)
       out.push(run)
-      bench.progress(`mqtt run ${r + 1}/${runs}: ${Math.round(run.readingsPerS)} readings/s (${run.seconds.toFixed(1)} s), bridge ${run.bridgeCpuSPerMillion.toFixed(1)} CPU-s per million`)
+      bench.progress(
+        `mqtt run ${r + 1}/${runs}: ${Math.round(run.readingsPerS)} readings/s (${run.seconds.toFixed(1)} s), bridge ${run.bridgeCpuSPerMillion.toFixed(1)} CPU-s per million`
+      )
     }
     return out
   } finally {
@@ -39,11 +41,23 @@ async function oneRun(bench: Bench, broker: MosquittoServer, readings: number, p
   const topic = bench.name('mqtt')
   const databaseUrl = await bench.database('mqtt')
   const prefix = bench.name('mqtt-topic')
-  const env = bench.env({ KAFKA_TOPIC: topic, KAFKA_DLQ_TOPIC: `${topic}.dlq`, KAFKA_GROUP_ID: bench.name('mqtt-group'), DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: `${bench.name('mqtt')}:` })
+  const env = bench.env({
+    KAFKA_TOPIC: topic,
+    KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_GROUP_ID: bench.name('mqtt-group'),
+    DATABASE_URL: databaseUrl,
+    REDIS_KEY_PREFIX: `${bench.name('mqtt')}:`
+  })
   const streaming = startCli('streaming', env)
   const consuming = streaming.logged('consuming')
   consuming.catch(() => undefined)
-  const bridge = startCli('mqtt', { ...env, MQTT_URL: broker.url, MQTT_TOPICS: `${prefix}/+/data`, MQTT_GROUP: bench.name('mqtt-group'), MQTT_CLIENT_ID: bench.name('mqtt-bridge') })
+  const bridge = startCli('mqtt', {
+    ...env,
+    MQTT_URL: broker.url,
+    MQTT_TOPICS: `${prefix}/+/data`,
+    MQTT_GROUP: bench.name('mqtt-group'),
+    MQTT_CLIENT_ID: bench.name('mqtt-bridge')
+  })
   const bridging = bridge.logged('bridging')
   bridging.catch(() => undefined)
   const clients: MqttClient[] = []

@@ -20,7 +20,9 @@ export function cpuSeconds(pid: number): number {
 }
 
 export function processorCount(): number {
-  return readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length
+  return readFileSync('/proc/cpuinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('processor')).length
 }
 
 export function loadAverage(): string {

@@ -46,10 +46,9 @@ export async function startServices(): Promise<Services> {
     await check.connect()
     const version = (await check.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?'
     // What the server reports, not what was asked for: the figures depend on it.
-    const { rows } = await check.query<{ name: string; setting: string }>(
-      'SELECT name, setting FROM pg_settings WHERE name = ANY($1) ORDER BY name',
-      [['fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', ...Object.keys(POSTGRES_SETTINGS)]]
-    )
+    const { rows } = await check.query<{ name: string; setting: string }>('SELECT name, setting FROM pg_settings WHERE name = ANY($1) ORDER BY name', [
+      ['fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', ...Object.keys(POSTGRES_SETTINGS)]
+    ])
     await check.end()
     const settings = Object.fromEntries(rows.map((r) => [r.name, r.setting]))
     if (settings.fsync !== 'on' || settings.synchronous_commit !== 'on') throw new Error(`benchmark Postgres is not durable: ${JSON.stringify(settings)}`)

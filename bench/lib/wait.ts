@@ -2,7 +2,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Cli } from './child.ts'
 
-export async function until(what: string, probe: () => Promise<boolean> | boolean, options: { timeoutMs: number; everyMs?: number; child?: Cli }): Promise<void> {
+export async function until(
+  what: string,
+  probe: () => Promise<boolean> | boolean,
+  options: { timeoutMs: number; everyMs?: number; child?: Cli }
+): Promise<void> {
   const deadline = Date.now() + options.timeoutMs
   for (;;) {
     if (await probe()) return

@@ -7,7 +7,8 @@ const net = createRequire(import.meta.url)('node:net') as typeof import('node:ne
 const original = net.createConnection
 net.createConnection = ((...args: Parameters<typeof original>) => {
   const options = args[0] as { port?: unknown }
-  if (typeof options === 'object' && Number(options.port) === 1) throw new RangeError('Port should be >= 0 and < 65536. Received type number (1) (test fixture).')
+  if (typeof options === 'object' && Number(options.port) === 1)
+    throw new RangeError('Port should be >= 0 and < 65536. Received type number (1) (test fixture).')
   return original(...args)
 }) as typeof original
 syncBuiltinESMExports()

@@ -48,7 +48,11 @@ export function decodeDevicePayload(payload: Uint8Array, context: PayloadContext
   const invalid: InvalidItem[] = []
   items.forEach((item, i) => {
     const filled = withSensor(item, context.sensorId)
-    const result = validateReading(filled, { defaultTimestamp: context.receivedAt, path: list ? `/${i}` : '', ...(context.now === undefined ? {} : { now: context.now }) })
+    const result = validateReading(filled, {
+      defaultTimestamp: context.receivedAt,
+      path: list ? `/${i}` : '',
+      ...(context.now === undefined ? {} : { now: context.now })
+    })
     if (result.ok) readings.push(result.reading)
     else invalid.push({ error: describeErrors(result.errors), value: JSON.stringify(filled) ?? String(filled) })
   })

@@ -39,10 +39,18 @@ test('topicFilterProblem names what is wrong with a filter', () => {
 test('decodeDevicePayload: an object or an array; sensor_id from the topic, timestamp from arrival; bad items apart', () => {
   const now = 1_700_000_100
   const context = { sensorId: 's1', receivedAt: 1_700_000_000.1234, now }
-  assert.deepEqual(decodeDevicePayload(Buffer.from('{"value":1}'), context), { readings: [{ sensor_id: 's1', value: 1, timestamp: 1_700_000_000.123 }], invalid: [] })
-  assert.deepEqual(decodeDevicePayload(Buffer.from('{"sensor_id":"own","value":2,"timestamp":1700000001}'), context).readings, [{ sensor_id: 'own', value: 2, timestamp: 1_700_000_001 }])
+  assert.deepEqual(decodeDevicePayload(Buffer.from('{"value":1}'), context), {
+    readings: [{ sensor_id: 's1', value: 1, timestamp: 1_700_000_000.123 }],
+    invalid: []
+  })
+  assert.deepEqual(decodeDevicePayload(Buffer.from('{"sensor_id":"own","value":2,"timestamp":1700000001}'), context).readings, [
+    { sensor_id: 'own', value: 2, timestamp: 1_700_000_001 }
+  ])
   const mixed = decodeDevicePayload(Buffer.from('[{"value":1,"timestamp":1700000001},{"value":"x"},{"value":3,"timestamp":1700000003}]'), context)
-  assert.deepEqual(mixed.readings.map((r) => r.value), [1, 3])
+  assert.deepEqual(
+    mixed.readings.map((r) => r.value),
+    [1, 3]
+  )
   assert.equal(mixed.invalid.length, 1)
   assert.match(mixed.invalid[0]?.error ?? '', /^\/1\/value must be a finite number/)
   assert.deepEqual(JSON.parse(mixed.invalid[0]?.value ?? ''), { value: 'x', sensor_id: 's1' })

@@ -262,7 +262,10 @@ describe('newestPerSensor', () => {
 
   test('keeps the newest reading of each sensor, whatever the order', () => {
     const result = newestPerSensor([r('a', 3, 30), r('b', 1, 10), r('a', 5, 50), r('a', 4, 40), r('b', 2, 20)])
-    assert.deepEqual(result.sort((x, y) => x.sensor_id.localeCompare(y.sensor_id)), [r('a', 5, 50), r('b', 2, 20)])
+    assert.deepEqual(
+      result.sort((x, y) => x.sensor_id.localeCompare(y.sensor_id)),
+      [r('a', 5, 50), r('b', 2, 20)]
+    )
   })
 
   test('on equal timestamps keeps the first', () => {

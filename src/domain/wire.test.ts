@@ -95,7 +95,17 @@ describe('decodeReading: invalid messages never throw and say what is wrong', ()
   })
 
   test('invalid JSON', () => {
-    for (const text of ['{', '}', 'not json', "{'sensor_id':'a'}", '{"sensor_id":"a",}', `${json(base)} trailing`, `${json(base)}${json(base)}`, ' ', 'undefined']) {
+    for (const text of [
+      '{',
+      '}',
+      'not json',
+      "{'sensor_id':'a'}",
+      '{"sensor_id":"a",}',
+      `${json(base)} trailing`,
+      `${json(base)}${json(base)}`,
+      ' ',
+      'undefined'
+    ]) {
       fails(text, /not JSON/)
     }
   })

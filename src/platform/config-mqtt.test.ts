@@ -27,10 +27,42 @@ test('MQTT defaults: sensors/+/data, group sensorstream, a client id stable acro
 })
 
 test('MQTT variables are read and checked, each problem naming its variable', () => {
-  const c = loadConfig({ MQTT_URL: 'mqtts://broker:8883', MQTT_TOPICS: 'a/+/b, site/#', MQTT_GROUP: 'g1', MQTT_CLIENT_ID: 'bridge-0', MQTT_CONNECTIONS: '4', MQTT_PROTOCOL: '3.1.1', MQTT_SESSION_EXPIRY_SECONDS: '60' })
-  assert.deepEqual({ ...c.mqtt }, { enabled: true, url: 'mqtts://broker:8883', topics: ['a/+/b', 'site/#'], group: 'g1', clientId: 'bridge-0', connections: 4, protocolVersion: 4, sessionExpirySeconds: 60, embeddedPort: 1883 })
+  const c = loadConfig({
+    MQTT_URL: 'mqtts://broker:8883',
+    MQTT_TOPICS: 'a/+/b, site/#',
+    MQTT_GROUP: 'g1',
+    MQTT_CLIENT_ID: 'bridge-0',
+    MQTT_CONNECTIONS: '4',
+    MQTT_PROTOCOL: '3.1.1',
+    MQTT_SESSION_EXPIRY_SECONDS: '60'
+  })
+  assert.deepEqual(
+    { ...c.mqtt },
+    {
+      enabled: true,
+      url: 'mqtts://broker:8883',
+      topics: ['a/+/b', 'site/#'],
+      group: 'g1',
+      clientId: 'bridge-0',
+      connections: 4,
+      protocolVersion: 4,
+      sessionExpirySeconds: 60,
+      embeddedPort: 1883
+    }
+  )
   assert.equal(loadConfig({ MQTT_URL: 'off' }).mqtt.enabled, false)
-  const found = problems({ MQTT_URL: 'http://x', MQTT_TOPICS: 'a/#/b,$share/g/x', MQTT_GROUP: 'a/b', MQTT_CLIENT_ID: 'has space', MQTT_PROTOCOL: '4', MQTT_CONNECTIONS: '0' })
-  for (const name of ['MQTT_URL', 'MQTT_GROUP', 'MQTT_CLIENT_ID', 'MQTT_PROTOCOL', 'MQTT_CONNECTIONS']) assert.ok(found.some((p) => p.startsWith(`${name}:`)), `${name} in ${found.join(' | ')}`)
+  const found = problems({
+    MQTT_URL: 'http://x',
+    MQTT_TOPICS: 'a/#/b,$share/g/x',
+    MQTT_GROUP: 'a/b',
+    MQTT_CLIENT_ID: 'has space',
+    MQTT_PROTOCOL: '4',
+    MQTT_CONNECTIONS: '0'
+  })
+  for (const name of ['MQTT_URL', 'MQTT_GROUP', 'MQTT_CLIENT_ID', 'MQTT_PROTOCOL', 'MQTT_CONNECTIONS'])
+    assert.ok(
+      found.some((p) => p.startsWith(`${name}:`)),
+      `${name} in ${found.join(' | ')}`
+    )
   assert.equal(found.filter((p) => p.startsWith('MQTT_TOPICS:')).length, 2, 'each bad filter')
 })

@@ -35,8 +35,22 @@ describe('loadConfig', () => {
       retention1hDays: undefined,
       retention1dDays: undefined
     })
-    const c = loadConfig({ PARTITION_INTERVAL: '6h', PARTITION_PREMAKE: '0', RETENTION_RAW_DAYS: '30', RETENTION_1M_DAYS: '365', RETENTION_1H_DAYS: '3650', RETENTION_1D_DAYS: '36500' })
-    assert.deepEqual(c.storage, { partitionIntervalSeconds: 21_600, partitionPremake: 0, retentionRawDays: 30, retention1mDays: 365, retention1hDays: 3650, retention1dDays: 36500 })
+    const c = loadConfig({
+      PARTITION_INTERVAL: '6h',
+      PARTITION_PREMAKE: '0',
+      RETENTION_RAW_DAYS: '30',
+      RETENTION_1M_DAYS: '365',
+      RETENTION_1H_DAYS: '3650',
+      RETENTION_1D_DAYS: '36500'
+    })
+    assert.deepEqual(c.storage, {
+      partitionIntervalSeconds: 21_600,
+      partitionPremake: 0,
+      retentionRawDays: 30,
+      retention1mDays: 365,
+      retention1hDays: 3650,
+      retention1dDays: 36500
+    })
     assert.equal(loadConfig({ PARTITION_INTERVAL: '7d' }).storage.partitionIntervalSeconds, 7 * 86_400)
     problems({ PARTITION_INTERVAL: '1m', RETENTION_RAW_DAYS: '0', RETENTION_1H_DAYS: 'x' }, ['PARTITION_INTERVAL', 'RETENTION_RAW_DAYS', 'RETENTION_1H_DAYS'])
     problems({ PARTITION_INTERVAL: '400d' }, ['PARTITION_INTERVAL'])
@@ -153,7 +167,17 @@ describe('loadConfig', () => {
 
   test('every documented variable is one loadConfig reads', () => {
     // each VARIABLES entry, set to a bad value, must be reported (or accepted for free-form strings)
-    const freeForm = new Set(['KAFKA_TOPIC', 'KAFKA_DLQ_TOPIC', 'KAFKA_GROUP_ID', 'KAFKA_CLIENT_ID', 'REDIS_KEY_PREFIX', 'API_KEYS', 'DATA_DIR', 'PRODUCER_SENSORS', 'MQTT_TOPICS'])
+    const freeForm = new Set([
+      'KAFKA_TOPIC',
+      'KAFKA_DLQ_TOPIC',
+      'KAFKA_GROUP_ID',
+      'KAFKA_CLIENT_ID',
+      'REDIS_KEY_PREFIX',
+      'API_KEYS',
+      'DATA_DIR',
+      'PRODUCER_SENSORS',
+      'MQTT_TOPICS'
+    ])
     for (const name of Object.keys(VARIABLES)) {
       if (freeForm.has(name)) continue
       problems({ [name]: 'not valid at all' }, [name])
@@ -167,7 +191,15 @@ describe('loadConfig', () => {
   })
 
   test('booleans', () => {
-    for (const [text, expected] of [['true', true], ['1', true], ['yes', true], ['TRUE', true], ['false', false], ['0', false], ['no', false]] as const) {
+    for (const [text, expected] of [
+      ['true', true],
+      ['1', true],
+      ['yes', true],
+      ['TRUE', true],
+      ['false', false],
+      ['0', false],
+      ['no', false]
+    ] as const) {
       assert.equal(loadConfig({ API_READ_AUTH: text }).api.readAuth, expected, text)
     }
   })
@@ -253,7 +285,11 @@ describe('loadConfig', () => {
     })
     assert.deepEqual(c.kafka.brokers, ['kafka:9092', '[::1]:9093', 'broker_1.internal:65535'])
     assert.equal(loadConfig({ HOST: 'api.internal' }).api.host, 'api.internal')
-    assert.deepEqual(loadConfig({ CORS_ORIGINS: 'http://127.0.0.1:8080, https://a.example, *' }).api.corsOrigins, ['http://127.0.0.1:8080', 'https://a.example', '*'])
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: 'http://127.0.0.1:8080, https://a.example, *' }).api.corsOrigins, [
+      'http://127.0.0.1:8080',
+      'https://a.example',
+      '*'
+    ])
     assert.equal(loadConfig({ DATABASE_URL: 'POSTGRES://u:p%40ss@db:5432/x' }).database.url, 'POSTGRES://u:p%40ss@db:5432/x')
     // WHATWG URL splits at the last @ of the authority, so does the check
     assert.equal(loadConfig({ REDIS_URL: 'redis://:p@ss:w0rd@127.0.0.1:6380' }).redis.url, 'redis://:p@ss:w0rd@127.0.0.1:6380')

@@ -163,13 +163,14 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   RETENTION_1M_DAYS: 'days of 1-minute rollups kept [forever]',
   RETENTION_1H_DAYS: 'days of 1-hour rollups kept [forever]',
   RETENTION_1D_DAYS: 'days of 1-day rollups kept [forever]',
-  MQTT_URL: 'MQTT broker of the bridge, e.g. mqtt://127.0.0.1:1883 (mqtt:, mqtts:, ws:, wss:); off: no bridge in `all` [mqtt://127.0.0.1:1883; `all`: embedded]',
+  MQTT_URL:
+    'MQTT broker of the bridge, e.g. mqtt://127.0.0.1:1883 (mqtt:, mqtts:, ws:, wss:); off: no bridge in `all` [mqtt://127.0.0.1:1883; `all`: embedded]',
   MQTT_TOPICS: 'comma list of topic filters the bridge subscribes to; the first + names the sensor [sensors/+/data]',
   MQTT_GROUP: 'shared-subscription group ($share/<group>/…): bridges of one group share the messages [sensorstream]',
-  MQTT_CLIENT_ID: 'client id of the bridge\'s persistent session: stable across restarts, one per bridge instance [sensorstream-bridge-<host name>]',
+  MQTT_CLIENT_ID: "client id of the bridge's persistent session: stable across restarts, one per bridge instance [sensorstream-bridge-<host name>]",
   MQTT_CONNECTIONS: 'connections (session members) per bridge; each holds one message until Kafka has it [32]',
   MQTT_PROTOCOL: 'MQTT protocol version: 5 or 3.1.1 [5]',
-  MQTT_SESSION_EXPIRY_SECONDS: 'how long the broker keeps the bridge\'s session and queues its messages while it is away (MQTT 5) [86400]',
+  MQTT_SESSION_EXPIRY_SECONDS: "how long the broker keeps the bridge's session and queues its messages while it is away (MQTT 5) [86400]",
   MQTT_EMBEDDED_PORT: 'port on 127.0.0.1 of the broker `all` embeds when MQTT_URL is unset and the port is free [1883]',
   ALERTS_RULES_RELOAD_MS: 'how often the streaming service reloads the alert rules [1000]',
   ALERTS_NO_DATA_CHECK_MS: 'how often no_data alert rules are checked [1000]',
@@ -205,7 +206,10 @@ class Reader {
   list(name: string): string[] | undefined {
     const value = this.raw(name)
     if (value === undefined) return undefined
-    const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
     if (items.length === 0) this.problems.push(`${name}: must list at least one item`)
     return items
   }
@@ -454,7 +458,9 @@ export function loadConfig(env: Env = environment()): Config {
   }
 
   if (config.api.bodyBudgetBytes < config.api.bodyLimitBytes) {
-    read.problems.push(`API_BODY_BUDGET_BYTES: must be at least API_BODY_LIMIT_BYTES (${config.api.bodyLimitBytes}), or no body of the largest size is ever accepted`)
+    read.problems.push(
+      `API_BODY_BUDGET_BYTES: must be at least API_BODY_LIMIT_BYTES (${config.api.bodyLimitBytes}), or no body of the largest size is ever accepted`
+    )
   }
   if (read.problems.length > 0) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${read.problems.join('\n  ')}`, { details: read.problems })

@@ -2,15 +2,7 @@
 // Adapters translate driver errors into these; HTTP maps codes to statuses in one place.
 
 export type ErrorCode =
-  | 'CONFIG_INVALID'
-  | 'VALIDATION_FAILED'
-  | 'NOT_FOUND'
-  | 'UNAVAILABLE'
-  | 'TIMEOUT'
-  | 'CONFLICT'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'INTERNAL'
+  'CONFIG_INVALID' | 'VALIDATION_FAILED' | 'NOT_FOUND' | 'UNAVAILABLE' | 'TIMEOUT' | 'CONFLICT' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'INTERNAL'
 
 export interface AppErrorOptions {
   readonly cause?: unknown

@@ -29,9 +29,8 @@ function assertConfigError(err: unknown, message: RegExp): true {
 
 test('a port in use: CONFIG_INVALID naming the variable and the address', async () => {
   const port = await listen(0)
-  await assert.rejects(
-    checkPortFree({ variable: 'PORT', host: '127.0.0.1', port }),
-    (err) => assertConfigError(err, new RegExp(`^invalid configuration:\\n {2}PORT: 127\\.0\\.0\\.1:${port} is already in use; choose another PORT$`))
+  await assert.rejects(checkPortFree({ variable: 'PORT', host: '127.0.0.1', port }), (err) =>
+    assertConfigError(err, new RegExp(`^invalid configuration:\\n {2}PORT: 127\\.0\\.0\\.1:${port} is already in use; choose another PORT$`))
   )
   await assert.rejects(
     listening({ variable: 'METRICS_PORT', host: '127.0.0.1', port }, () => listen(port)),
@@ -50,9 +49,15 @@ test('a free port passes and stays free; port 0 passes', async () => {
 
 test('a host that is not this machine names HOST; other errors pass through unchanged', () => {
   const notLocal = Object.assign(new Error('listen EADDRNOTAVAIL'), { code: 'EADDRNOTAVAIL' })
-  assertConfigError(listenError({ variable: 'PORT', host: '10.255.255.1', port: 3000, hostVariable: 'HOST' }, notLocal), /HOST: 10\.255\.255\.1 is not an address of this machine/)
+  assertConfigError(
+    listenError({ variable: 'PORT', host: '10.255.255.1', port: 3000, hostVariable: 'HOST' }, notLocal),
+    /HOST: 10\.255\.255\.1 is not an address of this machine/
+  )
   const unknown = Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND' })
-  assertConfigError(listenError({ variable: 'PORT', host: 'nowhere.invalid', port: 3000, hostVariable: 'HOST' }, unknown), /HOST: "nowhere\.invalid" does not resolve to an address/)
+  assertConfigError(
+    listenError({ variable: 'PORT', host: 'nowhere.invalid', port: 3000, hostVariable: 'HOST' }, unknown),
+    /HOST: "nowhere\.invalid" does not resolve to an address/
+  )
   const denied = Object.assign(new Error('listen EACCES'), { code: 'EACCES' })
   assertConfigError(listenError({ variable: 'PORT', host: '::', port: 80 }, denied), /PORT: not allowed to listen on \[::\]:80/)
   const other = new Error('boom')

@@ -47,9 +47,13 @@ export async function listening<T>(target: ListenTarget, listen: () => Promise<T
 export async function checkPortFree(target: ListenTarget): Promise<void> {
   if (target.port === 0) return
   const server = createServer()
-  await listening(target, () => new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ host: target.host, port: target.port, exclusive: true }, () => resolve())
-  }))
+  await listening(
+    target,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen({ host: target.host, port: target.port, exclusive: true }, () => resolve())
+      })
+  )
   await new Promise<void>((resolve) => server.close(() => resolve()))
 }

@@ -12,7 +12,15 @@ const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.met
 
 test('the CLI and the preflight agree, on the minimum of package.json', () => {
   assert.equal(PACKAGE.engines.node, '>=22.22')
-  const cases: [string, boolean][] = [['20.20.2', false], ['v22.21.9', false], ['22.22.0', true], ['22.30.1', true], ['23.0.0', true], ['24.11.1', true], ['18.0.0', false]]
+  const cases: [string, boolean][] = [
+    ['20.20.2', false],
+    ['v22.21.9', false],
+    ['22.22.0', true],
+    ['22.30.1', true],
+    ['23.0.0', true],
+    ['24.11.1', true],
+    ['18.0.0', false]
+  ]
   for (const [version, ok] of cases) {
     const problem = nodeVersionProblem(PACKAGE.engines.node, version)
     assert.equal(problem === undefined, ok, version)
@@ -26,7 +34,7 @@ test('npm start runs the preflight first; on this Node it passes', () => {
   execFileSync(process.execPath, [PREFLIGHT])
 })
 
-test('the preflight on a real old Node (the machine\'s /usr/bin/node when older) exits 2 with the message', (t) => {
+test("the preflight on a real old Node (the machine's /usr/bin/node when older) exits 2 with the message", (t) => {
   const old = '/usr/bin/node'
   const version = existsSync(old) ? spawnSync(old, ['--version'], { encoding: 'utf8' }).stdout.trim() : ''
   if (nodeVersionProblem(PACKAGE.engines.node, version || '99.0.0') === undefined) {

@@ -36,5 +36,8 @@ test('retryForever retries until the operation succeeds, and rethrows a fatal er
   assert.equal(value, 'done')
   assert.deepEqual(retries, [1, 2])
   const fatal = new Error('fatal')
-  await assert.rejects(retryForever(() => Promise.reject(fatal), { isFatal: (err) => err === fatal }), fatal)
+  await assert.rejects(
+    retryForever(() => Promise.reject(fatal), { isFatal: (err) => err === fatal }),
+    fatal
+  )
 })

@@ -67,7 +67,8 @@ function withoutName(bindings: Record<string, unknown>): Record<string, unknown>
 }
 
 export function serializeError(err: unknown): SerializedError {
-  if (err instanceof AppError) return { message: err.message, ...(err.stack === undefined ? {} : { stack: err.stack }), code: err.code, retryable: err.retryable }
+  if (err instanceof AppError)
+    return { message: err.message, ...(err.stack === undefined ? {} : { stack: err.stack }), code: err.code, retryable: err.retryable }
   if (err instanceof Error) return { message: err.message, ...(err.stack === undefined ? {} : { stack: err.stack }) }
   return { message: String(err) }
 }

@@ -26,10 +26,28 @@ export class MaintenanceMetrics {
       labelNames: ['result'],
       registers
     })
-    this.dropped = new Counter({ name: 'sensorstream_retention_partitions_dropped_total', help: 'partitions dropped by retention, by table', labelNames: ['table'], registers })
-    this.droppedBytes = new Counter({ name: 'sensorstream_retention_bytes_dropped_total', help: 'bytes on disk of the partitions dropped, by table', labelNames: ['table'], registers })
-    this.hoursClosed = new Counter({ name: 'sensorstream_rollup_hours_closed_total', help: 'hours closed into rollup_1h (and their days into rollup_1d) by this process', registers })
-    this.closeFailures = new Counter({ name: 'sensorstream_rollup_close_failures_total', help: 'rollup closings that failed (retried at the next turn)', registers })
+    this.dropped = new Counter({
+      name: 'sensorstream_retention_partitions_dropped_total',
+      help: 'partitions dropped by retention, by table',
+      labelNames: ['table'],
+      registers
+    })
+    this.droppedBytes = new Counter({
+      name: 'sensorstream_retention_bytes_dropped_total',
+      help: 'bytes on disk of the partitions dropped, by table',
+      labelNames: ['table'],
+      registers
+    })
+    this.hoursClosed = new Counter({
+      name: 'sensorstream_rollup_hours_closed_total',
+      help: 'hours closed into rollup_1h (and their days into rollup_1d) by this process',
+      registers
+    })
+    this.closeFailures = new Counter({
+      name: 'sensorstream_rollup_close_failures_total',
+      help: 'rollup closings that failed (retried at the next turn)',
+      registers
+    })
   }
 }
 

@@ -23,7 +23,7 @@ export async function rebuildLatest(
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const token = await latest.startRebuild()
     let sensors = 0
-    for (let after: string | undefined; signal?.aborted !== true; ) {
+    for (let after: string | undefined; signal?.aborted !== true;) {
       const page = await store.latestOfAll(after, PAGE)
       if (page.length === 0) break
       await latest.update(page)
@@ -37,11 +37,7 @@ export async function rebuildLatest(
 }
 
 /** Offers the newest stored reading of each of `sensorIds` to `latest`; resolves to how many had one. */
-export async function repairLatest(
-  store: Pick<ReadingStore, 'latestOf'>,
-  latest: Pick<LatestValues, 'update'>,
-  sensorIds: Iterable<string>
-): Promise<number> {
+export async function repairLatest(store: Pick<ReadingStore, 'latestOf'>, latest: Pick<LatestValues, 'update'>, sensorIds: Iterable<string>): Promise<number> {
   let repaired = 0
   let chunk: string[] = []
   const flush = async (): Promise<void> => {

@@ -28,7 +28,19 @@ before(async () => {
   await feed.connect()
   await publisher.connect()
   streaming = await openInstance(url, publisher)
-  app = await buildApp({ store: f.store, queries: f.queries, latest: f.latest, live: f.live, status: f.status, rules: streaming.rules, alerts: streaming.alerts, alertFeed: feed, registry: createMetricsRegistry('api'), config: f.config, logger })
+  app = await buildApp({
+    store: f.store,
+    queries: f.queries,
+    latest: f.latest,
+    live: f.live,
+    status: f.status,
+    rules: streaming.rules,
+    alerts: streaming.alerts,
+    alertFeed: feed,
+    registry: createMetricsRegistry('api'),
+    config: f.config,
+    logger
+  })
 })
 after(async () => {
   await app.close()
@@ -45,9 +57,21 @@ test('POST, GET, PUT and DELETE /rules; the webhook secret is never shown', asyn
   assert.equal(created.statusCode, 201, created.body)
   const rule = created.json()
   assert.equal(created.headers['location'], `/rules/${rule.id}`)
-  assert.deepEqual({ ...rule, id: 0, created_at: 0, updated_at: 0 }, {
-    id: 0, name: 'line-4.* above 80', sensor_id: 'line-4.*', above: 80, hysteresis: 2, for: 30, webhook_url: 'https://example.test/hook', webhook_secret: true, created_at: 0, updated_at: 0
-  })
+  assert.deepEqual(
+    { ...rule, id: 0, created_at: 0, updated_at: 0 },
+    {
+      id: 0,
+      name: 'line-4.* above 80',
+      sensor_id: 'line-4.*',
+      above: 80,
+      hysteresis: 2,
+      for: 30,
+      webhook_url: 'https://example.test/hook',
+      webhook_secret: true,
+      created_at: 0,
+      updated_at: 0
+    }
+  )
   assert.deepEqual((await app.inject(`/rules/${rule.id}`)).json(), rule)
   const put = await app.inject({ method: 'PUT', url: `/rules/${rule.id}`, payload: { name: 'quiet pump', sensor_id: 'pump-1', no_data: 60 } })
   assert.equal(put.statusCode, 200, put.body)
@@ -91,7 +115,10 @@ test('invalid rules get 400 VALIDATION_FAILED naming each bad field', async () =
     const error = res.json()
     assert.equal(error.error, 'VALIDATION_FAILED')
     assert.equal(typeof error.message, 'string')
-    assert.ok(error.details.some((d: { path: string }) => d.path === path), `${JSON.stringify(body)}: ${res.body}`)
+    assert.ok(
+      error.details.some((d: { path: string }) => d.path === path),
+      `${JSON.stringify(body)}: ${res.body}`
+    )
   }
   assert.equal((await app.inject('/rules/0')).statusCode, 400)
   assert.equal((await app.inject('/alerts?state=burning')).statusCode, 400)
@@ -103,10 +130,19 @@ test('GET /alerts and /alerts/events show what an evaluation did', async () => {
   await streaming.evaluator.reload()
   await streaming.evaluator.evaluate([{ sensor_id: 'oven', value: 250, timestamp: t }])
   const firing = (await app.inject(`/alerts?state=firing&rule_id=${rule.id}`)).json()
-  assert.deepEqual(firing.map((a: { sensor_id: string; state: string; episode: number }) => [a.sensor_id, a.state, a.episode]), [['oven', 'firing', 1]])
+  assert.deepEqual(
+    firing.map((a: { sensor_id: string; state: string; episode: number }) => [a.sensor_id, a.state, a.episode]),
+    [['oven', 'firing', 1]]
+  )
   await streaming.evaluator.evaluate([{ sensor_id: 'oven', value: 100, timestamp: t + 1 }])
   const events = (await app.inject(`/alerts/events?sensor_id=oven`)).json()
-  assert.deepEqual(events.map((e: { kind: string; value: number; rule_name: string }) => [e.kind, e.value, e.rule_name]), [['resolved', 100, 'oven above 200'], ['firing', 250, 'oven above 200']])
+  assert.deepEqual(
+    events.map((e: { kind: string; value: number; rule_name: string }) => [e.kind, e.value, e.rule_name]),
+    [
+      ['resolved', 100, 'oven above 200'],
+      ['firing', 250, 'oven above 200']
+    ]
+  )
   assert.equal((await app.inject(`/alerts?state=firing&rule_id=${rule.id}`)).json().length, 0)
 })
 
@@ -114,8 +150,11 @@ test('GET /openapi.json validates and lists the alert routes', async () => {
   const doc = (await app.inject('/openapi.json')).json()
   const result = await new Validator().validate(doc)
   assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2))
-  const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
-  for (const route of ['POST /rules', 'GET /rules', 'GET /rules/{id}', 'PUT /rules/{id}', 'DELETE /rules/{id}', 'GET /alerts', 'GET /alerts/events']) assert.ok(listed.includes(route), route)
+  const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+    Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)
+  )
+  for (const route of ['POST /rules', 'GET /rules', 'GET /rules/{id}', 'PUT /rules/{id}', 'DELETE /rules/{id}', 'GET /alerts', 'GET /alerts/events'])
+    assert.ok(listed.includes(route), route)
 })
 
 test('alert events reach the live stream: SSE `event: alert` and WebSocket `{"type":"alert"}`, for the sensors asked for', async () => {
@@ -131,10 +170,18 @@ test('alert events reach the live stream: SSE `event: alert` and WebSocket `{"ty
     await post({ sensor_id: 'dryer', above: 10 })
     await streaming.evaluator.reload()
     const t = Date.now() / 1000 - 5
-    await streaming.evaluator.evaluate([{ sensor_id: 'dryer', value: 50, timestamp: t }, { sensor_id: 'kiln-1', value: 1200, timestamp: t }])
+    await streaming.evaluator.evaluate([
+      { sensor_id: 'dryer', value: 50, timestamp: t },
+      { sensor_id: 'kiln-1', value: 1200, timestamp: t }
+    ])
     const sseAlert = await until('an SSE alert', () => sse.events.find((e) => e.event === 'alert'))
     assert.equal(sseAlert.id, undefined, 'alert events carry no id: resuming is for readings')
-    assert.deepEqual((({ sensor_id, kind, value, episode }) => ({ sensor_id, kind, value, episode }))(JSON.parse(sseAlert.data)), { sensor_id: 'kiln-1', kind: 'firing', value: 1200, episode: 1 })
+    assert.deepEqual((({ sensor_id, kind, value, episode }) => ({ sensor_id, kind, value, episode }))(JSON.parse(sseAlert.data)), {
+      sensor_id: 'kiln-1',
+      kind: 'firing',
+      value: 1200,
+      episode: 1
+    })
     const wsAlert = await until('a WebSocket alert', () => ws.messages.find((m) => m['type'] === 'alert'))
     assert.equal((wsAlert['alert'] as { sensor_id: string }).sensor_id, 'kiln-1')
     await new Promise((r) => setTimeout(r, 200))

@@ -35,7 +35,10 @@ test('a threshold crossed and recovered gives exactly one firing and one resolve
   await a.evaluator.evaluate([reading('line-4.a', 99, 4.5)])
   assert.deepEqual(
     (await eventsOf(a, rule.id)).map((e) => [e.sensor_id, e.episode, e.kind, e.value, e.at - T0]),
-    [['line-4.a', 1, 'firing', 85, 2], ['line-4.a', 1, 'resolved', 74, 5]]
+    [
+      ['line-4.a', 1, 'firing', 85, 2],
+      ['line-4.a', 1, 'resolved', 74, 5]
+    ]
   )
   assert.equal(a.published.length, 2, 'each event is published once')
   const [state] = (await a.alerts.listAlerts({ limit: 10, ruleId: rule.id })).alerts
@@ -53,7 +56,10 @@ test('`for`: fires only once the breach has lasted; a dip cancels the pending al
   await a.evaluator.evaluate([reading('p', 9, 10), reading('p', 9, 14)])
   assert.deepEqual(await eventsOf(a, rule.id), [])
   await a.evaluator.evaluate([reading('p', 9, 15)])
-  assert.deepEqual((await eventsOf(a, rule.id)).map((e) => [e.kind, e.at - T0]), [['firing', 15]])
+  assert.deepEqual(
+    (await eventsOf(a, rule.id)).map((e) => [e.kind, e.at - T0]),
+    [['firing', 15]]
+  )
 })
 
 test('two instances evaluating the same batches at once record exactly one event per episode and kind', async (t) => {
@@ -66,7 +72,15 @@ test('two instances evaluating the same batches at once record exactly one event
   const events = await eventsOf(a, rule.id)
   assert.equal(events.length, sensors.length * 3)
   for (const s of sensors) {
-    assert.deepEqual(events.filter((e) => e.sensor_id === s).map((e) => [e.episode, e.kind]), [[1, 'firing'], [1, 'resolved'], [2, 'firing']], s)
+    assert.deepEqual(
+      events.filter((e) => e.sensor_id === s).map((e) => [e.episode, e.kind]),
+      [
+        [1, 'firing'],
+        [1, 'resolved'],
+        [2, 'firing']
+      ],
+      s
+    )
   }
   assert.equal(a.published.length + b.published.length, sensors.length * 3, 'each event published by one instance only')
 })
@@ -87,8 +101,17 @@ test('no_data: a sensor that stops reporting fires after N s and resolves on its
   await a.store.write([next])
   await a.evaluator.evaluate([next])
   const resolved = await checkNoDataOnce(a.alerts, a.evaluator, () => now + 3)
-  assert.deepEqual(resolved?.map((e) => [e.kind, e.episode]), [['resolved', 1]])
-  assert.deepEqual((await eventsOf(a, rule.id)).map((e) => [e.kind, e.episode]), [['firing', 1], ['resolved', 1]])
+  assert.deepEqual(
+    resolved?.map((e) => [e.kind, e.episode]),
+    [['resolved', 1]]
+  )
+  assert.deepEqual(
+    (await eventsOf(a, rule.id)).map((e) => [e.kind, e.episode]),
+    [
+      ['firing', 1],
+      ['resolved', 1]
+    ]
+  )
 })
 
 test('a hint made stale by another instance delays a transition until the next reload, never duplicates it', async (t) => {
@@ -98,9 +121,19 @@ test('a hint made stale by another instance delays a transition until the next r
   // A owns the partition and fires; then the partition moves to B, whose hint still says inactive
   await a.evaluator.evaluate([reading('m', 60, 1)])
   await b.evaluator.evaluate([reading('m', 40, 2)])
-  assert.deepEqual((await eventsOf(a, rule.id)).map((e) => e.kind), ['firing'], 'B skipped: its hint could not see the recovery')
+  assert.deepEqual(
+    (await eventsOf(a, rule.id)).map((e) => e.kind),
+    ['firing'],
+    'B skipped: its hint could not see the recovery'
+  )
   await b.evaluator.reload()
   await b.evaluator.evaluate([reading('m', 40, 3)])
   await a.evaluator.evaluate([reading('m', 40, 3)]) // a redelivery to A changes nothing
-  assert.deepEqual((await eventsOf(a, rule.id)).map((e) => [e.kind, e.at - T0]), [['firing', 1], ['resolved', 3]])
+  assert.deepEqual(
+    (await eventsOf(a, rule.id)).map((e) => [e.kind, e.at - T0]),
+    [
+      ['firing', 1],
+      ['resolved', 3]
+    ]
+  )
 })

@@ -42,7 +42,10 @@ export async function openInstance(url: string, live?: AlertFeed): Promise<Insta
   return { db, store, rules, alerts, evaluator, published, close: () => db.close() }
 }
 
-export async function eventsOf(instance: Instance, ruleId: number): Promise<{ sensor_id: string; episode: number; kind: string; value: number | null; at: number }[]> {
+export async function eventsOf(
+  instance: Instance,
+  ruleId: number
+): Promise<{ sensor_id: string; episode: number; kind: string; value: number | null; at: number }[]> {
   const { rows } = await instance.db.pool.query(
     'SELECT sensor_id, episode, kind, value, extract(epoch FROM at)::float8 AS at FROM alert_events WHERE rule_id = $1 ORDER BY id',
     [ruleId]

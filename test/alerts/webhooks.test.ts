@@ -35,7 +35,16 @@ test('a receiver that fails twice then succeeds gets the event, every time with 
   })
   const hook = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
   const secret = 's3cret'
-  const rule = await a.rules.createRule({ name: 'hot', sensor: 'w', kind: 'above', threshold: 1, hysteresis: 0, forSeconds: 0, webhookUrl: hook, webhookSecret: secret })
+  const rule = await a.rules.createRule({
+    name: 'hot',
+    sensor: 'w',
+    kind: 'above',
+    threshold: 1,
+    hysteresis: 0,
+    forSeconds: 0,
+    webhookUrl: hook,
+    webhookSecret: secret
+  })
   const [event] = await a.evaluator.evaluate([{ sensor_id: 'w', value: 5, timestamp: Date.now() / 1000 }])
   assert.ok(event !== undefined)
 
@@ -56,7 +65,10 @@ test('a receiver that fails twice then succeeds gets the event, every time with 
     assert.equal(body['kind'], 'firing')
     assert.equal(body['sensor_id'], 'w')
   }
-  assert.deepEqual(received.map((r) => r.headers['x-sensorstream-attempt']), ['1', '2', '3'])
+  assert.deepEqual(
+    received.map((r) => r.headers['x-sensorstream-attempt']),
+    ['1', '2', '3']
+  )
   const { rows } = await a.db.pool.query('SELECT attempts, delivered_at IS NOT NULL AS delivered FROM alert_deliveries WHERE event_id = $1', [event.id])
   assert.deepEqual(rows, [{ attempts: 3, delivered: true }])
   await new Promise((r) => setTimeout(r, 200))
@@ -76,7 +88,15 @@ test('a receiver that never succeeds is given up after WEBHOOK_MAX_ATTEMPTS', as
     server.close()
     await a.close()
   })
-  await a.rules.createRule({ name: 'cold', sensor: 'x', kind: 'below', threshold: 0, hysteresis: 0, forSeconds: 0, webhookUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` })
+  await a.rules.createRule({
+    name: 'cold',
+    sensor: 'x',
+    kind: 'below',
+    threshold: 0,
+    hysteresis: 0,
+    forSeconds: 0,
+    webhookUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+  })
   await a.evaluator.evaluate([{ sensor_id: 'x', value: -1, timestamp: Date.now() / 1000 }])
   const options = { timeoutMs: 1000, maxAttempts: 2, backoffMs: 10 }
   for (let round = 0; round < 50; round++) {

@@ -56,7 +56,9 @@ describe('the seed README curl examples, exactly as written', () => {
       '{\n    "sensor_id": "sensor-456",\n    "value": 42.5,\n    "timestamp": 1689260000\n}',
       `${base}/data`
     ])
-    const [json, status] = stdout.split('\n').reduce<[string, string]>((acc, line, i, all) => (i === all.length - 1 ? [acc[0], line] : [acc[0] + line + '\n', acc[1]]), ['', ''])
+    const [json, status] = stdout
+      .split('\n')
+      .reduce<[string, string]>((acc, line, i, all) => (i === all.length - 1 ? [acc[0], line] : [acc[0] + line + '\n', acc[1]]), ['', ''])
     assert.equal(status, '201')
     const body = JSON.parse(json)
     assert.deepEqual(body, { inserted: 1, duplicates: 0, readings: [{ sensor_id: 'sensor-456', value: 42.5, timestamp: 1689260000, duplicate: false }] })
@@ -112,7 +114,10 @@ describe('endpoints', () => {
       seen.push(...res.json().map((r: { value: number }) => r.value))
       url = /^<([^>]+)>; rel="next"$/.exec((res.headers.link as string | undefined) ?? '')?.[1]
     }
-    assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => 29 - i))
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 30 }, (_, i) => 29 - i)
+    )
   })
 
   test('GET /recent/:sensor_id: from Redis, or on a miss from Postgres, filling the cache', async () => {
@@ -126,7 +131,10 @@ describe('endpoints', () => {
   })
 
   test('GET /sensors and GET /sensors/:id/readings', async () => {
-    await f.latest.update([{ sensor_id: 's1', value: 28, timestamp: t0 + 28 * 60 }, { sensor_id: 's2', value: 29, timestamp: t0 + 29 * 60 }])
+    await f.latest.update([
+      { sensor_id: 's1', value: 28, timestamp: t0 + 28 * 60 },
+      { sensor_id: 's2', value: 29, timestamp: t0 + 29 * 60 }
+    ])
     const sensors = await f.app.inject('/sensors')
     assert.equal(sensors.statusCode, 200)
     assert.deepEqual(
@@ -184,7 +192,9 @@ describe('endpoints', () => {
     const doc = res.json()
     const result = await new Validator().validate(doc)
     assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2))
-    const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
+    const listed = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)
+    )
     assert.deepEqual(listed.sort(), [
       'GET /data',
       'GET /docs',
@@ -220,13 +230,19 @@ describe('POST /data', () => {
     ]
     const first = await f.app.inject({ method: 'POST', url: '/data', payload: body })
     assert.equal(first.statusCode, 201)
-    assert.deepEqual(first.json().readings.map((r: { duplicate: boolean }) => r.duplicate), [false, false])
+    assert.deepEqual(
+      first.json().readings.map((r: { duplicate: boolean }) => r.duplicate),
+      [false, false]
+    )
     for (let i = 0; i < 3; i++) {
       const again = await f.app.inject({ method: 'POST', url: '/data', payload: body })
       assert.equal(again.statusCode, 201)
       assert.equal(again.json().inserted, 0)
       assert.equal(again.json().duplicates, 2)
-      assert.deepEqual(again.json().readings.map((r: { duplicate: boolean }) => r.duplicate), [true, true])
+      assert.deepEqual(
+        again.json().readings.map((r: { duplicate: boolean }) => r.duplicate),
+        [true, true]
+      )
     }
     const { rows } = await f.db.pool.query('SELECT count(*)::int AS n FROM sensor_data WHERE sensor_id IN ($1, $2)', ['p1', 'p2'])
     assert.equal(rows[0].n, 2)
@@ -298,7 +314,10 @@ describe('errors', () => {
   test('400 for a bad query, each field by path', async () => {
     const res = await f.app.inject('/data?limit=5000&from=yesterday&sensor_id=a%20b&colour=red')
     assert.equal(res.statusCode, 400)
-    const paths = res.json().details.map((d: { path: string }) => d.path).sort()
+    const paths = res
+      .json()
+      .details.map((d: { path: string }) => d.path)
+      .sort()
     assert.deepEqual(paths, ['/colour', '/from', '/limit', '/sensor_id'])
     const cursor = await f.app.inject('/data?cursor=bm90LWEtY3Vyc29y')
     assert.equal(cursor.statusCode, 400)
@@ -377,8 +396,10 @@ describe('API keys', () => {
   })
 
   test('API_READ_AUTH=true: the dashboard page and its assets stay open (it asks for the key), what it reads does not', async () => {
-    for (const url of ['/', '/dashboard/app.js', '/dashboard/style.css', '/dashboard/vendor/uPlot.esm.js']) assert.equal((await reads.app.inject(url)).statusCode, 200, url)
-    for (const url of ['/sensors', '/status', '/stream', '/sensors/a/series?from=0&to=1&points=1']) assert.equal((await reads.app.inject(url)).statusCode, 401, url)
+    for (const url of ['/', '/dashboard/app.js', '/dashboard/style.css', '/dashboard/vendor/uPlot.esm.js'])
+      assert.equal((await reads.app.inject(url)).statusCode, 200, url)
+    for (const url of ['/sensors', '/status', '/stream', '/sensors/a/series?from=0&to=1&points=1'])
+      assert.equal((await reads.app.inject(url)).statusCode, 401, url)
     assert.equal((await reads.app.inject({ method: 'POST', url: '/', payload: {} })).statusCode, 401, 'only reads of the page are open')
   })
 })

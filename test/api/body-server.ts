@@ -5,7 +5,11 @@ import { createInterface } from 'node:readline'
 import { openApi } from './setup.ts'
 
 const { DATABASE_URL, REDIS_URL, API_BODY_BUDGET_BYTES } = process.env
-const f = await openApi(DATABASE_URL as string, REDIS_URL as string, API_BODY_BUDGET_BYTES === undefined ? {} : { bodyBudgetBytes: Number(API_BODY_BUDGET_BYTES) })
+const f = await openApi(
+  DATABASE_URL as string,
+  REDIS_URL as string,
+  API_BODY_BUDGET_BYTES === undefined ? {} : { bodyBudgetBytes: Number(API_BODY_BUDGET_BYTES) }
+)
 const api = await f.listen()
 let peakRss = process.memoryUsage.rss()
 setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 10).unref()

@@ -18,7 +18,11 @@ const now = (): number => Math.floor(Date.now() / 1000)
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64url')
 
 /** The error codes the README's API section documents. */
-const README_CODES = new Set([...(/## API\n([\s\S]*?)\n## /.exec(readFileSync(new URL('../../README.md', import.meta.url), 'utf8'))?.[1] ?? '').matchAll(/`([A-Z][A-Z_]+)`/g)].map((m) => m[1]))
+const README_CODES = new Set(
+  [...(/## API\n([\s\S]*?)\n## /.exec(readFileSync(new URL('../../README.md', import.meta.url), 'utf8'))?.[1] ?? '').matchAll(/`([A-Z][A-Z_]+)`/g)].map(
+    (m) => m[1]
+  )
+)
 
 /** A JSON error body {error, message} whose code is documented and mapped to this status. */
 function assertErrorShape(status: number, body: string, what: string): { error: string; message: string } {
@@ -40,11 +44,20 @@ describe('out-of-range query values answer 400, never 500', () => {
   const t0 = now() - 600
   before(async () => {
     f = await freshApi()
-    await f.store.write([{ sensor_id: 's1', value: 1, timestamp: t0 }, { sensor_id: 's1', value: 2, timestamp: t0 + 1 }])
+    await f.store.write([
+      { sensor_id: 's1', value: 1, timestamp: t0 },
+      { sensor_id: 's1', value: 2, timestamp: t0 + 1 }
+    ])
   })
   after(() => f.close())
 
-  const cursors = ['v1.9999999999999999999.9999999999999999999', 'v1.-9223372036854775808.1', 'v1.9223372036854775807.9223372036854775807', 'v1.0.1', 'v1.1000000.0']
+  const cursors = [
+    'v1.9999999999999999999.9999999999999999999',
+    'v1.-9223372036854775808.1',
+    'v1.9223372036854775807.9223372036854775807',
+    'v1.0.1',
+    'v1.1000000.0'
+  ]
 
   for (const method of ['GET', 'HEAD'] as const) {
     test(`${method}: cursors with numbers out of range name cursor`, async () => {
@@ -52,7 +65,8 @@ describe('out-of-range query values answer 400, never 500', () => {
         for (const url of [`/data?cursor=${b64(text)}`, `/sensors/s1/readings?cursor=${b64(text)}`]) {
           const res = await f.app.inject({ method, url })
           assert.equal(res.statusCode, 400, `${method} ${url} (${text}): ${res.body}`)
-          if (method === 'GET') assert.deepEqual(res.json().details, [{ path: '/cursor', in: 'query', message: 'is not a cursor from a Link header of this API' }])
+          if (method === 'GET')
+            assert.deepEqual(res.json().details, [{ path: '/cursor', in: 'query', message: 'is not a cursor from a Link header of this API' }])
         }
       }
     })
@@ -71,7 +85,11 @@ describe('out-of-range query values answer 400, never 500', () => {
       for (const url of [`/data?limit=${encodeURIComponent(limit)}`, `/sensors/s1/readings?limit=${encodeURIComponent(limit)}`]) {
         const res = await f.app.inject(url)
         assert.equal(res.statusCode, 400, `${url}: ${res.body}`)
-        assert.deepEqual(res.json().details.map((d: { path: string }) => d.path), ['/limit'], url)
+        assert.deepEqual(
+          res.json().details.map((d: { path: string }) => d.path),
+          ['/limit'],
+          url
+        )
       }
     }
     assert.equal((await f.app.inject('/data?limit=1000')).statusCode, 200)
@@ -102,7 +120,10 @@ describe('out-of-range query values answer 400, never 500', () => {
     }
     const stats = await f.app.inject(`/sensors/s1/stats?from=${t0 - 1}&to=999999999999&bucket=999999d`)
     assert.equal(stats.statusCode, 200, stats.body)
-    assert.equal(stats.json().buckets.reduce((n: number, b: { count: number }) => n + b.count, 0), 2)
+    assert.equal(
+      stats.json().buckets.reduce((n: number, b: { count: number }) => n + b.count, 0),
+      2
+    )
   })
 })
 
@@ -167,7 +188,11 @@ describe('concurrent POST /data of the same readings', () => {
       const readings = batch()
       const answers = await Promise.all([post(readings), post([...readings].reverse())])
       for (const a of answers) assert.equal(a.statusCode, 201, a.body)
-      assert.equal(answers.reduce((n, a) => n + (a.json().inserted as number), 0), 2000, `round ${round}`)
+      assert.equal(
+        answers.reduce((n, a) => n + (a.json().inserted as number), 0),
+        2000,
+        `round ${round}`
+      )
     }
   })
 
@@ -207,10 +232,10 @@ describe('concurrent POST /data of the same readings', () => {
     }
     if (unsure === 0) assert.equal(inserted, 2000)
     else assert.ok(inserted <= 2000)
-    const { rows } = await f.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sensor_data WHERE ts >= to_timestamp($1) AND ts <= to_timestamp($2)', [
-      Math.min(...readings.map((r) => r.timestamp)),
-      Math.max(...readings.map((r) => r.timestamp))
-    ])
+    const { rows } = await f.db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM sensor_data WHERE ts >= to_timestamp($1) AND ts <= to_timestamp($2)',
+      [Math.min(...readings.map((r) => r.timestamp)), Math.max(...readings.map((r) => r.timestamp))]
+    )
     assert.equal(rows[0]?.n, 2000)
     console.log(`20 clients × 2,000 readings: ${answers.length - unsure} × 201, ${unsure} × 503, inserted ${inserted}`)
   })
@@ -264,13 +289,23 @@ describe('a request that arrives while the server shuts down', () => {
       const body = JSON.stringify({ sensor_id: 'closing', value: 1, timestamp: t })
       const exchange = rawResponses(
         api.url,
-        [`POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'],
+        [
+          `POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+        ],
         { gapMs: 600 }
       )
-      await waitFor('the first request waiting on the lock', async () => {
-        const waiting = await f.db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-        return (waiting.rows[0]?.n ?? 0) > 0
-      }, 5_000, 20)
+      await waitFor(
+        'the first request waiting on the lock',
+        async () => {
+          const waiting = await f.db.pool.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+          )
+          return (waiting.rows[0]?.n ?? 0) > 0
+        },
+        5_000,
+        20
+      )
       const closed = api.close()
       await new Promise((r) => setTimeout(r, 600))
       await blocker.query('COMMIT')
@@ -335,7 +370,12 @@ describe('framework errors have the JSON error shape and a documented code', () 
   })
 
   test('HTTP parse errors: 400 BAD_REQUEST', async () => {
-    for (const request of ['HELLO\r\n\r\n', 'GET /data HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 'GET /data HTTP/9.9\r\n\r\n', 'GET /data HTTP/1.1\r\nBad Header\r\n\r\n']) {
+    for (const request of [
+      'HELLO\r\n\r\n',
+      'GET /data HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      'GET /data HTTP/9.9\r\n\r\n',
+      'GET /data HTTP/1.1\r\nBad Header\r\n\r\n'
+    ]) {
       const res = await rawRequest(base, [request])
       assert.equal(res.status, 400, `${JSON.stringify(request)}: ${res.body}`)
       assert.equal(assertErrorShape(400, res.body, request).error, 'BAD_REQUEST')
@@ -367,11 +407,17 @@ describe('request body charset', () => {
   })
   after(() => f.close())
 
-  const post = (contentType: string, payload: string | Buffer) => f.app.inject({ method: 'POST', url: '/data', payload, headers: { 'content-type': contentType } })
+  const post = (contentType: string, payload: string | Buffer) =>
+    f.app.inject({ method: 'POST', url: '/data', payload, headers: { 'content-type': contentType } })
 
   test('only UTF-8 (or no charset) is accepted; any other charset is 415', async () => {
     const body = JSON.stringify({ sensor_id: 'cs', value: 1, timestamp: now() - 5 })
-    for (const type of ['application/json; charset=utf-16', 'application/json; charset=UTF-16LE', 'application/json;charset=latin1', 'application/json; charset="iso-8859-1"']) {
+    for (const type of [
+      'application/json; charset=utf-16',
+      'application/json; charset=UTF-16LE',
+      'application/json;charset=latin1',
+      'application/json; charset="iso-8859-1"'
+    ]) {
       const res = await post(type, body)
       assert.equal(res.statusCode, 415, `${type}: ${res.body}`)
       assert.equal(res.json().error, 'UNSUPPORTED_MEDIA_TYPE')

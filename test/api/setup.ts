@@ -69,7 +69,14 @@ export async function openApi(databaseUrl: string, redisUrl: string, api: Partia
       ? { rules: db.rules, alerts: db.alerts, alertFeed: new RedisAlertFeed({ url: redisUrl, keyPrefix, logger }), keyPrefix }
       : undefined
   await alerting?.alertFeed.connect()
-  const deps = { store, queries, latest, live, status, ...(alerting === undefined ? {} : { rules: alerting.rules, alerts: alerting.alerts, alertFeed: alerting.alertFeed }) }
+  const deps = {
+    store,
+    queries,
+    latest,
+    live,
+    status,
+    ...(alerting === undefined ? {} : { rules: alerting.rules, alerts: alerting.alerts, alertFeed: alerting.alertFeed })
+  }
   const app = await buildApp({ ...deps, registry: createMetricsRegistry('api'), config, logger })
   const running: RunningApi[] = []
   return {

@@ -9,7 +9,11 @@ import { openApi, type ApiFixture } from './setup.ts'
 const T0 = Date.UTC(2024, 2, 10) / 1000
 const DAY = 86_400
 // three days of one reading every 7 s (integer values: sums are exact in every tier), and a spike
-const readings: Reading[] = Array.from({ length: Math.floor((3 * DAY) / 7) }, (_, i) => ({ sensor_id: 't', value: ((i * 31) % 200) - 100, timestamp: T0 + i * 7 }))
+const readings: Reading[] = Array.from({ length: Math.floor((3 * DAY) / 7) }, (_, i) => ({
+  sensor_id: 't',
+  value: ((i * 31) % 200) - 100,
+  timestamp: T0 + i * 7
+}))
 readings[20_000] = { ...(readings[20_000] as Reading), value: 1_000_000 }
 
 interface Bucket {
@@ -54,7 +58,17 @@ describe('stats and series pick the tier', () => {
     return { status: res.statusCode, tier: body.tier, header: res.headers['x-tier'], buckets: body.buckets ?? body.points }
   }
 
-  for (const [bucket, width, tier] of [['2d', 2 * DAY, '1d'], ['1d', DAY, '1d'], ['25h', 25 * 3600, '1h'], ['2h', 7200, '1h'], ['1h', 3600, '1h'], ['15m', 900, '1m'], ['1m', 60, '1m'], ['90s', 90, 'raw'], ['30s', 30, 'raw']] as const) {
+  for (const [bucket, width, tier] of [
+    ['2d', 2 * DAY, '1d'],
+    ['1d', DAY, '1d'],
+    ['25h', 25 * 3600, '1h'],
+    ['2h', 7200, '1h'],
+    ['1h', 3600, '1h'],
+    ['15m', 900, '1m'],
+    ['1m', 60, '1m'],
+    ['90s', 90, 'raw'],
+    ['30s', 30, 'raw']
+  ] as const) {
     test(`bucket ${bucket}: tier ${tier}, the same buckets as the raw readings give`, async () => {
       const from = T0 + 3600
       const to = from + (width >= 3600 ? 2 * DAY : 6 * 3600)

@@ -60,7 +60,11 @@ describe('the dashboard with API_READ_AUTH=true', () => {
   const requests: Request[] = []
 
   async function post(readings: unknown): Promise<void> {
-    const res = await fetch(`${base}/data`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(readings) })
+    const res = await fetch(`${base}/data`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify(readings)
+    })
     assert.equal(res.status, 201, await res.text())
   }
 
@@ -127,7 +131,10 @@ describe('the dashboard with API_READ_AUTH=true', () => {
     for (const wanted of ['/sensors', '/status', '/stream', '/alerts', '/sensors/locked-1/series']) {
       const made = data.filter((r) => paths(r) === wanted)
       assert.ok(made.length > 0, `the page asked for ${wanted}`)
-      assert.ok(made.some((r) => r.headers()['authorization'] === `Bearer ${KEY}`), `${wanted} with the key`)
+      assert.ok(
+        made.some((r) => r.headers()['authorization'] === `Bearer ${KEY}`),
+        `${wanted} with the key`
+      )
     }
     const keyed = data.filter((r) => r.headers()['authorization'] !== undefined)
     assert.ok(keyed.every((r) => r.headers()['authorization'] === `Bearer ${KEY}` || r.headers()['authorization'] === 'Bearer not-the-key'))
@@ -168,7 +175,17 @@ describe('the dashboard with API_READ_AUTH=true', () => {
       }
       return [...new Set(results)]
     })()`)
-    assert.deepEqual(got, [JSON.stringify({ events: [['reading', '{"v":1}', '1-a'], ['alert', 'x\ny', '1-a'], ['message', 'last', '2-b']], lastEventId: '2-b', retryMs: 500 })])
+    assert.deepEqual(got, [
+      JSON.stringify({
+        events: [
+          ['reading', '{"v":1}', '1-a'],
+          ['alert', 'x\ny', '1-a'],
+          ['message', 'last', '2-b']
+        ],
+        lastEventId: '2-b',
+        retryMs: 500
+      })
+    ])
   })
 
   test('no console error or warning on the way but the refused requests', () => {

@@ -29,7 +29,10 @@ describe('the dashboard in Chromium', () => {
     f = await openApi(url, redis.url, {}, { alerts: true })
     base = (await f.listen()).url
     const now = Math.floor(Date.now() / 1000)
-    await postReadings(base, Array.from({ length: FLEET }, (_, i) => ({ sensor_id: `fleet-${i + 1}`, value: Math.round(Math.sin(i) * 1000) / 10, timestamp: now - (i % 600) })))
+    await postReadings(
+      base,
+      Array.from({ length: FLEET }, (_, i) => ({ sensor_id: `fleet-${i + 1}`, value: Math.round(Math.sin(i) * 1000) / 10, timestamp: now - (i % 600) }))
+    )
     // A week of history for the charted sensor, one reading every 5 minutes, none in the last 10.
     const week = Array.from({ length: 2016 }, (_, i) => ({ sensor_id: 'chart-me', value: 20 + 5 * Math.sin(i / 30), timestamp: now - 600 - i * 300 }))
     await postReadings(base, week)
@@ -67,7 +70,11 @@ describe('the dashboard in Chromium', () => {
   test('a firing alert shows in the alerts panel, live, and goes when it resolves', async () => {
     const alerting = f.alerting
     assert.ok(alerting !== undefined)
-    const created = await fetch(`${base}/rules`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'too hot', sensor_id: 'fleet-7', above: 1000 }) })
+    const created = await fetch(`${base}/rules`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'too hot', sensor_id: 'fleet-7', above: 1000 })
+    })
     assert.equal(created.status, 201)
     // the streaming service's evaluator, publishing on the API's alert feed
     const evaluator = new AlertEvaluator({ rules: alerting.rules, store: alerting.alerts, feed: alerting.alertFeed, logger })

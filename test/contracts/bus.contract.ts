@@ -100,7 +100,12 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
         assert.ok((lastOffset.get(record.partition) ?? -1n) < record.offset, 'offsets increase within a partition')
         lastOffset.set(record.partition, record.offset)
       }
-      for (const key of keys) assert.deepEqual(seen.get(key), Array.from({ length: perKey }, (_, n) => n), key)
+      for (const key of keys)
+        assert.deepEqual(
+          seen.get(key),
+          Array.from({ length: perKey }, (_, n) => n),
+          key
+        )
       assert.ok(new Set(partitionOf.values()).size > 1, 'keys spread over several partitions')
     })
 
@@ -119,10 +124,16 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       await waitFor(() => records.length >= 4, 'four records')
       const [first, second, third, fourth] = records as [BusRecord, BusRecord, BusRecord, BusRecord]
       assert.deepEqual([first.topic, first.partition], [bus.topic, 0])
-      assert.deepEqual(records.map((r) => r.offset), [0n, 1n, 2n, 3n])
+      assert.deepEqual(
+        records.map((r) => r.offset),
+        [0n, 1n, 2n, 3n]
+      )
       assert.deepEqual(first.key, Buffer.from('k1'))
       assert.deepEqual(first.value, Buffer.from('{"a":1}'))
-      assert.deepEqual([...first.headers].sort(), [['origin', 'test'], ['x-é', 'ü ✓']])
+      assert.deepEqual([...first.headers].sort(), [
+        ['origin', 'test'],
+        ['x-é', 'ü ✓']
+      ])
       assert.equal(first.timestampMs, 1_689_260_000_123)
       assert.equal(second.key, null)
       assert.deepEqual(second.value, binary)
@@ -139,7 +150,10 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       await bus.publisher.publish(Array.from({ length: 100 }, (_, i) => ({ topic: bus.topic, key: `k${i % 10}`, value: String(i) })))
       const { records, batches } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group, maxBatchRecords: 7, maxBatchWaitMs: 300 })
       await waitFor(() => records.length >= 100, '100 records')
-      assert.ok(batches.every((size) => size >= 1 && size <= 7), `batch sizes ${batches.join(',')}`)
+      assert.ok(
+        batches.every((size) => size >= 1 && size <= 7),
+        `batch sizes ${batches.join(',')}`
+      )
       // The consumer is idle now: a single record must not wait for six more.
       const sent = Date.now()
       await bus.publisher.publish([{ topic: bus.topic, key: 'alone', value: 'x' }])
@@ -172,7 +186,10 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       const second = await pull(consumer, 'a second batch while the first is in hand')
       const third = await pull(consumer, 'a third batch while two are in hand')
       const held = [first, second, third].map((b) => b.records.length)
-      assert.ok(held.every((n) => n >= 1 && n <= 2), `batch sizes ${held.join(',')}`)
+      assert.ok(
+        held.every((n) => n >= 1 && n <= 2),
+        `batch sizes ${held.join(',')}`
+      )
       third.ack()
       second.ack()
       await new Promise((resolve) => setTimeout(resolve, 500))
@@ -188,7 +205,7 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       await lagBecomes(bus, 0, 'everything acknowledged')
     })
 
-    test('two live members in one group share the partitions; a late ack after the rebalance never moves the other member\'s offsets back', async (t) => {
+    test("two live members in one group share the partitions; a late ack after the rebalance never moves the other member's offsets back", async (t) => {
       const partitions = 4
       const bus = await setup(t, partitions)
       const total = 200
@@ -295,8 +312,15 @@ export function busContract(name: string, makeBus: () => Promise<BusUnderTest>):
       await bus.publisher.publish([...big, record(5, 10)])
       const { records } = await consume(t, bus, { topics: [bus.topic], groupId: bus.group })
       await waitFor(() => records.length >= 6, 'six records')
-      assert.deepEqual(records.map((r) => String(r.value).split(':')[0]), ['0', '1', '2', '3', '4', '5'], 'all of the call, in order, nothing of the refused one')
-      assert.deepEqual(records.map((r) => r.value?.length), big.map((r) => (r.value as string).length).concat(12))
+      assert.deepEqual(
+        records.map((r) => String(r.value).split(':')[0]),
+        ['0', '1', '2', '3', '4', '5'],
+        'all of the call, in order, nothing of the refused one'
+      )
+      assert.deepEqual(
+        records.map((r) => r.value?.length),
+        big.map((r) => (r.value as string).length).concat(12)
+      )
     })
 
     test('ensureTopics is idempotent', async (t) => {

@@ -96,7 +96,7 @@ export function queriesContract(name: string, options: QueriesContractOptions): 
       assert.equal(page.next, undefined)
     })
 
-    test('latest: one sensor\'s newest reading by timestamp, not by arrival; undefined for an unknown sensor', async (t) => {
+    test("latest: one sensor's newest reading by timestamp, not by arrival; undefined for an unknown sensor", async (t) => {
       const db = await options.freshDatabase()
       t.after(() => db.close())
       await db.write([r('a', H + 5, 5), r('b', H + 0.001, 2)])
@@ -110,7 +110,7 @@ export function queriesContract(name: string, options: QueriesContractOptions): 
       assert.deepEqual(await q.latest('a'), r('a', H + 5.001, 6))
     })
 
-    test('latestPerSensor: each sensor\'s newest reading, by sensor_id', async (t) => {
+    test("latestPerSensor: each sensor's newest reading, by sensor_id", async (t) => {
       const q = await fresh(t, [r('b', H + 5, 1), r('a', H + 1, 2), r('b', H + 9, 3), r('a', H, 4), r('c', H, 5)])
       assert.deepEqual(await q.latestPerSensor(), [r('a', H + 1, 2), r('b', H + 9, 3), r('c', H, 5)])
     })

@@ -141,14 +141,20 @@ export function storeContract(name: string, options: StoreContractOptions): void
       const ids = Array.from({ length: 25 }, (_, i) => `s-${String(i).padStart(2, '0')}`)
       await store.write(ids.flatMap((id, i) => [r(id, T0 + i, i), r(id, T0 - 100, -1), r(id, T0 + i + 0.5, i + 0.5)]))
       const pages: Reading[][] = []
-      for (let after: string | undefined; ; ) {
+      for (let after: string | undefined; ;) {
         const page = await store.latestOfAll(after, 10)
         if (page.length === 0) break
         pages.push(page)
         after = page.at(-1)?.sensor_id
       }
-      assert.deepEqual(pages.map((p) => p.length), [10, 10, 5])
-      assert.deepEqual(pages.flat(), ids.map((id, i) => r(id, T0 + i + 0.5, i + 0.5)))
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [10, 10, 5]
+      )
+      assert.deepEqual(
+        pages.flat(),
+        ids.map((id, i) => r(id, T0 + i + 0.5, i + 0.5))
+      )
     })
 
     test('an unknown sensor has no newest reading', async (t) => {

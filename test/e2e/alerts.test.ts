@@ -35,14 +35,28 @@ test('two streaming instances, one killed with SIGKILL mid-episode and restarted
     // still breaching, within the hysteresis, then recovered: part of it goes to the killed one's partitions
     await sendRaw(kafka.brokers, s.topic, readings([90, 48, 40, 30], 5, t0))
     a = startCli('streaming', env)
-    await waitFor('every alert resolved', async () => (await countEvents(url, 'resolved')) === SENSORS.length && (await caughtUp(kafka.brokers, s.group, s.topic)), 90_000)
+    await waitFor(
+      'every alert resolved',
+      async () => (await countEvents(url, 'resolved')) === SENSORS.length && (await caughtUp(kafka.brokers, s.group, s.topic)),
+      90_000
+    )
     // a redelivery of everything (a new group reads the topic from the start) changes nothing
     const again = startCli('streaming', { ...env, KAFKA_GROUP_ID: `${s.group}-again` })
     await waitFor('the second group caught up', async () => caughtUp(kafka.brokers, `${s.group}-again`, s.topic), 90_000)
     assert.equal(await again.stop(), 0, again.output())
-    const rows = await sql<{ sensor_id: string; episode: number; kind: string; value: number }>(url, 'SELECT sensor_id, episode, kind, value FROM alert_events ORDER BY sensor_id, id')
+    const rows = await sql<{ sensor_id: string; episode: number; kind: string; value: number }>(
+      url,
+      'SELECT sensor_id, episode, kind, value FROM alert_events ORDER BY sensor_id, id'
+    )
     for (const sensor of SENSORS) {
-      assert.deepEqual(rows.filter((r) => r.sensor_id === sensor).map((r) => [r.episode, r.kind, r.value]), [[1, 'firing', 60], [1, 'resolved', 40]], sensor)
+      assert.deepEqual(
+        rows.filter((r) => r.sensor_id === sensor).map((r) => [r.episode, r.kind, r.value]),
+        [
+          [1, 'firing', 60],
+          [1, 'resolved', 40]
+        ],
+        sensor
+      )
     }
     assert.equal(await b.stop(), 0, b.output())
     assert.equal(await a.stop(), 0, a.output())

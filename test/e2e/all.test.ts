@@ -141,7 +141,7 @@ test('embedded defaults: data flows, POST then /recent, a second start is refuse
     // A run that is killed leaves a stale lock: the next start takes it over.
     await again.cli.kill()
     assert.ok(existsSync(join(dir, 'sensorstream.pid')))
-    await waitFor('the killed run\'s PostgreSQL to go', async () => processesMentioning(join(dir, 'postgres')) === '', 15_000)
+    await waitFor("the killed run's PostgreSQL to go", async () => processesMentioning(join(dir, 'postgres')) === '', 15_000)
     const third = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_COUNT: '1' })
     assert.equal((await getJson<Reading>(`${api}/recent/e2e-all-embedded`)).body.value, 42.5)
     assert.equal(await third.cli.stop(15_000), 0, third.cli.output())
@@ -154,7 +154,13 @@ test('embedded defaults: data flows, POST then /recent, a second start is refuse
 test('DATABASE_URL and REDIS_URL set: the real Postgres and Redis serve, nothing embedded starts for them', async () => {
   const [databaseUrl, redis] = await Promise.all([freshDatabase('all'), useRedis()])
   const dir = dataDir()
-  const { cli, api } = await startAll({ DATA_DIR: dir, PORT: String(await freePort()), DATABASE_URL: databaseUrl, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `${uniqueName('all')}:` })
+  const { cli, api } = await startAll({
+    DATA_DIR: dir,
+    PORT: String(await freePort()),
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: `${uniqueName('all')}:`
+  })
   let stopped = false
   try {
     assert.match(cli.output(), new RegExp(`^ {2}postgres {2}${databaseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'))
@@ -207,7 +213,16 @@ function listeningAddresses(port: number): string[] {
       const [hex, portHex] = (local ?? '').split(':')
       if (state !== '0A' || hex === undefined || Number.parseInt(portHex ?? '', 16) !== port) continue
       // IPv4 is stored as one little-endian word; IPv6 (all-zero or not) is kept in hex.
-      found.push(hex.length === 8 ? (hex.match(/../g) ?? []).reverse().map((b) => Number.parseInt(b, 16)).join('.') : hex === '0'.repeat(32) ? '::' : hex)
+      found.push(
+        hex.length === 8
+          ? (hex.match(/../g) ?? [])
+              .reverse()
+              .map((b) => Number.parseInt(b, 16))
+              .join('.')
+          : hex === '0'.repeat(32)
+            ? '::'
+            : hex
+      )
     }
   }
   return found
@@ -243,11 +258,16 @@ test('a restart on the same DATA_DIR: /sensors and /recent answer as before, fro
   const first = await startAll({ DATA_DIR: dir, PORT: port, PRODUCER_SENSORS: sensors.join(','), PRODUCER_COUNT: '4' })
   let before: Reading[]
   try {
-    before = await waitFor('the 4 readings stored and both sensors in /sensors', async () => {
-      const stored = await getJson<Reading[]>(`${first.api}/data?limit=100`)
-      const listed = mine((await getJson<Reading[]>(`${first.api}/sensors`)).body)
-      return mine(stored.body).length === 4 && listed.length === 2 && listed
-    }, 20_000, 100)
+    before = await waitFor(
+      'the 4 readings stored and both sensors in /sensors',
+      async () => {
+        const stored = await getJson<Reading[]>(`${first.api}/data?limit=100`)
+        const listed = mine((await getJson<Reading[]>(`${first.api}/sensors`)).body)
+        return mine(stored.body).length === 4 && listed.length === 2 && listed
+      },
+      20_000,
+      100
+    )
     assert.equal(await first.cli.stop(15_000), 0, first.cli.output())
   } finally {
     await first.cli.kill()

@@ -5,8 +5,32 @@ import { after, before, test } from 'node:test'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { freePort } from '../../src/adapters/embedded/free-port.ts'
-import { freshDatabase, ownPostgres, ROLLUP_TABLES, rollupMismatches, tierMismatches, uniqueName, useKafka, useRedis, type KafkaServer, type RedisServer } from '../harness/index.ts'
-import { caughtUp, readTopic, redisMatchesPostgres, rowCount, sendRaw, sql, stableMembers, startCli, streamingSetup, waitFor, type CliProcess, type Setup } from './support.ts'
+import {
+  freshDatabase,
+  ownPostgres,
+  ROLLUP_TABLES,
+  rollupMismatches,
+  tierMismatches,
+  uniqueName,
+  useKafka,
+  useRedis,
+  type KafkaServer,
+  type RedisServer
+} from '../harness/index.ts'
+import {
+  caughtUp,
+  readTopic,
+  redisMatchesPostgres,
+  rowCount,
+  sendRaw,
+  sql,
+  stableMembers,
+  startCli,
+  streamingSetup,
+  waitFor,
+  type CliProcess,
+  type Setup
+} from './support.ts'
 
 let kafka: KafkaServer
 let redisServer: RedisServer
@@ -95,7 +119,11 @@ test('10,000 readings from the producer, duplicates, out-of-order and bad record
 
     // first write wins
     for (const r of stored) {
-      const [row] = await sql<{ value: number }>(url, "SELECT value FROM sensor_data WHERE sensor_id = $1 AND ts = timestamptz 'epoch' + round($2::numeric * 1000)::int8 * interval '1 millisecond'", [r.sensor_id, r.ts])
+      const [row] = await sql<{ value: number }>(
+        url,
+        "SELECT value FROM sensor_data WHERE sensor_id = $1 AND ts = timestamptz 'epoch' + round($2::numeric * 1000)::int8 * interval '1 millisecond'",
+        [r.sensor_id, r.ts]
+      )
       assert.equal(row?.value, r.value, `value of ${r.sensor_id}@${r.ts} unchanged by a replay`)
     }
     const [notime] = await sql<{ ts: number }>(url, "SELECT extract(epoch FROM ts)::float8 AS ts FROM sensor_data WHERE sensor_id = 'sensor-notime'")
@@ -146,7 +174,11 @@ test('SIGTERM while the rollup closer waits for a writer in flight: streaming st
   try {
     await holder.query('BEGIN')
     await holder.query('SELECT sensorstream_rollup_watermark()')
-    await waitFor('the closer to wait for the lock', async () => (await sql<{ n: string }>(url, "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]?.n === '1', 60_000)
+    await waitFor(
+      'the closer to wait for the lock',
+      async () => (await sql<{ n: string }>(url, "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]?.n === '1',
+      60_000
+    )
     const started = Date.now()
     assert.equal(await streaming.stop(10_000), 0, streaming.output())
     const ms = Date.now() - started
@@ -222,7 +254,10 @@ test('two streaming instances in one group share the partitions: each stores par
         return Number(/^sensorstream_stored_total\{[^}]*\} (\S+)$/m.exec(text)?.[1])
       })
     )
-    assert.ok(stored.every((n) => n > 0), `each instance stored some: ${stored.join(', ')}`)
+    assert.ok(
+      stored.every((n) => n > 0),
+      `each instance stored some: ${stored.join(', ')}`
+    )
     assert.equal((stored[0] ?? 0) + (stored[1] ?? 0), 20_000, 'and together exactly all')
     await assertRedisMatchesPostgres(s, url)
     for (const instance of instances) assert.equal(await instance.stop(), 0, instance.output())

@@ -45,10 +45,15 @@ async function rig(name: string): Promise<Rig> {
 /** Starts the bridge and resolves once it has subscribed (it logs "bridging"). */
 async function startBridge(env: Record<string, string>): Promise<CliProcess> {
   const bridge = startCli('mqtt', env)
-  await waitFor('the bridge to subscribe', async () => {
-    if (bridge.child.exitCode !== null) throw new Error(`the bridge exited with ${bridge.child.exitCode}:\n${bridge.output()}`)
-    return bridge.output().includes('"msg":"bridging"')
-  }, 60_000, 50)
+  await waitFor(
+    'the bridge to subscribe',
+    async () => {
+      if (bridge.child.exitCode !== null) throw new Error(`the bridge exited with ${bridge.child.exitCode}:\n${bridge.output()}`)
+      return bridge.output().includes('"msg":"bridging"')
+    },
+    60_000,
+    50
+  )
   return bridge
 }
 
@@ -79,14 +84,25 @@ test('10,000 readings from 100 MQTT publishers arrive exactly once; sensor_id fr
     const topic = (sensor: string): string => `${r.prefix}/${sensor}/data`
     await first.publishAsync(topic('bad1'), 'not json', { qos: 1 })
     await first.publishAsync(topic('bad2'), '{"value":"x"}', { qos: 1 })
-    await first.publishAsync(topic('mixed'), JSON.stringify([{ value: 7, timestamp: T0 }, { value: null, timestamp: T0 + 1 }]), { qos: 1 })
+    await first.publishAsync(
+      topic('mixed'),
+      JSON.stringify([
+        { value: 7, timestamp: T0 },
+        { value: null, timestamp: T0 + 1 }
+      ]),
+      { qos: 1 }
+    )
     await first.publishAsync(topic('named'), JSON.stringify({ sensor_id: 'own-id', value: 8, timestamp: T0 }), { qos: 1 })
 
     const expected = 10_000 + 2
-    await waitFor('every reading in Postgres', async () => {
-      if (streaming.child.exitCode !== null) throw new Error(`streaming exited:\n${streaming.output()}`)
-      return (await rowCount(r.databaseUrl)) >= expected
-    }, 60_000)
+    await waitFor(
+      'every reading in Postgres',
+      async () => {
+        if (streaming.child.exitCode !== null) throw new Error(`streaming exited:\n${streaming.output()}`)
+        return (await rowCount(r.databaseUrl)) >= expected
+      },
+      60_000
+    )
     const seconds = (Date.now() - started) / 1000
     const perSensor = await sql<{ sensor_id: string; n: string; distinct_ts: string; values_sum: string }>(
       r.databaseUrl,
@@ -191,18 +207,27 @@ test('`all` without MQTT_URL: its embedded broker when the port is free, the bro
       MQTT_GROUP: uniqueName('allgroup')
     })
     try {
-      await waitFor('the startup lines', async () => {
-        if (all.child.exitCode !== null) throw new Error(`all exited:\n${all.output()}`)
-        return /^Ctrl-C stops everything\.$/m.test(all.output())
-      }, 60_000, 50)
+      await waitFor(
+        'the startup lines',
+        async () => {
+          if (all.child.exitCode !== null) throw new Error(`all exited:\n${all.output()}`)
+          return /^Ctrl-C stops everything\.$/m.test(all.output())
+        },
+        60_000,
+        50
+      )
       assert.match(all.output(), expect)
       const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${embeddedPort}`, { protocolVersion: 4, reconnectPeriod: 0 })
       await client.publishAsync('sensors/s1/data', '{"value":1}', { qos: 1 })
       await client.endAsync()
-      const latest = await waitFor('the reading through the API', async () => {
-        const res = await fetch(`http://127.0.0.1:${port}/recent/s1`)
-        return res.status === 200 && ((await res.json()) as { value: number })
-      }, 20_000)
+      const latest = await waitFor(
+        'the reading through the API',
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/recent/s1`)
+          return res.status === 200 && ((await res.json()) as { value: number })
+        },
+        20_000
+      )
       assert.equal(latest.value, 1)
       assert.equal(await all.stop(), 0, all.output())
     } finally {

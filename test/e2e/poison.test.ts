@@ -56,7 +56,11 @@ test('invalid records near the broker limit, several in one batch: the partition
     const dead = await readTopic(kafka.brokers, s.dlq, poison.length + 2, 10_000)
     assert.equal(dead.length, poison.length + 1, 'each poison record dead-lettered exactly once')
     assert.equal(new Set(dead.map((d) => d.headers.get('dlq-source-offset'))).size, dead.length, 'distinct source offsets')
-    for (const value of poison) assert.ok(dead.some((d) => d.value === value), 'a ~900 KB poison record is dead-lettered whole')
+    for (const value of poison)
+      assert.ok(
+        dead.some((d) => d.value === value),
+        'a ~900 KB poison record is dead-lettered whole'
+      )
     const truncated = dead.filter((d) => d.headers.get('dlq-truncated') !== undefined)
     assert.equal(truncated.length, 1, 'only the one too large for the dead-letter topic is truncated')
     const [cut] = truncated as [(typeof dead)[number]]

@@ -25,7 +25,11 @@ test('Redis stopped for seconds and restarted empty: rows keep arriving in Postg
   try {
     await waitFor('the streaming service consuming', async () => /"msg":"consuming"/.test(streaming.output()))
     // Sensors that report before the outage and never again: only a repair from Postgres brings them back.
-    await sendRaw(kafka.brokers, s.topic, quiet.map((id, i) => ({ key: id, value: JSON.stringify({ sensor_id: id, value: i, timestamp: now - 60 + i }) })))
+    await sendRaw(
+      kafka.brokers,
+      s.topic,
+      quiet.map((id, i) => ({ key: id, value: JSON.stringify({ sensor_id: id, value: i, timestamp: now - 60 + i }) }))
+    )
     producer = startCli('producer', { ...s.env, PRODUCER_SENSORS: '200', PRODUCER_COUNT: '30000', PRODUCER_RATE: '2500' })
     await waitFor('some rows stored', async () => (await rowCount(databaseUrl)) > 3_000)
 

@@ -104,7 +104,9 @@ async function topicSize(topic: string): Promise<number> {
   const admin = new Admin({ clientId: 'replay-test', bootstrapBrokers: [kafka.brokers] })
   try {
     const count = (await admin.metadata({ topics: [topic] })).topics.get(topic)?.partitionsCount ?? 0
-    const ends = await admin.listOffsets({ topics: [{ name: topic, partitions: Array.from({ length: count }, (_, i) => ({ partitionIndex: i, timestamp: -1n })) }] })
+    const ends = await admin.listOffsets({
+      topics: [{ name: topic, partitions: Array.from({ length: count }, (_, i) => ({ partitionIndex: i, timestamp: -1n })) }]
+    })
     return (ends[0]?.partitions ?? []).reduce((sum, p) => sum + Number(p.offset), 0)
   } finally {
     await admin.close()
@@ -210,7 +212,11 @@ test('dlq list shows the dead letters; dlq replay re-sends each matching one onc
   assert.deepEqual(bad.map((r) => r.key).sort(), ['bad-1', 'bad-1', 'bad-2', 'bad-2'], 'each re-sent once, beside its original')
   for (const r of bad) {
     assert.equal(r.headers.get('origin'), 'test', 'original headers kept')
-    assert.deepEqual([...r.headers.keys()].filter((k) => k.startsWith('dlq-')), [], 'no dlq-* headers')
+    assert.deepEqual(
+      [...r.headers.keys()].filter((k) => k.startsWith('dlq-')),
+      [],
+      'no dlq-* headers'
+    )
   }
   const listed = await cli(['dlq', 'list'], s.env)
   assert.doesNotMatch(listed.stdout, /\t-\n/, 'both listed as re-sent')

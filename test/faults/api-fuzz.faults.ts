@@ -44,18 +44,87 @@ function generator(random: () => number): { pick: Pick; request: () => FuzzReque
   const b64 = (s: string): string => Buffer.from(s).toString('base64url')
   const ids = ['sensor-1', 'f-2', 'x', 'a'.repeat(128), 'a'.repeat(129), 'bad id', '%C0%AF', '%', '%zz', '..', 'é', '%00', 'line-4.*', 'k'.repeat(20_000)]
   const paths = [
-    '/data', '/data/', '/recent/ID', '/sensors', '/sensors/ID/readings', '/sensors/ID/stats', '/sensors/ID/series', '/stream', '/healthz', '/readyz',
-    '/metrics', '/openapi.json', '/docs', '/docs/static/index.html', '/', '/nope', '/data/ID', '/recent', '/recent/', '//data', '/sensors/ID', '/%2e%2e/etc/passwd', '/ws'
+    '/data',
+    '/data/',
+    '/recent/ID',
+    '/sensors',
+    '/sensors/ID/readings',
+    '/sensors/ID/stats',
+    '/sensors/ID/series',
+    '/stream',
+    '/healthz',
+    '/readyz',
+    '/metrics',
+    '/openapi.json',
+    '/docs',
+    '/docs/static/index.html',
+    '/',
+    '/nope',
+    '/data/ID',
+    '/recent',
+    '/recent/',
+    '//data',
+    '/sensors/ID',
+    '/%2e%2e/etc/passwd',
+    '/ws'
   ]
   const values = [
-    'Infinity', '-Infinity', '1e400', 'NaN', '-1', '0', '1', '10', '1000', '1001', '9223372036854775808', '1.5', 'abc', '', ' ', String(now), String(now * 1000),
-    '2026-01-01T00:00:00Z', '2026-13-45T99:99:99Z', '1m', '30s', '1h', '1d', '0s', '-5m', '1000000d', 'v1.9999999999999999999.9999999999999999999',
-    b64('v1.9999999999999999999.9999999999999999999'), b64('v1.-9223372036854775808.1'), b64('v1.9223372036854775807.9223372036854775807'), b64('v1.1.1'), b64('garbage'),
-    'sensor-1,sensor-2', '%00', '%C0%AF', 'x'.repeat(5_000)
+    'Infinity',
+    '-Infinity',
+    '1e400',
+    'NaN',
+    '-1',
+    '0',
+    '1',
+    '10',
+    '1000',
+    '1001',
+    '9223372036854775808',
+    '1.5',
+    'abc',
+    '',
+    ' ',
+    String(now),
+    String(now * 1000),
+    '2026-01-01T00:00:00Z',
+    '2026-13-45T99:99:99Z',
+    '1m',
+    '30s',
+    '1h',
+    '1d',
+    '0s',
+    '-5m',
+    '1000000d',
+    'v1.9999999999999999999.9999999999999999999',
+    b64('v1.9999999999999999999.9999999999999999999'),
+    b64('v1.-9223372036854775808.1'),
+    b64('v1.9223372036854775807.9223372036854775807'),
+    b64('v1.1.1'),
+    b64('garbage'),
+    'sensor-1,sensor-2',
+    '%00',
+    '%C0%AF',
+    'x'.repeat(5_000)
   ]
   const keys = ['limit', 'cursor', 'from', 'to', 'sensor_id', 'bucket', 'points', 'since', 'foo', 'limit', '__proto__', 'constructor']
-  const contentTypes = [undefined, 'application/json', 'application/json; charset=utf-8', 'application/json; charset=utf-16', 'application/json; charset=latin1', 'text/plain', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/JSON', '*/*', 'application/json;;;']
-  const reading = (): unknown => ({ sensor_id: pick(['fz-1', 'fz-2', 'fz-3', pick(ids)]), value: pick([1, -1.5, 1e308, 0, 'NaN', null, 42]), timestamp: pick([now, now - 86_400, now * 1000, 946_684_799, 'yesterday', null, undefined]) })
+  const contentTypes = [
+    undefined,
+    'application/json',
+    'application/json; charset=utf-8',
+    'application/json; charset=utf-16',
+    'application/json; charset=latin1',
+    'text/plain',
+    'multipart/form-data; boundary=x',
+    'application/x-www-form-urlencoded',
+    'application/JSON',
+    '*/*',
+    'application/json;;;'
+  ]
+  const reading = (): unknown => ({
+    sensor_id: pick(['fz-1', 'fz-2', 'fz-3', pick(ids)]),
+    value: pick([1, -1.5, 1e308, 0, 'NaN', null, 42]),
+    timestamp: pick([now, now - 86_400, now * 1000, 946_684_799, 'yesterday', null, undefined])
+  })
   const bodies: (() => string | Buffer | undefined)[] = [
     () => undefined,
     () => JSON.stringify(reading()),
@@ -74,7 +143,10 @@ function generator(random: () => number): { pick: Pick; request: () => FuzzReque
   const request = (): FuzzRequest => {
     const method = pick(['GET', 'GET', 'GET', 'HEAD', 'POST', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'FOO'])
     let path = pick(paths).replace('ID', encodeURIComponent(pick(ids)).replace(/%25/g, random() < 0.5 ? '%' : '%25'))
-    const query = Array.from({ length: Math.floor(random() * 4) }, () => `${pick(keys)}=${encodeURIComponent(pick(values)).replace(/%25/g, random() < 0.3 ? '%' : '%25')}`)
+    const query = Array.from(
+      { length: Math.floor(random() * 4) },
+      () => `${pick(keys)}=${encodeURIComponent(pick(values)).replace(/%25/g, random() < 0.3 ? '%' : '%25')}`
+    )
     if (query.length > 0) path += `?${query.join('&')}`
     const headers: Record<string, string> = {}
     const type = pick(contentTypes)
@@ -124,7 +196,12 @@ function send(port: number, r: FuzzRequest): Promise<FuzzAnswer> {
     req.on('error', (err: NodeJS.ErrnoException) => {
       // the server may answer and close before reading a body it refuses (413, 415)
       if (err.code === 'EPIPE' || err.code === 'ECONNRESET') resolve({ status: -1, body: '', contentType: '' })
-      else if (err.code?.startsWith('HPE_') === true) resolve({ status: -2, body: `the answer is not valid HTTP (${err.message}): ${String((err as { rawPacket?: Buffer }).rawPacket?.toString('latin1'))}`, contentType: '' })
+      else if (err.code?.startsWith('HPE_') === true)
+        resolve({
+          status: -2,
+          body: `the answer is not valid HTTP (${err.message}): ${String((err as { rawPacket?: Buffer }).rawPacket?.toString('latin1'))}`,
+          contentType: ''
+        })
       else reject(err)
     })
     if (r.body !== undefined) req.write(r.body)
@@ -170,7 +247,14 @@ test('the API under a fuzzer: no 5xx, documented JSON errors, alive, memory back
   const [postgres, redis] = await Promise.all([ownPostgres(), ownRedis()])
   const url = await postgres.createDatabase(uniqueName('fuzz'))
   const port = await freePort()
-  const api = startCli('api', { DATABASE_URL: url, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `${uniqueName('fuzz')}:`, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' })
+  const api = startCli('api', {
+    DATABASE_URL: url,
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: `${uniqueName('fuzz')}:`,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'error'
+  })
   try {
     await waitFor('the API', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 60_000)
     const { request } = generator(random)
@@ -199,13 +283,15 @@ test('the API under a fuzzer: no 5xx, documented JSON errors, alive, memory back
     const startRss = rssKb(pid)
     const deadline = Date.now() + TIME_LIMIT_MS
     let sent = 0
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (sent < REQUESTS && Date.now() < deadline) {
-        sent++
-        const r = request()
-        check(r, await send(port, r))
-      }
-    }))
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (sent < REQUESTS && Date.now() < deadline) {
+          sent++
+          const r = request()
+          check(r, await send(port, r))
+        }
+      })
+    )
     for (const text of RAW) check({ method: 'RAW', path: JSON.stringify(text.slice(0, 60)) }, await sendRaw(port, text))
     assert.equal(api.child.exitCode, null, 'the API process is alive')
     assert.ok((await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 'still ready')

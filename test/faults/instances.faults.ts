@@ -23,9 +23,13 @@ test('three instances: one killed, one joining later, one stopped with SIGTERM',
     const third = rig.startStreaming()
     await rig.inject(`instance 3 joins at ${await rig.stored()} rows`, async () => {}, workload)
     await at(0.6)
-    await rig.inject(`SIGTERM of instance 2 at ${await rig.stored()} rows`, async () => {
-      assert.equal(await second.stop(15_000), 0, 'a stopped instance exits 0')
-    }, workload)
+    await rig.inject(
+      `SIGTERM of instance 2 at ${await rig.stored()} rows`,
+      async () => {
+        assert.equal(await second.stop(15_000), 0, 'a stopped instance exits 0')
+      },
+      workload
+    )
     await producing
     await rig.waitAllStored(workload)
     await rig.account(t, workload)

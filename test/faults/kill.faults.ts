@@ -18,10 +18,14 @@ test('streaming SIGKILLed three times mid-stream', async (t) => {
     for (const [i, rows] of moments.entries()) {
       await waitFor(`${rows} rows stored`, async () => (await rig.stored()) >= rows, 120_000, 20)
       await delay(someTime(workload, 0, 300))
-      await rig.inject(`SIGKILL #${i + 1} at ${await rig.stored()} rows`, async () => {
-        await streaming.kill()
-        streaming = rig.startStreaming()
-      }, workload)
+      await rig.inject(
+        `SIGKILL #${i + 1} at ${await rig.stored()} rows`,
+        async () => {
+          await streaming.kill()
+          streaming = rig.startStreaming()
+        },
+        workload
+      )
     }
     await producing
     await rig.waitAllStored(workload)

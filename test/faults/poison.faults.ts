@@ -15,7 +15,8 @@ function poison(random: () => number): string[] {
   for (let i = 0; i < 40; i++) some.push(JSON.stringify({ sensor_id: `p-${i}`, value: i, timestamp: now }).slice(0, 5 + i))
   some.push('['.repeat(5_000) + ']'.repeat(5_000), '{"a":'.repeat(5_000) + '1' + '}'.repeat(5_000))
   // near the broker's message size limit (1 MiB by default), several of them: one batch may hold them all
-  for (let i = 0; i < 4; i++) some.push(JSON.stringify({ sensor_id: `big-${i}`, value: 1, timestamp: now, pad: 'x'.repeat(900_000 + i * 30_000) }).replace('"value":1', '"value":"1"'))
+  for (let i = 0; i < 4; i++)
+    some.push(JSON.stringify({ sensor_id: `big-${i}`, value: 1, timestamp: now, pad: 'x'.repeat(900_000 + i * 30_000) }).replace('"value":1', '"value":"1"'))
   for (let i = 0; i < 20; i++) {
     some.push(
       JSON.stringify({ sensor_id: `w-${i}`, value: String(i), timestamp: now }),
@@ -49,7 +50,12 @@ test('poison mixed into 100,000 readings: valid stored, invalid dead-lettered on
     for (const record of dead) perKey.set(record.key ?? '', (perKey.get(record.key ?? '') ?? 0) + 1)
     const missing = bad.map((_, i) => `poison-${i}`).filter((k) => perKey.get(k) === undefined)
     const twice = [...perKey].filter(([, n]) => n > 1).map(([k]) => k)
-    const counts = await rig.account(t, workload, { dead_lettered: dead.length, poison_sent: bad.length, poison_missing_from_dlq: missing.length, poison_dead_lettered_twice: twice.length })
+    const counts = await rig.account(t, workload, {
+      dead_lettered: dead.length,
+      poison_sent: bad.length,
+      poison_missing_from_dlq: missing.length,
+      poison_dead_lettered_twice: twice.length
+    })
     assert.deepEqual(missing, [], 'every poison record is in the dead-letter topic')
     assert.deepEqual(twice, [], 'no poison record dead-lettered twice')
     assert.equal(dead.length, bad.length)

@@ -17,25 +17,34 @@ test('Redis down for 15 s and back empty: ingest goes on, latest values rebuilt'
     const producing = produce(rig, workload, 2_500)
     await waitFor('20,000 rows stored', async () => (await rig.stored()) >= 20_000, 120_000, 50)
     let storedWhileDown = 0
-    await rig.inject('Redis stopped for 15 s, restarted empty', async () => {
-      await rig.redisServer.stop()
-      const atStop = await rig.stored()
-      await delay(15_000)
-      storedWhileDown = (await rig.stored()) - atStop
-      await rig.redisServer.start()
-    }, workload)
+    await rig.inject(
+      'Redis stopped for 15 s, restarted empty',
+      async () => {
+        await rig.redisServer.stop()
+        const atStop = await rig.stored()
+        await delay(15_000)
+        storedWhileDown = (await rig.stored()) - atStop
+        await rig.redisServer.start()
+      },
+      workload
+    )
     assert.ok(storedWhileDown > 10_000, `rows kept arriving in Postgres while Redis was down (${storedWhileDown} in 15 s)`)
     await producing
     await rig.waitAllStored(workload)
     // the rebuild of what the outage left stale or empty may finish a moment after the last batch
-    await waitFor('every latest value right again', async () => {
-      try {
-        await rig.account(t, workload, { stored_while_redis_down: storedWhileDown })
-        return true
-      } catch {
-        return false
-      }
-    }, 60_000, 1_000)
+    await waitFor(
+      'every latest value right again',
+      async () => {
+        try {
+          await rig.account(t, workload, { stored_while_redis_down: storedWhileDown })
+          return true
+        } catch {
+          return false
+        }
+      },
+      60_000,
+      1_000
+    )
     assert.equal(streaming.child.exitCode, null)
     await rig.stopAll()
   } finally {

@@ -44,7 +44,14 @@ export class Rig {
   #peakRssKb = 0
   readonly #sampler: NodeJS.Timeout
 
-  private constructor(name: string, kafka: { server?: KafkaServer; brokers: string; replicationFactor: number }, postgres: PostgresServer, redis: RedisServer, url: string, extraEnv: Record<string, string>) {
+  private constructor(
+    name: string,
+    kafka: { server?: KafkaServer; brokers: string; replicationFactor: number },
+    postgres: PostgresServer,
+    redis: RedisServer,
+    url: string,
+    extraEnv: Record<string, string>
+  ) {
     this.name = name
     this.kafkaServer = kafka.server
     this.brokers = kafka.brokers
@@ -130,21 +137,34 @@ export class Rig {
     await fault()
     const ended = Date.now()
     const before = await this.stored()
-    await waitFor(`rows stored again after: ${what}`, async () => {
-      const now = await this.stored()
-      return now > before || (workload !== undefined && workload.finished && now >= workload.distinct)
-    }, 120_000, 50)
+    await waitFor(
+      `rows stored again after: ${what}`,
+      async () => {
+        const now = await this.stored()
+        return now > before || (workload !== undefined && workload.finished && now >= workload.distinct)
+      },
+      120_000,
+      50
+    )
     entry.recoveryMs = Date.now() - ended
   }
 
   /** Every produced reading stored and every offset committed. */
   async waitAllStored(workload: Workload, timeoutMs = 180_000): Promise<void> {
-    await waitFor(`${workload.distinct} rows stored and the group caught up`, async () => (await this.stored()) >= workload.distinct && (await caughtUp(this.brokers, this.group, this.topic)), timeoutMs, 250)
+    await waitFor(
+      `${workload.distinct} rows stored and the group caught up`,
+      async () => (await this.stored()) >= workload.distinct && (await caughtUp(this.brokers, this.group, this.topic)),
+      timeoutMs,
+      250
+    )
   }
 
   /** The account: asserts nothing lost, nothing doubled, first values, latest values, rollups. Returns the counts. */
   async account(t: TestContext, workload: Workload, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    const rows = await sql<{ sensor_id: string; ms: string; value: number }>(this.url, 'SELECT sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms, value FROM sensor_data')
+    const rows = await sql<{ sensor_id: string; ms: string; value: number }>(
+      this.url,
+      'SELECT sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms, value FROM sensor_data'
+    )
     const seen = new Map<string, number>()
     let doubled = 0
     let unexpected = 0

@@ -24,7 +24,11 @@ test('every statement 200 ms slower: backpressure, bounded memory, no rebalance 
   const rig = await Rig.start('slow-postgres')
   try {
     const streaming = rig.startStreaming({ LOG_LEVEL: 'info' })
-    await waitFor('the schema', async () => (await sql<{ n: string }>(rig.url, "SELECT count(*) AS n FROM pg_class WHERE relname = 'sensor_data'"))[0]?.n === '1', 60_000)
+    await waitFor(
+      'the schema',
+      async () => (await sql<{ n: string }>(rig.url, "SELECT count(*) AS n FROM pg_class WHERE relname = 'sensor_data'"))[0]?.n === '1',
+      60_000
+    )
     await sql(rig.url, `CREATE FUNCTION faults_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$`)
     await sql(rig.url, 'CREATE TRIGGER faults_slow BEFORE INSERT ON sensor_data FOR EACH STATEMENT EXECUTE FUNCTION faults_slow()')
     await rig.inject('every INSERT statement delayed 200 ms; 100,000 readings produced at 20,000/s', () => produce(rig, workload, 20_000), workload)

@@ -8,7 +8,10 @@ let counter = 0
  * it is valid as a Kafka topic, a PostgreSQL database (unquoted) and a Redis key prefix.
  */
 export function uniqueName(prefix = 'test'): string {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40)
+  const clean = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 40)
   const suffix = `${process.pid.toString(36)}_${(++counter).toString(36)}_${randomBytes(3).toString('hex')}`
   return `${clean}_${suffix}`.slice(0, 63)
 }

@@ -57,7 +57,8 @@ export async function rollupMismatches(pool: pg.Pool, table: RollupTable): Promi
  * tiers (as the queries read them) differ from the raw aggregate: empty when the invariant holds.
  */
 export async function tierMismatches(pool: pg.Pool, table: RollupTable): Promise<unknown[]> {
-  const stored = (t: RollupTable, from: string, to: string): string => `SELECT sensor_id, bucket, ${COLUMNS} FROM ${t} WHERE bucket >= ${from} AND bucket < ${to}`
+  const stored = (t: RollupTable, from: string, to: string): string =>
+    `SELECT sensor_id, bucket, ${COLUMNS} FROM ${t} WHERE bucket >= ${from} AND bucket < ${to}`
   const minus = "timestamptz '-infinity'"
   const sources =
     table === 'rollup_1m'

@@ -32,7 +32,10 @@ describe('GET /stream', () => {
     const client = await openSse(`${base}/stream?sensor_id=line-4.*,pump-?,valve-1`)
     try {
       const t = Date.now() / 1000
-      await post(base, ['line-4.a', 'line-4.temp.1', 'line-40', 'pump-1', 'pump-12', 'valve-1', 'valve-10'].map((sensor_id, i) => ({ sensor_id, value: i, timestamp: t })))
+      await post(
+        base,
+        ['line-4.a', 'line-4.temp.1', 'line-40', 'pump-1', 'pump-12', 'valve-1', 'valve-10'].map((sensor_id, i) => ({ sensor_id, value: i, timestamp: t }))
+      )
       await until('4 events', () => client.events.length >= 4)
       await until('a heartbeat', () => client.comments.includes('ping'))
       await new Promise((r) => setTimeout(r, 200))
@@ -90,7 +93,10 @@ describe('GET /stream', () => {
       await until('2 replayed', () => client.events.length >= 2)
       await new Promise((r) => setTimeout(r, 200))
       // t - 1000 is older than the 300 s window.
-      assert.deepEqual(client.events.map((e) => (JSON.parse(e.data) as { value: number }).value), [2, 3])
+      assert.deepEqual(
+        client.events.map((e) => (JSON.parse(e.data) as { value: number }).value),
+        [2, 3]
+      )
       assert.equal(client.events[1]?.id, `${(t - 50) * 1000}-since-1`)
     } finally {
       client.close()
@@ -109,8 +115,14 @@ describe('two API instances, no balancer', () => {
       const t = Math.floor(Date.now() / 1000)
       // The other instance's publisher may have last seen nobody listening: it asks again within 250 ms.
       await new Promise((r) => setTimeout(r, 300))
-      await postReadings(a.url, Array.from({ length: 50 }, (_, i) => ({ sensor_id: `pair-${i % 5}`, value: i, timestamp: t - i })))
-      await postReadings(b.url, Array.from({ length: 50 }, (_, i) => ({ sensor_id: `pair-${i % 5}`, value: i, timestamp: t - 100 - i })))
+      await postReadings(
+        a.url,
+        Array.from({ length: 50 }, (_, i) => ({ sensor_id: `pair-${i % 5}`, value: i, timestamp: t - i }))
+      )
+      await postReadings(
+        b.url,
+        Array.from({ length: 50 }, (_, i) => ({ sensor_id: `pair-${i % 5}`, value: i, timestamp: t - 100 - i }))
+      )
       await until('100 readings on each', () => ca.events.length >= 100 && cb.events.length >= 100)
       await new Promise((r) => setTimeout(r, 200))
       assert.equal(new Set(keysOf(ca.events)).size, 100)

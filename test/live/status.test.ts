@@ -34,13 +34,20 @@ describe('GET /status', () => {
     const api = await f.listen()
     await fetch(`${api.url}/status`)
     const t = Math.floor(now / 1000)
-    await postReadings(api.url, Array.from({ length: 100 }, (_, i) => ({ sensor_id: 'st-1', value: i, timestamp: t - i })))
+    await postReadings(
+      api.url,
+      Array.from({ length: 100 }, (_, i) => ({ sensor_id: 'st-1', value: i, timestamp: t - i }))
+    )
     type Status = Record<string, unknown> & { dependencies: Record<string, { status: string }> }
     // the posts are counted once the API's per-second window has turned over
-    const body = await waitFor('the posts counted in /status', async () => {
-      const status = (await (await fetch(`${api.url}/status`)).json()) as Status
-      return Number(status['posted_per_second']) > 0 ? status : undefined
-    }, 10_000)
+    const body = await waitFor(
+      'the posts counted in /status',
+      async () => {
+        const status = (await (await fetch(`${api.url}/status`)).json()) as Status
+        return Number(status['posted_per_second']) > 0 ? status : undefined
+      },
+      10_000
+    )
     assert.equal(body['streaming_per_second'], 150)
     assert.ok(Number(body['posted_per_second']) > 0, `posted_per_second ${body['posted_per_second']}`)
     assert.equal(body['consumer_lag'], 9)

@@ -16,7 +16,8 @@ interface ReadingsMessage {
   id: string
   readings: { sensor_id: string; value: number; timestamp: number }[]
 }
-const readingsOf = (c: WsClient) => c.messages.filter((m): m is ReadingsMessage & Record<string, unknown> => m['type'] === 'readings').flatMap((m) => m.readings)
+const readingsOf = (c: WsClient) =>
+  c.messages.filter((m): m is ReadingsMessage & Record<string, unknown> => m['type'] === 'readings').flatMap((m) => m.readings)
 const typed = (c: WsClient, type: string) => c.messages.filter((m) => m['type'] === type)
 
 describe('GET /ws', () => {
@@ -45,14 +46,25 @@ describe('GET /ws', () => {
       c.send({ type: 'subscribe', sensor_id: ['ws-line.*', 'ws-pump'] })
       await until('subscribed', () => typed(c, 'subscribed').length === 1)
       const t = Date.now() / 1000
-      await post(base, ['ws-line.a', 'ws-line', 'ws-pump', 'ws-pump-2'].map((sensor_id, i) => ({ sensor_id, value: i, timestamp: t })))
+      await post(
+        base,
+        ['ws-line.a', 'ws-line', 'ws-pump', 'ws-pump-2'].map((sensor_id, i) => ({ sensor_id, value: i, timestamp: t }))
+      )
       await until('2 readings', () => readingsOf(c).length >= 2)
       c.send({ type: 'unsubscribe', sensor_id: ['ws-line.*'] })
       await until('unsubscribed', () => typed(c, 'unsubscribed').length === 1)
-      await post(base, [{ sensor_id: 'ws-line.a', value: 9, timestamp: t + 1 }, { sensor_id: 'ws-pump', value: 9, timestamp: t + 1 }])
+      await post(base, [
+        { sensor_id: 'ws-line.a', value: 9, timestamp: t + 1 },
+        { sensor_id: 'ws-pump', value: 9, timestamp: t + 1 }
+      ])
       await until('3 readings', () => readingsOf(c).length >= 3)
       await new Promise((r) => setTimeout(r, 200))
-      assert.deepEqual(readingsOf(c).map((r) => `${r.sensor_id}=${r.value}`).sort(), ['ws-line.a=0', 'ws-pump=2', 'ws-pump=9'])
+      assert.deepEqual(
+        readingsOf(c)
+          .map((r) => `${r.sensor_id}=${r.value}`)
+          .sort(),
+        ['ws-line.a=0', 'ws-pump=2', 'ws-pump=9']
+      )
       const ids = c.messages.filter((m) => m['type'] === 'readings').map((m) => m['id'])
       for (const id of ids) assert.match(String(id), /^\d+-/)
 
@@ -61,7 +73,10 @@ describe('GET /ws', () => {
       c.send({ type: 'dance' })
       c.send({ type: 'subscribe', sensor_id: ['x'], last_event_id: 'nope' })
       await until('4 errors', () => typed(c, 'error').length >= 4)
-      assert.deepEqual(typed(c, 'error').map((m) => m['error']), ['INVALID_JSON', 'VALIDATION_FAILED', 'VALIDATION_FAILED', 'VALIDATION_FAILED'])
+      assert.deepEqual(
+        typed(c, 'error').map((m) => m['error']),
+        ['INVALID_JSON', 'VALIDATION_FAILED', 'VALIDATION_FAILED', 'VALIDATION_FAILED']
+      )
     } finally {
       c.close()
     }
@@ -104,7 +119,10 @@ describe('GET /ws', () => {
       const before = await fetch(`${base}/metrics`).then((r) => r.text())
       const dropped = (text: string): number => Number(/sensorstream_api_live_clients_dropped_total(?:\{[^}]*\})? (\d+)/.exec(text)?.[1] ?? 0)
       for (let b = 0; b < 20 && dropped(await fetch(`${base}/metrics`).then((r) => r.text())) === dropped(before); b++) {
-        await post(base, Array.from({ length: 10_000 }, (_, i) => ({ sensor_id: `slow-${i % 50}`, value: i, timestamp: t0 + b + i / 10_000 })))
+        await post(
+          base,
+          Array.from({ length: 10_000 }, (_, i) => ({ sensor_id: `slow-${i % 50}`, value: i, timestamp: t0 + b + i / 10_000 }))
+        )
       }
       assert.equal(dropped(await fetch(`${base}/metrics`).then((r) => r.text())), dropped(before) + 1)
     } finally {

@@ -45,7 +45,10 @@ export class KafkaBusAdmin implements BusAdmin {
           }
         })
       )
-      await this.#waitForLeaders(admin, topics.map((topic) => topic.name))
+      await this.#waitForLeaders(
+        admin,
+        topics.map((topic) => topic.name)
+      )
     } catch (err) {
       throw toAppError(err, 'ensureTopics')
     }

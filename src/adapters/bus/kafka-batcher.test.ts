@@ -28,7 +28,13 @@ test('full batches of maxRecords, commits past the last offset of each partition
   const batcher = new StreamBatcher(source(25) as unknown as Stream, 10, 60_000)
   const first = await batcher.next()
   assert.equal(first?.records.length, 10)
-  assert.deepEqual(first?.commits.map((c) => [c.partition, c.offset]), [[0, 5n], [1, 5n]])
+  assert.deepEqual(
+    first?.commits.map((c) => [c.partition, c.offset]),
+    [
+      [0, 5n],
+      [1, 5n]
+    ]
+  )
   const second = await batcher.next()
   assert.equal(second?.records.length, 10)
   batcher.stop()
@@ -66,16 +72,28 @@ test('no reading while a batch is handed over and no next() came: the stream sta
 
 test('records re-read after a rebalance are dropped, but their offsets are committed again', async () => {
   // Offsets 0-3 of partition 0, then 1-3 again: the stream re-reads from an older committed offset.
-  const stream = Readable.from([0, 1, 2, 3, 1, 2, 3].map((offset) => message(0, offset)), { objectMode: true })
+  const stream = Readable.from(
+    [0, 1, 2, 3, 1, 2, 3].map((offset) => message(0, offset)),
+    { objectMode: true }
+  )
   const batcher = new StreamBatcher(stream as unknown as Stream, 4, 60_000)
   const first = await batcher.next()
-  assert.deepEqual(first?.records.map((r) => r.offset), [0n, 1n, 2n, 3n])
-  assert.deepEqual(first?.commits.map((c) => c.offset), [4n])
+  assert.deepEqual(
+    first?.records.map((r) => r.offset),
+    [0n, 1n, 2n, 3n]
+  )
+  assert.deepEqual(
+    first?.commits.map((c) => c.offset),
+    [4n]
+  )
   // If the first batch lost its commit to the rebalance, this one carries it: no records, commit 4.
   batcher.setEager(true)
   const second = await batcher.next()
   assert.deepEqual(second?.records, [])
-  assert.deepEqual(second?.commits.map((c) => [c.partition, c.offset]), [[0, 4n]])
+  assert.deepEqual(
+    second?.commits.map((c) => [c.partition, c.offset]),
+    [[0, 4n]]
+  )
   batcher.stop()
 })
 
@@ -87,6 +105,13 @@ test('a next() cancelled by its signal loses nothing: the batch being filled com
   cancel.abort()
   assert.equal(await waiting, undefined)
   const batch = await batcher.next()
-  assert.deepEqual(batch?.records.map((r) => [r.partition, r.offset]), [[0, 0n], [1, 0n], [0, 1n]])
+  assert.deepEqual(
+    batch?.records.map((r) => [r.partition, r.offset]),
+    [
+      [0, 0n],
+      [1, 0n],
+      [0, 1n]
+    ]
+  )
   batcher.stop()
 })

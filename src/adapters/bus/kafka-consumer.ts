@@ -21,7 +21,6 @@ export interface KafkaBusConsumerOptions extends KafkaBusOptions {
   readonly closeTimeoutMs?: number
 }
 
-
 /** What a commit refused by a rebalance rejects with once GroupMember has kept it from rejoining. */
 class RejoinLeftToHeartbeat extends Error {
   constructor() {
@@ -349,9 +348,7 @@ export class KafkaBusConsumer extends PullConsumer {
     // Without a listener an 'error' event (a failed rejoin) would crash the process; #keepMember also
     // listens, to drop this member and join again.
     consumer.on('error', (err: unknown) => this.#logger.warn({ err }, 'kafka consumer group error'))
-    consumer.on('consumer:heartbeat:error', (event: { error: Error }) =>
-      this.#logger.debug({ err: event.error }, 'kafka heartbeat failed')
-    )
+    consumer.on('consumer:heartbeat:error', (event: { error: Error }) => this.#logger.debug({ err: event.error }, 'kafka heartbeat failed'))
     return consumer
   }
 

@@ -1,6 +1,16 @@
 // errorText: the client's wrappers and the innermost reason, each said once; classification unchanged.
 import assert from 'node:assert/strict'
-import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, ResponseError, protocolErrors, TimeoutError, UnsupportedApiError, UserError } from '@platformatic/kafka'
+import {
+  AuthenticationError,
+  MultipleErrors,
+  NetworkError,
+  ProtocolError,
+  ResponseError,
+  protocolErrors,
+  TimeoutError,
+  UnsupportedApiError,
+  UserError
+} from '@platformatic/kafka'
 import { test } from 'node:test'
 import { errorText, isPermanentKafkaError, isRebalanceError, toAppError } from './kafka-errors.ts'
 
@@ -37,17 +47,42 @@ test('a user error is permanent, except the client closed or a broker gone from 
 
 // What the hand list of permanent broker ids said before the library's tags were used.
 const PERMANENT_IDS = [
-  'INVALID_TOPIC_EXCEPTION', 'MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_REQUIRED_ACKS', 'INVALID_GROUP_ID',
-  'INVALID_SESSION_TIMEOUT', 'INVALID_PARTITIONS', 'INVALID_REPLICATION_FACTOR', 'INVALID_CONFIG', 'POLICY_VIOLATION',
-  'TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'UNSUPPORTED_VERSION',
+  'INVALID_TOPIC_EXCEPTION',
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_REQUIRED_ACKS',
+  'INVALID_GROUP_ID',
+  'INVALID_SESSION_TIMEOUT',
+  'INVALID_PARTITIONS',
+  'INVALID_REPLICATION_FACTOR',
+  'INVALID_CONFIG',
+  'POLICY_VIOLATION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'UNSUPPORTED_VERSION',
   'UNSUPPORTED_COMPRESSION_TYPE'
 ]
 // Broker answers a service waits out: leaders moving, the group rebalancing, brokers restarting.
 const TRANSIENT_IDS = [
-  'NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_TOPIC_OR_PARTITION', 'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE',
-  'COORDINATOR_LOAD_IN_PROGRESS', 'REQUEST_TIMED_OUT', 'NOT_ENOUGH_REPLICAS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID',
-  'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID', 'MEMBER_ID_REQUIRED', 'BROKER_NOT_AVAILABLE', 'UNKNOWN_SERVER_ERROR',
+  'NOT_LEADER_OR_FOLLOWER',
+  'LEADER_NOT_AVAILABLE',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'NOT_COORDINATOR',
+  'COORDINATOR_NOT_AVAILABLE',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'REQUEST_TIMED_OUT',
+  'NOT_ENOUGH_REPLICAS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'REBALANCE_IN_PROGRESS',
+  'FENCED_INSTANCE_ID',
+  'MEMBER_ID_REQUIRED',
+  'BROKER_NOT_AVAILABLE',
+  'UNKNOWN_SERVER_ERROR',
   'OUT_OF_ORDER_SEQUENCE_NUMBER'
 ]
 
@@ -76,7 +111,7 @@ test('client errors: bad options and unsupported brokers are permanent, connecti
   assert.equal(isPermanentKafkaError(new Error('anything else')), false)
 })
 
-test('a rebalance is told by the client\'s needsRejoin tag', () => {
+test("a rebalance is told by the client's needsRejoin tag", () => {
   for (const id of ['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID']) {
     assert.equal(isRebalanceError(answered(id)), true, id)
   }

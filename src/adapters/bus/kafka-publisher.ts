@@ -86,11 +86,11 @@ export class KafkaBusPublisher implements BusPublisher {
       })
       const value = Number(description?.configs.find((config) => config.name === 'max.message.bytes')?.value)
       if (Number.isSafeInteger(value) && value > RECORD_BATCH_HEADER_BYTES) return value - RECORD_BATCH_HEADER_BYTES
-      this.#logger.warn({ topic }, 'kafka did not say the topic\'s max.message.bytes; assuming the default')
+      this.#logger.warn({ topic }, "kafka did not say the topic's max.message.bytes; assuming the default")
     } catch (err) {
       // Not allowed to describe configs: the default it is. Unreachable: the publish is retried.
       if (!isPermanentKafkaError(err)) throw toAppError(err, 'describeConfigs')
-      this.#logger.warn({ topic, err }, 'cannot read the topic\'s max.message.bytes; assuming the default')
+      this.#logger.warn({ topic, err }, "cannot read the topic's max.message.bytes; assuming the default")
     }
     return DEFAULT_MAX_RECORD_BYTES
   }
@@ -110,7 +110,12 @@ export class KafkaBusPublisher implements BusPublisher {
    * Splits the call into sends in which no partition gets more than its topic's limit (the broker
    * checks each partition's record batch). One send when the whole call fits the smallest limit.
    */
-  async #withinLimits(producer: Producer<Buffer, Buffer, Buffer, Buffer>, messages: Message[], sizes: readonly number[], limits: ReadonlyMap<string, number>): Promise<Message[][]> {
+  async #withinLimits(
+    producer: Producer<Buffer, Buffer, Buffer, Buffer>,
+    messages: Message[],
+    sizes: readonly number[],
+    limits: ReadonlyMap<string, number>
+  ): Promise<Message[][]> {
     let total = 0
     for (const size of sizes) total += size
     if (total <= Math.min(...limits.values())) return [messages]

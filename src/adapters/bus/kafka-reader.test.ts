@@ -23,7 +23,12 @@ async function topicWithRecords(): Promise<string> {
     // Keys chosen by partition would depend on the partitioner: one key per partition is enough, found by trying.
     for (let i = 0; i < PER_PARTITION; i += 500) {
       await publisher.publish(
-        Array.from({ length: 500 * 3 }, (_, j) => ({ topic, key: `k${j % 3}`, value: `{"sensor_id":"k${j % 3}","value":${i + Math.floor(j / 3)},"timestamp":1700000000.123,"pad":"${'x'.repeat(40)}"}`, timestampMs: T0 + (i + Math.floor(j / 3)) * 100 }))
+        Array.from({ length: 500 * 3 }, (_, j) => ({
+          topic,
+          key: `k${j % 3}`,
+          value: `{"sensor_id":"k${j % 3}","value":${i + Math.floor(j / 3)},"timestamp":1700000000.123,"pad":"${'x'.repeat(40)}"}`,
+          timestampMs: T0 + (i + Math.floor(j / 3)) * 100
+        }))
       )
     }
   } finally {
@@ -40,7 +45,10 @@ test('kafka reader: offsets, offsets for a time, and a slow reader over many fet
   try {
     const offsets = await reader.offsets(topic)
     const ends = offsets.map((p) => Number(p.end)).sort((a, b) => a - b)
-    assert.equal(ends.reduce((a, b) => a + b, 0), 3 * PER_PARTITION)
+    assert.equal(
+      ends.reduce((a, b) => a + b, 0),
+      3 * PER_PARTITION
+    )
     assert.ok(offsets.every((p) => p.start === 0n))
     assert.deepEqual(await reader.offsets(uniqueName('missing')), [])
 
@@ -55,7 +63,10 @@ test('kafka reader: offsets, offsets for a time, and a slow reader over many fet
     const ranges = offsets.map((p) => ({ partition: p.partition, from: p.end / 4n, to: p.end - p.end / 4n }))
     // Large batches taken at once, and small ones taken slowly: the stream must keep fetching
     // whenever its buffer has been read, however the batches are handled.
-    for (const [maxBatchRecords, pauseMs] of [[5_000, 0], [100, 5]] as const) {
+    for (const [maxBatchRecords, pauseMs] of [
+      [5_000, 0],
+      [100, 5]
+    ] as const) {
       const seen = new Map<number, bigint[]>()
       for await (const batch of reader.read(topic, ranges, { maxBatchRecords, signal: AbortSignal.timeout(60_000) })) {
         assert.ok(batch.length <= maxBatchRecords)

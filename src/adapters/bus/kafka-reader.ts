@@ -41,7 +41,10 @@ export class KafkaBusReader implements BusReader {
     try {
       const count = await this.#partitionsCount(topic)
       if (count === 0) return []
-      const [starts, ends] = await Promise.all([this.#listOffsets(topic, count, ListOffsetTimestamps.EARLIEST), this.#listOffsets(topic, count, ListOffsetTimestamps.LATEST)])
+      const [starts, ends] = await Promise.all([
+        this.#listOffsets(topic, count, ListOffsetTimestamps.EARLIEST),
+        this.#listOffsets(topic, count, ListOffsetTimestamps.LATEST)
+      ])
       return Array.from({ length: count }, (_, partition) => ({ partition, start: starts.get(partition) ?? 0n, end: ends.get(partition) ?? 0n }))
     } catch (err) {
       throw toAppError(err, 'offsets')
@@ -52,7 +55,10 @@ export class KafkaBusReader implements BusReader {
     try {
       const count = await this.#partitionsCount(topic)
       if (count === 0) return new Map()
-      const [found, ends] = await Promise.all([this.#listOffsets(topic, count, BigInt(Math.max(0, Math.floor(timestampMs)))), this.#listOffsets(topic, count, ListOffsetTimestamps.LATEST)])
+      const [found, ends] = await Promise.all([
+        this.#listOffsets(topic, count, BigInt(Math.max(0, Math.floor(timestampMs)))),
+        this.#listOffsets(topic, count, ListOffsetTimestamps.LATEST)
+      ])
       // No record at or after the time: Kafka answers -1, which means "from the end".
       return new Map(
         [...ends].map(([partition, end]) => {

@@ -73,7 +73,9 @@ test('kafka group: a member joining, then one leaving, causes one rebalance each
     const perGeneration = new Map<string, number>()
     for (const j of during) perGeneration.set(`${j.member}@${j.generation}`, (perGeneration.get(`${j.member}@${j.generation}`) ?? 0) + 1)
     const twice = [...perGeneration].filter(([, n]) => n > 1).map(([k]) => k)
-    t.diagnostic(`${what}: generations ${before} → ${generation()} in ${WATCH_MS / 1000} s; joins ${during.map((j) => `${j.member}@${j.generation}`).join(' ')}`)
+    t.diagnostic(
+      `${what}: generations ${before} → ${generation()} in ${WATCH_MS / 1000} s; joins ${during.map((j) => `${j.member}@${j.generation}`).join(' ')}`
+    )
     // One rebalance for the change; a second one is tolerated (a member may join while it settles).
     assert.ok(generation() - before <= 2, `${what}: ${generation() - before} rebalances in ${WATCH_MS / 1000} s (${[...generations].join(', ')})`)
     assert.deepEqual(twice, [], `${what}: a member joined the same generation twice`)

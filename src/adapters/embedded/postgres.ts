@@ -9,7 +9,17 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { findExecutable, isRoot, osUser, versionedDirs, type OsUser } from './environment.ts'
 import { freePort, LOOPBACK } from './free-port.ts'
 import { createDatabase, postgresAnswers } from '../store/postgres-server.ts'
-import { makeTempDir, removeTempDir, serviceControl, spawnService, STOP_GRACE_MS, terminate, waitUntil, type ServiceControl, type ServiceProcess } from './processes.ts'
+import {
+  makeTempDir,
+  removeTempDir,
+  serviceControl,
+  spawnService,
+  STOP_GRACE_MS,
+  terminate,
+  waitUntil,
+  type ServiceControl,
+  type ServiceProcess
+} from './processes.ts'
 
 export interface PostgresOptions {
   /** [a free one] */
@@ -99,8 +109,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
 
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     try {
-      await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
-        { cwd: dataDir, ...asUser })
+      await run(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], {
+        cwd: dataDir,
+        ...asUser
+      })
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string }
       const hint = user === undefined ? '' : ` (the \`postgres\` user must be able to reach ${dataDir}: every parent folder needs o+x)`
@@ -114,8 +126,11 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   const timeoutMs = options.startTimeoutMs ?? 30_000
   // Unix sockets have a path limit of about 107 bytes; without one, TCP still works.
   const socketDir = dataDir.length < 80 ? dataDir : ''
-  const settings = [`listen_addresses=${LOOPBACK}`, `unix_socket_directories=${socketDir}`,
-    ...((options.durable ?? persistent) ? [] : ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'])]
+  const settings = [
+    `listen_addresses=${LOOPBACK}`,
+    `unix_socket_directories=${socketDir}`,
+    ...((options.durable ?? persistent) ? [] : ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'])
+  ]
   const args = ['-D', dataDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])]
   const launch = async (): Promise<ServiceProcess> => {
     const deadline = Date.now() + timeoutMs
@@ -123,7 +138,13 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       const offset = existsSync(logFile) ? statSync(logFile).size : 0
       const started = await spawnService(join(bin, 'postgres'), args, { logFile, cwd: dataDir, detached, user, ownProcessGroup: options.ownProcessGroup })
       try {
-        await waitUntil(() => postgresAnswers(url), { what: `PostgreSQL on ${LOOPBACK}:${port}`, timeoutMs: Math.max(0, deadline - Date.now()), proc: started, logFile, intervalMs: 100 })
+        await waitUntil(() => postgresAnswers(url), {
+          what: `PostgreSQL on ${LOOPBACK}:${port}`,
+          timeoutMs: Math.max(0, deadline - Date.now()),
+          proc: started,
+          logFile,
+          intervalMs: 100
+        })
         return started
       } catch (err) {
         await terminate(started, 'SIGKILL', 0)
@@ -154,5 +175,11 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     },
     cleanup: () => (persistent ? undefined : removeTempDir(dataDir))
   })
-  return Object.assign(control, { url, port, dataDir, logFile, createDatabase: (name: string, options?: { ifMissing?: boolean }) => createDatabase(url, name, options) })
+  return Object.assign(control, {
+    url,
+    port,
+    dataDir,
+    logFile,
+    createDatabase: (name: string, options?: { ifMissing?: boolean }) => createDatabase(url, name, options)
+  })
 }

@@ -64,7 +64,10 @@ describe('RedisLiveFeed only', () => {
     await raw.subscribe(`${prefix}live`)
     await feed.publish([reading(1)])
     for (let i = 0; i < 100 && messages.length === 0; i++) await delay(20)
-    assert.deepEqual(messages.map((m) => JSON.parse(m) as unknown), [[reading(1)]])
+    assert.deepEqual(
+      messages.map((m) => JSON.parse(m) as unknown),
+      [[reading(1)]]
+    )
   })
 
   test('a malformed message on the channel does not crash the subscriber, and later readings still arrive', async (t) => {
@@ -111,7 +114,10 @@ describe('RedisLiveFeed only', () => {
     await delay(LISTENERS_RECHECK_MS + 50)
     await feed.publish([reading(11)])
     for (let i = 0; i < 100 && messages.length === 0; i++) await delay(20)
-    assert.deepEqual(messages.map((m) => JSON.parse(m) as unknown), [[reading(11)]])
+    assert.deepEqual(
+      messages.map((m) => JSON.parse(m) as unknown),
+      [[reading(11)]]
+    )
   })
 
   test('publish while Redis is stopped rejects quickly with a retryable AppError; a subscriber resubscribes after the restart', async (t) => {

@@ -36,7 +36,8 @@ export class RedisLiveFeed extends RedisChannel<Reading[]> implements LiveFeed {
     if (this.receiversProbe !== undefined) return this.receiversProbe
     if (this.receivers === 0 && Date.now() - this.receiversCheckedAt < LISTENERS_RECHECK_MS) return Promise.resolve(0)
     const publisher = this.publisher
-    const probe = publisher.pubsub('NUMSUB', this.channel)
+    const probe = publisher
+      .pubsub('NUMSUB', this.channel)
       .then(
         (answer) => {
           this.noteReceivers(Number((answer as [string, number | string])[1]))

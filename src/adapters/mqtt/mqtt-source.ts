@@ -71,7 +71,9 @@ export class MqttMessageSource implements MessageSource {
   async connect(): Promise<void> {
     await this.#end(true)
     const o = this.#options
-    const opened = await Promise.allSettled(Array.from({ length: o.connections }, (_, i) => this.#open(o.connections === 1 ? o.clientId : `${o.clientId}-${i + 1}`)))
+    const opened = await Promise.allSettled(
+      Array.from({ length: o.connections }, (_, i) => this.#open(o.connections === 1 ? o.clientId : `${o.clientId}-${i + 1}`))
+    )
     this.#connections = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
     const failed = opened.find((r) => r.status === 'rejected')
     if (failed !== undefined) {
@@ -90,7 +92,10 @@ export class MqttMessageSource implements MessageSource {
       const granted = await client.subscribeAsync(topics, { qos: 1 })
       const refused = granted.filter((g) => g.qos === QOS_FAILURE)
       if (refused.length > 0) {
-        throw new AppError('CONFIG_INVALID', `invalid configuration:\n  MQTT_TOPICS: the broker refused to subscribe to ${refused.map((g) => g.topic).join(', ')}${o.group === undefined ? '' : ' (does it support shared subscriptions?)'}`)
+        throw new AppError(
+          'CONFIG_INVALID',
+          `invalid configuration:\n  MQTT_TOPICS: the broker refused to subscribe to ${refused.map((g) => g.topic).join(', ')}${o.group === undefined ? '' : ' (does it support shared subscriptions?)'}`
+        )
       }
     }
   }

@@ -8,7 +8,10 @@ import { translateRedisError } from './redis-errors.ts'
 test('connect to a closed port names the address and ECONNREFUSED', async () => {
   const redis = openRedis('redis://127.0.0.1:1', createLogger('silent'), 'test', 1_000)
   try {
-    const err = await redis.connect().then(() => assert.fail('connected to 127.0.0.1:1'), (e: unknown) => translateRedisError(e, 'connect', redis))
+    const err = await redis.connect().then(
+      () => assert.fail('connected to 127.0.0.1:1'),
+      (e: unknown) => translateRedisError(e, 'connect', redis)
+    )
     assert.equal(err.code, 'UNAVAILABLE')
     assert.equal(err.retryable, true)
     assert.match(err.message, /^redis unavailable at 127\.0\.0\.1:1 during connect: .*ECONNREFUSED 127\.0\.0\.1:1/)

@@ -30,10 +30,20 @@ test('premade partitions: now and 3 intervals ahead, in every table; no default 
   const day = Date.UTC(2026, 11, 30)
   assert.deepEqual(
     parts.filter((p) => p.table === 'sensor_data').map((p) => [p.name, p.lo, p.hi]),
-    [0, 1, 2, 3].map((i) => [`sensor_data_p${new Date(day + i * DAY * 1000).toISOString().slice(0, 10).replaceAll('-', '')}`, day + i * DAY * 1000, day + (i + 1) * DAY * 1000])
+    [0, 1, 2, 3].map((i) => [
+      `sensor_data_p${new Date(day + i * DAY * 1000).toISOString().slice(0, 10).replaceAll('-', '')}`,
+      day + i * DAY * 1000,
+      day + (i + 1) * DAY * 1000
+    ])
   )
-  assert.deepEqual(parts.filter((p) => p.table === 'rollup_1m').map((p) => p.name), ['rollup_1m_p20261201', 'rollup_1m_p20270101'])
-  assert.deepEqual(parts.filter((p) => p.table === 'rollup_1h').map((p) => p.name), ['rollup_1h_p20260101', 'rollup_1h_p20270101'])
+  assert.deepEqual(
+    parts.filter((p) => p.table === 'rollup_1m').map((p) => p.name),
+    ['rollup_1m_p20261201', 'rollup_1m_p20270101']
+  )
+  assert.deepEqual(
+    parts.filter((p) => p.table === 'rollup_1h').map((p) => p.name),
+    ['rollup_1h_p20260101', 'rollup_1h_p20270101']
+  )
   const { rows } = await s.pool.query<{ n: string }>('SELECT count(*) AS n FROM pg_partitioned_table WHERE partdefid <> 0')
   assert.equal(rows[0]?.n, '0')
   await s.partitions.premake(now) // again: nothing new, no error
@@ -46,7 +56,13 @@ test('a reading from 2003 and one from tomorrow are stored, in partitions made f
   await s.migrate()
   const tomorrow = Math.floor(Date.now() / 1000) + DAY - 60
   const old = Date.UTC(2003, 4, 17, 13, 30) / 1000
-  assert.deepEqual(await s.store.write([{ sensor_id: 'a', value: 1, timestamp: old }, { sensor_id: 'a', value: 2, timestamp: tomorrow }]), { inserted: 2, duplicates: 0 })
+  assert.deepEqual(
+    await s.store.write([
+      { sensor_id: 'a', value: 1, timestamp: old },
+      { sensor_id: 'a', value: 2, timestamp: tomorrow }
+    ]),
+    { inserted: 2, duplicates: 0 }
+  )
   assert.deepEqual(await s.store.writeReturningNew([{ sensor_id: 'b', value: 3, timestamp: old + 7 * DAY }]), [true])
   const names = (await s.partitions.list()).map((p) => p.name)
   assert.ok(names.includes('sensor_data_p20030517_120000'), names.join(' '))
@@ -80,10 +96,22 @@ test('a changed PARTITION_INTERVAL fits new partitions between the old ones', as
   await daily.store.write([{ sensor_id: 'a', value: 1, timestamp: day + 10 }])
   const weekly = await open(url, 7 * DAY)
   t.after(() => weekly.close())
-  assert.deepEqual(await weekly.store.write([{ sensor_id: 'a', value: 2, timestamp: day - 10 }, { sensor_id: 'a', value: 3, timestamp: day + DAY + 10 }]), { inserted: 2, duplicates: 0 })
-  const raw = (await weekly.partitions.list()).filter((p) => p.table === 'sensor_data' && p.lo < Date.UTC(2025, 0)).map((p) => [p.lo / 1000 - day, p.hi / 1000 - day])
+  assert.deepEqual(
+    await weekly.store.write([
+      { sensor_id: 'a', value: 2, timestamp: day - 10 },
+      { sensor_id: 'a', value: 3, timestamp: day + DAY + 10 }
+    ]),
+    { inserted: 2, duplicates: 0 }
+  )
+  const raw = (await weekly.partitions.list())
+    .filter((p) => p.table === 'sensor_data' && p.lo < Date.UTC(2025, 0))
+    .map((p) => [p.lo / 1000 - day, p.hi / 1000 - day])
   // weeks start on Thursdays (aligned on the epoch): 2024-01-04 to 01-11, cut before the 10th's day
-  assert.deepEqual(raw, [[-6 * DAY, 0], [0, DAY], [DAY, 8 * DAY]])
+  assert.deepEqual(raw, [
+    [-6 * DAY, 0],
+    [0, DAY],
+    [DAY, 8 * DAY]
+  ])
 })
 
 const BUCKETS = [1, 60, 600, 3600, DAY]
@@ -94,7 +122,11 @@ async function pages(queries: ReadingQueries): Promise<unknown[]> {
   for (const sensorId of [undefined, 's3']) {
     let after
     for (let page = 0; page < 200; page++) {
-      const p: Awaited<ReturnType<ReadingQueries['list']>> = await queries.list({ limit: 997, ...(sensorId === undefined ? {} : { sensorId }), ...(after === undefined ? {} : { after }) })
+      const p: Awaited<ReturnType<ReadingQueries['list']>> = await queries.list({
+        limit: 997,
+        ...(sensorId === undefined ? {} : { sensorId }),
+        ...(after === undefined ? {} : { after })
+      })
       out.push(p)
       if (p.next === undefined) break
       after = p.next
@@ -123,7 +155,10 @@ test('migration 004 converts a table of the previous release with its rows; ever
   const url = await freshDatabase('part')
   const pool = new pg.Pool({ connectionString: url, max: 2 })
   t.after(() => pool.end())
-  await migrate(pool, listMigrations().filter((m) => m.version <= 3))
+  await migrate(
+    pool,
+    listMigrations().filter((m) => m.version <= 3)
+  )
   const t0 = Date.UTC(2024, 1, 27) / 1000
   // 20,000 readings of 10 sensors over 4 days, across a month's end, with integer values
   await pool.query(
@@ -131,7 +166,7 @@ test('migration 004 converts a table of the previous release with its rows; ever
      SELECT 's' || (i % 10), (i * 7919) % 1000 - 500, to_timestamp($1::float8 + (i / 10) * 172.8 + (i % 10) * 0.001) FROM generate_series(0, 19999) AS i`,
     [t0]
   )
-  await pool.query("DELETE FROM sensor_data WHERE id % 97 = 0") // gaps in the ids, as duplicates leave
+  await pool.query('DELETE FROM sensor_data WHERE id % 97 = 0') // gaps in the ids, as duplicates leave
   const before = (await pool.query('SELECT id, sensor_id, value, ts FROM sensor_data ORDER BY id')).rows
   const oldQueries = new PostgresReadingQueries({ pool })
   const pagesBefore = await pages(oldQueries)
@@ -154,10 +189,22 @@ test('migration 004 converts a table of the previous release with its rows; ever
   assert.deepEqual(await rollupMismatches(pool, 'rollup_1h'), [])
   assert.deepEqual(await rollupMismatches(pool, 'rollup_1d'), [])
   const parts = (await s.partitions.list()).filter((p) => p.lo < Date.UTC(2025, 0)) // not those premade from now
-  assert.deepEqual(parts.filter((p) => p.table === 'sensor_data').map((p) => p.name), ['sensor_data_p20240227', 'sensor_data_p20240228', 'sensor_data_p20240229', 'sensor_data_p20240301'])
-  assert.deepEqual(parts.filter((p) => p.table === 'rollup_1m').map((p) => p.name), ['rollup_1m_p20240201', 'rollup_1m_p20240301'])
+  assert.deepEqual(
+    parts.filter((p) => p.table === 'sensor_data').map((p) => p.name),
+    ['sensor_data_p20240227', 'sensor_data_p20240228', 'sensor_data_p20240229', 'sensor_data_p20240301']
+  )
+  assert.deepEqual(
+    parts.filter((p) => p.table === 'rollup_1m').map((p) => p.name),
+    ['rollup_1m_p20240201', 'rollup_1m_p20240301']
+  )
   // new rows continue the old ids, and the old identity holds
-  assert.deepEqual(await s.store.write([{ sensor_id: 's1', value: 0, timestamp: before[1].ts.getTime() / 1000 }, { sensor_id: 's1', value: 0, timestamp: t0 + 1 }]), { inserted: 1, duplicates: 1 })
-  const { rows } = await pool.query<{ id: string }>("SELECT id FROM sensor_data WHERE ts = to_timestamp($1)", [t0 + 1])
+  assert.deepEqual(
+    await s.store.write([
+      { sensor_id: 's1', value: 0, timestamp: before[1].ts.getTime() / 1000 },
+      { sensor_id: 's1', value: 0, timestamp: t0 + 1 }
+    ]),
+    { inserted: 1, duplicates: 1 }
+  )
+  const { rows } = await pool.query<{ id: string }>('SELECT id FROM sensor_data WHERE ts = to_timestamp($1)', [t0 + 1])
   assert.ok(Number(rows[0]?.id) > Number(before[before.length - 1].id))
 })

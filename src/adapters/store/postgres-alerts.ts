@@ -235,8 +235,19 @@ export class PostgresAlertStore implements AlertStore, DeliveryOutbox {
     const page = await queryPage(this.pool, 'list alerts', {
       limit: options.limit,
       sql: (bind) => {
-        const after = options.after === undefined ? undefined : `(s.rule_id, s.sensor_id COLLATE "C") > (${bind(options.after.ruleId)}::int8, ${bind(options.after.sensorId)}::text COLLATE "C")`
-        const filter = where(bind, [['s.state', options.state], ['s.rule_id', options.ruleId], ['s.sensor_id', options.sensorId]], after)
+        const after =
+          options.after === undefined
+            ? undefined
+            : `(s.rule_id, s.sensor_id COLLATE "C") > (${bind(options.after.ruleId)}::int8, ${bind(options.after.sensorId)}::text COLLATE "C")`
+        const filter = where(
+          bind,
+          [
+            ['s.state', options.state],
+            ['s.rule_id', options.ruleId],
+            ['s.sensor_id', options.sensorId]
+          ],
+          after
+        )
         return `SELECT ${STATE_COLUMNS}, r.name AS rule_name FROM alert_states s JOIN alert_rules r ON r.id = s.rule_id ${filter}
           ORDER BY s.rule_id, s.sensor_id COLLATE "C"`
       },
@@ -251,7 +262,15 @@ export class PostgresAlertStore implements AlertStore, DeliveryOutbox {
       limit: options.limit,
       sql: (bind) => {
         const before = options.before === undefined ? undefined : `e.id < ${bind(options.before)}`
-        const filter = where(bind, [['e.kind', options.kind], ['e.rule_id', options.ruleId], ['e.sensor_id', options.sensorId]], before)
+        const filter = where(
+          bind,
+          [
+            ['e.kind', options.kind],
+            ['e.rule_id', options.ruleId],
+            ['e.sensor_id', options.sensorId]
+          ],
+          before
+        )
         return `SELECT e.id, e.rule_id, r.name AS rule_name, e.sensor_id, e.episode, e.kind, e.value, ${epoch('e.at')} AS at, ${epoch('e.created_at')} AS created_at
           FROM alert_events e JOIN alert_rules r ON r.id = e.rule_id ${filter} ORDER BY e.id DESC`
       },

@@ -97,11 +97,15 @@ export class PostgresDeadLetterLedger implements DeadLetterLedger {
       failed = true
       await client.query('ROLLBACK').catch(() => undefined)
       if (sent && claimed.length > 0) {
-        throw new AppError('UNAVAILABLE', `${claimed.length} dead letters were re-sent but could not be recorded as re-sent; a later run sends them once more: ${claimed.map(deadLetterKey).join(', ')}`, {
-          cause: err,
-          retryable: true,
-          details: claimed
-        })
+        throw new AppError(
+          'UNAVAILABLE',
+          `${claimed.length} dead letters were re-sent but could not be recorded as re-sent; a later run sends them once more: ${claimed.map(deadLetterKey).join(', ')}`,
+          {
+            cause: err,
+            retryable: true,
+            details: claimed
+          }
+        )
       }
       throw err instanceof AppError ? err : translatePgError(err, 'claim')
     } finally {

@@ -188,7 +188,10 @@ export class PostgresReadingQueries implements ReadingQueries {
     const params: unknown[] = [q.after.tsMs, q.after.sensorId, q.limit]
     let only = ''
     if (!q.patterns.includes('*')) {
-      params.push(q.patterns.filter((p) => !isGlob(p)), q.patterns.filter(isGlob).map(globToLike))
+      params.push(
+        q.patterns.filter((p) => !isGlob(p)),
+        q.patterns.filter(isGlob).map(globToLike)
+      )
       only = ` AND (sensor_id = ANY($4::text[]) OR sensor_id LIKE ANY($5::text[]))`
     }
     // `ts >= …` lets the (ts, id) index bound the scan; the row comparison orders sensors at equal times,

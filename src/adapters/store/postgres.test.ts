@@ -70,7 +70,7 @@ migrationsContract('postgres', {
   }
 })
 
-test('postgres only: the (sensor_id, ts) key covers value, so a sensor\'s range is read from the index alone', async (t) => {
+test("postgres only: the (sensor_id, ts) key covers value, so a sensor's range is read from the index alone", async (t) => {
   const db = await openDatabase(await freshDatabase('store'))
   t.after(() => db.close())
   await db.migrate()
@@ -91,7 +91,11 @@ test('postgres only: the (sensor_id, ts) key covers value, so a sensor\'s range 
     const { rows } = await client.query<{ 'QUERY PLAN': string }>(
       "EXPLAIN SELECT count(*), min(value), max(value), avg(value) FROM sensor_data WHERE sensor_id = 's1' AND ts >= to_timestamp(1689260000) AND ts < to_timestamp(1689261000)"
     )
-    assert.match(rows.map((r) => r['QUERY PLAN']).join('\n'), /Index Only Scan using sensor_data_p\w+ on sensor_data_p20230713/, 'the partition\'s copy of the key')
+    assert.match(
+      rows.map((r) => r['QUERY PLAN']).join('\n'),
+      /Index Only Scan using sensor_data_p\w+ on sensor_data_p20230713/,
+      "the partition's copy of the key"
+    )
   } finally {
     client.release()
   }
@@ -103,9 +107,17 @@ test('postgres only: concurrent writes of the same rows in opposite orders never
   await db.migrate()
   const s = db.store
   for (let round = 0; round < 5; round++) {
-    const readings = Array.from({ length: 2_000 }, (_, i) => ({ sensor_id: `d${i % 40}`, value: i, timestamp: 1_689_260_000 + round * 1_000 + Math.floor(i / 40) }))
+    const readings = Array.from({ length: 2_000 }, (_, i) => ({
+      sensor_id: `d${i % 40}`,
+      value: i,
+      timestamp: 1_689_260_000 + round * 1_000 + Math.floor(i / 40)
+    }))
     const results = await Promise.all([s.write(readings), s.write([...readings].reverse()), s.write(readings.slice(1000).concat(readings.slice(0, 1000)))])
-    assert.equal(results.reduce((n, r) => n + r.inserted, 0), 2_000, `round ${round}`)
+    assert.equal(
+      results.reduce((n, r) => n + r.inserted, 0),
+      2_000,
+      `round ${round}`
+    )
     for (const r of results) assert.equal(r.inserted + r.duplicates, 2_000)
   }
 })

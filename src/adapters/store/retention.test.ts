@@ -27,7 +27,12 @@ async function open(url: string): Promise<PostgresDatabase> {
 }
 
 const maintenance = (s: PostgresDatabase, policy: Partial<RetentionPolicy>): PostgresStorageMaintenance =>
-  new PostgresStorageMaintenance({ pool: s.pool, partitions: s.partitions, logger, policy: { rawDays: undefined, minuteDays: undefined, hourDays: undefined, dayDays: undefined, ...policy } })
+  new PostgresStorageMaintenance({
+    pool: s.pool,
+    partitions: s.partitions,
+    logger,
+    policy: { rawDays: undefined, minuteDays: undefined, hourDays: undefined, dayDays: undefined, ...policy }
+  })
 
 /** One reading per sensor per day, on each of the 40 days up to NOW, and a year earlier. */
 async function fill(s: PostgresDatabase): Promise<void> {
@@ -54,14 +59,23 @@ test('drops exactly the partitions entirely older than each limit, and nothing e
   assert.equal(expectedRaw.length, 10, 'the 9 days 2024-05-07 … 05-15 (the 15th ends 36 h before the cutoff) and the one of 2023')
   assert.ok(expectedRaw.includes('sensor_data_p20240515') && !expectedRaw.includes('sensor_data_p20240516'), 'the 16th ends after the cutoff')
   // 1-minute rollups: months ending 60 days before now or earlier; May 2024 ends after
-  assert.deepEqual(plan.filter((p) => p.table === 'rollup_1m').map((p) => p.name), ['rollup_1m_p20230501'])
-  assert.deepEqual(plan.filter((p) => p.table === 'sensor_data').map((p) => p.name), expectedRaw)
+  assert.deepEqual(
+    plan.filter((p) => p.table === 'rollup_1m').map((p) => p.name),
+    ['rollup_1m_p20230501']
+  )
+  assert.deepEqual(
+    plan.filter((p) => p.table === 'sensor_data').map((p) => p.name),
+    expectedRaw
+  )
   assert.equal(plan.filter((p) => p.table === 'rollup_1h').length, 0, 'no limit for 1-hour rollups: kept forever')
   assert.ok(plan.every((p) => p.bytes > 0))
 
   const dropped = await m.dropExpiredPartitions(NOW)
   assert.deepEqual(dropped, plan)
-  assert.deepEqual(await names(s, 'sensor_data'), rawBefore.filter((n) => !expectedRaw.includes(n)))
+  assert.deepEqual(
+    await names(s, 'sensor_data'),
+    rawBefore.filter((n) => !expectedRaw.includes(n))
+  )
   assert.deepEqual(await names(s, 'rollup_1m'), ['rollup_1m_p20240501', 'rollup_1m_p20240601'])
   assert.deepEqual(await names(s, 'rollup_1h'), ['rollup_1h_p20230101', 'rollup_1h_p20240101'])
   const { rows } = await s.pool.query<{ raw: number; m: number; h: number }>(
@@ -101,14 +115,20 @@ test('sensorstream retention --dry-run lists what would go with its size; withou
   const url = await freshDatabase('retention')
   const s = await open(url)
   t.after(() => s.close())
-  await s.store.write([{ sensor_id: 'a', value: 1, timestamp: Date.UTC(2020, 0, 1) / 1000 }, { sensor_id: 'a', value: 2, timestamp: Date.now() / 1000 }])
+  await s.store.write([
+    { sensor_id: 'a', value: 1, timestamp: Date.UTC(2020, 0, 1) / 1000 },
+    { sensor_id: 'a', value: 2, timestamp: Date.now() / 1000 }
+  ])
   const env = { ...process.env, DATABASE_URL: url, RETENTION_RAW_DAYS: '7', LOG_LEVEL: 'silent' }
   const run = (args: string[]) => promisify(execFile)(process.execPath, [CLI, 'retention', ...args], { env, cwd: '/' })
   const dry = await run(['--dry-run'])
   assert.match(dry.stdout, /raw readings 7 days, 1-minute rollups forever, 1-hour rollups forever/)
   assert.match(dry.stdout, /sensor_data\s+sensor_data_p20200101\s+2020-01-01T00:00:00Z – 2020-01-02T00:00:00Z\s+\d+\.\d MiB/)
   assert.match(dry.stdout, /1 partition, \d+\.\d MiB/)
-  assert.ok((await s.partitions.list()).some((p) => p.name === 'sensor_data_p20200101'), 'a dry run drops nothing')
+  assert.ok(
+    (await s.partitions.list()).some((p) => p.name === 'sensor_data_p20200101'),
+    'a dry run drops nothing'
+  )
   const wet = await run([])
   assert.match(wet.stdout, /dropped:\n\s+sensor_data\s+sensor_data_p20200101/)
   assert.ok(!(await s.partitions.list()).some((p) => p.name === 'sensor_data_p20200101'))

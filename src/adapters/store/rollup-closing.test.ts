@@ -48,12 +48,25 @@ async function assertInvariant(pool: pg.Pool, when: string): Promise<void> {
 /** Stats of the tiers against the same query on raw rows, for every sensor and bucket width. */
 async function assertStatsExact(s: PostgresDatabase, from: number, to: number, when: string, aligned = true): Promise<void> {
   const queries = new PostgresReadingQueries({ pool: s.pool })
-  for (const [bucketSeconds, tier] of [[DAY, '1d'], [HOUR, '1h'], [60, '1m']] as const) {
+  for (const [bucketSeconds, tier] of [
+    [DAY, '1d'],
+    [HOUR, '1h'],
+    [60, '1m']
+  ] as const) {
     for (const sensorId of ['a', 'b']) {
       const stats = await queries.stats({ sensorId, from, to, bucketSeconds })
       if (aligned) assert.equal(stats.tier, tier)
-      const { rows } = await s.pool.query<{ start: number; count: string; min: number; max: number; mean: number }>(RAW_STATS_SQL, [sensorId, bucketSeconds, from, to])
-      assert.deepEqual(stats.buckets, rows.map((r) => ({ ...r, count: Number(r.count) })), `${when}: ${sensorId} at ${bucketSeconds} s`)
+      const { rows } = await s.pool.query<{ start: number; count: string; min: number; max: number; mean: number }>(RAW_STATS_SQL, [
+        sensorId,
+        bucketSeconds,
+        from,
+        to
+      ])
+      assert.deepEqual(
+        stats.buckets,
+        rows.map((r) => ({ ...r, count: Number(r.count) })),
+        `${when}: ${sensorId} at ${bucketSeconds} s`
+      )
     }
   }
 }
@@ -159,12 +172,7 @@ test('two writers and a closer at once, current and late readings, duplicates: n
       await new Promise((resolve) => setTimeout(resolve, 15))
     }
   })()
-  await Promise.all([
-    lane(a, batches.slice(0, 15)),
-    lane(b, batches.slice(15)),
-    lane(b, [...batches].reverse().slice(0, 10)),
-    closer
-  ])
+  await Promise.all([lane(a, batches.slice(0, 15)), lane(b, batches.slice(15)), lane(b, [...batches].reverse().slice(0, 10)), closer])
   assert.equal(await watermark(a.pool), (H0 + 12 * HOUR) * 1000)
   const { rows } = await a.pool.query<{ raw: string; m: string; h: string; d: string }>(
     'SELECT (SELECT count(*) FROM sensor_data) AS raw, (SELECT sum(count) FROM rollup_1m) AS m, (SELECT sum(count) FROM rollup_1h) AS h, (SELECT sum(count) FROM rollup_1d) AS d'
@@ -178,7 +186,10 @@ test('migration 012 converts the rollups of 004 without loss: open hours leave r
   const url = await freshDatabase('closing')
   const pool = new pg.Pool({ connectionString: url, max: 2 })
   t.after(() => pool.end())
-  await migrate(pool, listMigrations().filter((m) => m.version <= 11))
+  await migrate(
+    pool,
+    listMigrations().filter((m) => m.version <= 11)
+  )
   const now = Math.floor(Date.now() / 1000)
   const from = now - 3 * DAY
   // three days up to now, rollups as 004 made them (every hour, the current one included)
@@ -198,7 +209,10 @@ test('migration 012 converts the rollups of 004 without loss: open hours leave r
     [from, now]
   )
   await pool.query('SELECT sensorstream_rebuild_rollups()')
-  const { rows: before } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM rollup_1h WHERE bucket >= date_bin($1, now(), $2)', ['1 hour', '1970-01-01Z'])
+  const { rows: before } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM rollup_1h WHERE bucket >= date_bin($1, now(), $2)', [
+    '1 hour',
+    '1970-01-01Z'
+  ])
   assert.equal(Number(before[0]?.n), 2, '004 keeps the current hour in rollup_1h')
 
   const s = await open(url)

@@ -31,7 +31,7 @@ test('rollups equal their raw rows after duplicates, out-of-order and late readi
   const s = await open(await freshDatabase('rollup'))
   t.after(() => s.close())
   // Integer values: sums are exact whatever the order of the additions.
-  const stream = Array.from({ length: 3_000 }, (_, i) => r(`s${i % 7}`, T0 + i * 1.7, (i * 37) % 101 - 50))
+  const stream = Array.from({ length: 3_000 }, (_, i) => r(`s${i % 7}`, T0 + i * 1.7, ((i * 37) % 101) - 50))
   await s.store.write(stream.slice(0, 1_000))
   await assertInvariant(s.pool)
   // duplicates, within a batch and of stored rows, with other values: first write wins, counts unchanged
@@ -47,11 +47,14 @@ test('rollups equal their raw rows after duplicates, out-of-order and late readi
   // a replay of everything (after a crash, Kafka delivers again): nothing changes
   const before = (await s.pool.query('SELECT * FROM rollup_1m ORDER BY sensor_id, bucket')).rows
   assert.deepEqual(await s.store.write(stream.slice(0, 2_000)), { inserted: 0, duplicates: 2_000 })
-  assert.deepEqual(await s.store.writeReturningNew(stream.slice(0, 100)), stream.slice(0, 100).map(() => false))
+  assert.deepEqual(
+    await s.store.writeReturningNew(stream.slice(0, 100)),
+    stream.slice(0, 100).map(() => false)
+  )
   assert.deepEqual((await s.pool.query('SELECT * FROM rollup_1m ORDER BY sensor_id, bucket')).rows, before)
   await s.store.write(stream.slice(2_000))
   await assertInvariant(s.pool)
-  const { rows } = await s.pool.query<{ n: string }>("SELECT sum(count) AS n FROM rollup_1h")
+  const { rows } = await s.pool.query<{ n: string }>('SELECT sum(count) AS n FROM rollup_1h')
   assert.equal(Number(rows[0]?.n), 3_000 + 300 + 4)
 })
 
@@ -79,17 +82,18 @@ test('concurrent writers of the same buckets in different orders: no deadlock, n
   // 40 sensors × 600 s, every batch touching every sensor's buckets; writer b's batches are reversed
   // and interleaved differently, and half of the readings are written by both (duplicates).
   const all = Array.from({ length: 24_000 }, (_, i) => r(`c${i % 40}`, T0 + Math.floor(i / 40), i % 13))
-  const batches = (from: number, step: number): Reading[][] =>
-    Array.from({ length: 12 }, (_, k) => all.filter((_, i) => (i + k * step + from) % 12 === 0))
+  const batches = (from: number, step: number): Reading[][] => Array.from({ length: 12 }, (_, k) => all.filter((_, i) => (i + k * step + from) % 12 === 0))
   const writes = [
     ...batches(0, 1).map((batch) => () => a.store.write(batch)),
     ...batches(5, 7).map((batch) => () => b.store.write([...batch].reverse())),
     ...batches(3, 5).map((batch) => () => b.store.writeReturningNew(batch))
   ]
   // Each writer with 3 batches in flight at once (its pool is 4), like two write lanes and POST /data.
-  const results = await Promise.all(Array.from({ length: 6 }, async (_, lane) => {
-    for (let i = lane; i < writes.length; i += 6) await (writes[i] as () => Promise<unknown>)()
-  }))
+  const results = await Promise.all(
+    Array.from({ length: 6 }, async (_, lane) => {
+      for (let i = lane; i < writes.length; i += 6) await (writes[i] as () => Promise<unknown>)()
+    })
+  )
   assert.equal(results.length, 6)
   const { rows } = await a.pool.query<{ raw: string; m: string; h: string }>(
     'SELECT (SELECT count(*) FROM sensor_data) AS raw, (SELECT sum(count) FROM rollup_1m) AS m, (SELECT sum(count) FROM rollup_1h) AS h'

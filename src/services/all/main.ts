@@ -94,7 +94,17 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
     collectProcessMetrics(registry)
     const metrics = new StreamingMetrics(registry)
     upkeep = startMaintenance(store.maintenance, { registry, logger, ready: Promise.resolve() })
-    const apiDeps = { store: apiStore.store, queries: apiStore.queries, rules: apiStore.rules, alerts: apiStore.alerts, latest, live, status, alertFeed, registry }
+    const apiDeps = {
+      store: apiStore.store,
+      queries: apiStore.queries,
+      rules: apiStore.rules,
+      alerts: apiStore.alerts,
+      latest,
+      live,
+      status,
+      alertFeed,
+      registry
+    }
     // Taken since the check at startup: the same configuration error.
     api = await listening(http, () => startApi({ deps: apiDeps, config: apiConfig, logger: logger.child({ service: 'api' }) }))
 
@@ -130,8 +140,23 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
 
     const tasks = [
       runProducer({ publisher: counted.publisher, admin }, config, logger.child({ service: 'producer' }), inner.signal).catch(fail),
-      runStreaming({ consumer, deadLetters, admin, migrations: store.migrations, store: store.store, latest, live, status, metrics, alerts: { rules: store.rules, store: store.alerts, feed: alertFeed } }, config,
-        logger.child({ service: 'streaming' }), inner.signal).catch(fail),
+      runStreaming(
+        {
+          consumer,
+          deadLetters,
+          admin,
+          migrations: store.migrations,
+          store: store.store,
+          latest,
+          live,
+          status,
+          metrics,
+          alerts: { rules: store.rules, store: store.alerts, feed: alertFeed }
+        },
+        config,
+        logger.child({ service: 'streaming' }),
+        inner.signal
+      ).catch(fail),
       ...bridging.map((b) => b.done)
     ]
     const stopProgress = startProgress({
@@ -159,7 +184,14 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   say('stopped')
 }
 
-function startAllBridge(source: MessageSource, bus: { admin: BusAdmin; publisher: BusPublisher }, config: Config, logger: Logger, signal: AbortSignal, fail: (err: unknown) => void): { subscribed: Promise<void>; done: Promise<void> } {
+function startAllBridge(
+  source: MessageSource,
+  bus: { admin: BusAdmin; publisher: BusPublisher },
+  config: Config,
+  logger: Logger,
+  signal: AbortSignal,
+  fail: (err: unknown) => void
+): { subscribed: Promise<void>; done: Promise<void> } {
   let subscribed!: () => void
   const ready = new Promise<void>((resolve) => (subscribed = resolve))
   const done = bridge({ admin: bus.admin, publisher: bus.publisher, source }, config, logger.child({ service: 'mqtt' }), signal, subscribed).then(
@@ -180,7 +212,9 @@ function lockDataDirOrExplain(dataDir: string): ReturnType<typeof lockDataDir> {
     if (err instanceof AppError && err.code === 'CONFLICT') throw new AppError('CONFIG_INVALID', err.message, { cause: err, details: err.details })
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR' || code === 'EEXIST') {
-      throw new AppError('CONFIG_INVALID', `invalid configuration:\n  DATA_DIR: cannot create or write to ${dataDir} (${code}); choose another DATA_DIR`, { cause: err })
+      throw new AppError('CONFIG_INVALID', `invalid configuration:\n  DATA_DIR: cannot create or write to ${dataDir} (${code}); choose another DATA_DIR`, {
+        cause: err
+      })
     }
     throw err
   }

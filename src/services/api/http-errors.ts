@@ -97,7 +97,11 @@ export function toHttpError(err: unknown): HttpError {
     return { status, headers, body: { error: err.code, message, ...(err.details === undefined ? {} : { details: err.details }) } }
   }
   if (err instanceof HttpEdgeError) {
-    return { status: STATUS[err.code], headers: err.headers, body: { error: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } }
+    return {
+      status: STATUS[err.code],
+      headers: err.headers,
+      body: { error: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) }
+    }
   }
   const fe = err as Partial<FastifyError> & { validationContext?: string }
   if (Array.isArray(fe.validation)) {
@@ -107,7 +111,8 @@ export function toHttpError(err: unknown): HttpError {
       body: { error: 'VALIDATION_FAILED', message: 'the request is not valid', details: ajvDetails(fe.validation as AjvIssue[], fe.validationContext) }
     }
   }
-  const status = typeof fe.statusCode === 'number' ? fe.statusCode : (CONNECTION_ERROR_STATUS[fe.code ?? ''] ?? (fe.code?.startsWith('HPE_') === true ? 400 : 500))
+  const status =
+    typeof fe.statusCode === 'number' ? fe.statusCode : (CONNECTION_ERROR_STATUS[fe.code ?? ''] ?? (fe.code?.startsWith('HPE_') === true ? 400 : 500))
   switch (status) {
     case 400: {
       const json = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError
@@ -147,7 +152,9 @@ function answerOnSocket(socket: Duplex, err: unknown, head = false): void {
   const json = JSON.stringify(body)
   // an answer to HEAD has no body, only the length a GET would get (else the client reads it as a second answer)
   const payload = head ? '' : json
-  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')
   // end() flushes the answer before the connection closes; destroy() alone could drop it
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${extra}Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${payload}`,
@@ -213,7 +220,11 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
     const allowed = [...methods].filter((method) => known.find(method, path) !== null)
     if (allowed.length > 0) {
       const allow = allowed.sort().join(', ')
-      return sendError(reply, new HttpEdgeError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; allowed: ${allow}`, undefined, { allow }), logger)
+      return sendError(
+        reply,
+        new HttpEdgeError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; allowed: ${allow}`, undefined, { allow }),
+        logger
+      )
     }
     return sendError(reply, new HttpEdgeError('NOT_FOUND', `no route ${request.method} ${path}`), logger)
   })

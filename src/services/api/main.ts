@@ -54,7 +54,9 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   let api
   try {
     const { store, queries, rules, alerts } = postgres
-    api = await listening(http, () => startApi({ deps: { store, queries, latest, live, status, registry, rules, alerts, alertFeed }, config: config.api, logger }))
+    api = await listening(http, () =>
+      startApi({ deps: { store, queries, latest, live, status, registry, rules, alerts, alertFeed }, config: config.api, logger })
+    )
   } catch (err) {
     await upkeep.stop()
     await opened.close()

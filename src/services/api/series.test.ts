@@ -21,7 +21,12 @@ test('a day in 500 points: whole minutes; an hour in 5,000 points: whole seconds
 })
 
 test('an unaligned range never gets one point too many', () => {
-  for (const [from, span, points] of [[1_700_000_001.5, 3_600, 60], [1_700_000_030, 59 * 60, 59], [17, 1_000, 3], [0.5, 1, 1]] as const) {
+  for (const [from, span, points] of [
+    [1_700_000_001.5, 3_600, 60],
+    [1_700_000_030, 59 * 60, 59],
+    [17, 1_000, 3],
+    [0.5, 1, 1]
+  ] as const) {
     const width = seriesBucketSeconds(from, from + span, points)
     assert.ok(bucketCount(from, from + span, width) <= points, `${from} ${span} ${points}: ${width}`)
   }

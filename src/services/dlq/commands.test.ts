@@ -14,11 +14,25 @@ function letter(offset: number, error: string, extra: Record<string, string> = {
     key: Buffer.from(`k${offset}`),
     value: Buffer.from(`v\t${offset}`),
     timestampMs: 1_000 + offset,
-    headers: new Map(Object.entries({ origin: 'x', 'dlq-error': error, 'dlq-source-topic': 'r', 'dlq-source-partition': '0', 'dlq-source-offset': String(100 + offset), ...extra }))
+    headers: new Map(
+      Object.entries({
+        origin: 'x',
+        'dlq-error': error,
+        'dlq-source-topic': 'r',
+        'dlq-source-partition': '0',
+        'dlq-source-offset': String(100 + offset),
+        ...extra
+      })
+    )
   }
 }
 
-const records = [letter(0, 'timestamp: bad'), letter(1, 'value: required'), letter(2, 'timestamp: bad', { 'dlq-truncated': 'value' }), letter(3, 'timestamp: bad')]
+const records = [
+  letter(0, 'timestamp: bad'),
+  letter(1, 'value: required'),
+  letter(2, 'timestamp: bad', { 'dlq-truncated': 'value' }),
+  letter(3, 'timestamp: bad')
+]
 
 const reader: BusReader = {
   connect: async () => {},
@@ -77,7 +91,10 @@ test('dlq replay re-sends matching dead letters once, as they were sent, never o
   const second = await replayDeadLetters({ reader, publisher: bus, ledger }, topics, { where: [], dryRun: false }, (l) => lines.push(l), signal)
   assert.deepEqual(second, { matching: 4, sent: 1, skipped: 2, cut: 1 })
   assert.equal(bus.sent.length, 3)
-  assert.ok(lines.includes('re-sent 1 of 4 matching dead letters to r; 2 already re-sent before; 1 not re-sendable (cut to fit the dead-letter topic)'), lines.join('\n'))
+  assert.ok(
+    lines.includes('re-sent 1 of 4 matching dead letters to r; 2 already re-sent before; 1 not re-sendable (cut to fit the dead-letter topic)'),
+    lines.join('\n')
+  )
 })
 
 test('dlq list: a table with escaped cells, the first N matching, and whether each was re-sent', async () => {

@@ -43,7 +43,9 @@ export async function listDeadLetters(
     for (const letter of show) {
       const when = replayed === undefined ? [] : [replayed.get(deadLetterKey(letter.id))?.toISOString() ?? '-']
       const error = letter.cut === undefined ? letter.error : `${letter.error} [cut to fit: ${letter.cut}]`
-      out([letter.id.partition, letter.id.offset, letter.source, cell(error, 120), cell(letter.record.key, 40), cell(letter.record.value, 80), ...when].join('\t'))
+      out(
+        [letter.id.partition, letter.id.offset, letter.source, cell(error, 120), cell(letter.record.key, 40), cell(letter.record.value, 80), ...when].join('\t')
+      )
     }
     shown += show.length
   }
@@ -75,7 +77,8 @@ export async function replayDeadLetters(
     const matched = batch.filter((l) => matches(l, options.where))
     matching += matched.length
     const chosen = matched.filter((l) => l.cut === undefined)
-    for (const l of matched) if (l.cut !== undefined) out(`not re-sent (its ${l.cut} was cut to fit the dead-letter topic)\t${l.id.partition}\t${l.id.offset}\t${l.source}`)
+    for (const l of matched)
+      if (l.cut !== undefined) out(`not re-sent (its ${l.cut} was cut to fit the dead-letter topic)\t${l.id.partition}\t${l.id.offset}\t${l.source}`)
     cut += matched.length - chosen.length
     if (chosen.length === 0) continue
     const byKey = new Map(chosen.map((l) => [deadLetterKey(l.id), l]))

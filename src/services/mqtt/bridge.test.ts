@@ -64,11 +64,14 @@ test('messages are acknowledged only once the publish carrying them resolved, af
   assert.deepEqual(source.acked, [], 'nothing acknowledged while the bus fails')
   await eventually('the batch published and acknowledged', () => source.acked.length === 2)
   assert.equal(publisher.published.length, 1, 'both messages in one send')
-  assert.deepEqual(publisher.published[0]?.map((r) => [r.topic, r.key, JSON.parse(String(r.value))]), [
-    ['readings', 's1', { sensor_id: 's1', value: 1, timestamp: 1_700_000_000 }],
-    ['readings', 's2', { sensor_id: 's2', value: 2, timestamp: 1_700_000_000 }],
-    ['readings', 's2', { sensor_id: 's2', value: 3, timestamp: 1_700_000_001 }]
-  ])
+  assert.deepEqual(
+    publisher.published[0]?.map((r) => [r.topic, r.key, JSON.parse(String(r.value))]),
+    [
+      ['readings', 's1', { sensor_id: 's1', value: 1, timestamp: 1_700_000_000 }],
+      ['readings', 's2', { sensor_id: 's2', value: 2, timestamp: 1_700_000_000 }],
+      ['readings', 's2', { sensor_id: 's2', value: 3, timestamp: 1_700_000_001 }]
+    ]
+  )
   stop.abort()
   assert.deepEqual(await running, { messages: 2, readings: 3, deadLetters: 0 })
 })

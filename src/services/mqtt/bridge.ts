@@ -46,7 +46,13 @@ const LINGER_MS = 5
  * the configured topics. `onSubscribed`: called once the subscription is in place (messages
  * published from then on are taken).
  */
-export async function bridge(deps: { admin: BusAdmin; publisher: BusPublisher; source: MessageSource }, config: Config, logger: Logger, signal: AbortSignal, onSubscribed?: () => void): Promise<BridgeCounts> {
+export async function bridge(
+  deps: { admin: BusAdmin; publisher: BusPublisher; source: MessageSource },
+  config: Config,
+  logger: Logger,
+  signal: AbortSignal,
+  onSubscribed?: () => void
+): Promise<BridgeCounts> {
   const { kafka } = config
   await deps.admin.ensureTopics([
     { name: kafka.topic, partitions: kafka.partitions, replicationFactor: kafka.replicationFactor },
@@ -54,7 +60,13 @@ export async function bridge(deps: { admin: BusAdmin; publisher: BusPublisher; s
   ])
   return runBridge(
     { source: deps.source, publisher: deps.publisher },
-    { topic: kafka.topic, dlqTopic: kafka.dlqTopic, maxBatchMessages: MAX_BATCH_MESSAGES, lingerMs: LINGER_MS, ...(onSubscribed === undefined ? {} : { onSubscribed }) },
+    {
+      topic: kafka.topic,
+      dlqTopic: kafka.dlqTopic,
+      maxBatchMessages: MAX_BATCH_MESSAGES,
+      lingerMs: LINGER_MS,
+      ...(onSubscribed === undefined ? {} : { onSubscribed })
+    },
     logger,
     signal
   )
@@ -118,13 +130,21 @@ export async function runBridge(deps: BridgeDeps, options: BridgeOptions, logger
   return counts
 }
 
-async function send(batch: readonly SourceMessage[], deps: BridgeDeps, options: BridgeOptions, counts: BridgeCounts, logger: Logger, signal: AbortSignal): Promise<void> {
+async function send(
+  batch: readonly SourceMessage[],
+  deps: BridgeDeps,
+  options: BridgeOptions,
+  counts: BridgeCounts,
+  logger: Logger,
+  signal: AbortSignal
+): Promise<void> {
   const records: OutgoingRecord[] = []
   const letters: OutgoingRecord[] = []
   for (const message of batch) {
     const sensorId = sensorFromTopic(deps.source.filters, message.topic)
     const decoded = decodeDevicePayload(message.payload, { sensorId, receivedAt: message.receivedAtMs / 1000 })
-    for (const reading of decoded.readings) records.push({ topic: options.topic, key: reading.sensor_id, value: encodeReading(reading), timestampMs: message.receivedAtMs })
+    for (const reading of decoded.readings)
+      records.push({ topic: options.topic, key: reading.sensor_id, value: encodeReading(reading), timestampMs: message.receivedAtMs })
     for (const item of decoded.invalid) letters.push(mqttDeadLetter(item, message.topic, sensorId, message.receivedAtMs, options.dlqTopic))
   }
   try {
@@ -137,7 +157,8 @@ async function send(batch: readonly SourceMessage[], deps: BridgeDeps, options: 
         signal,
         isFatal: (err) => err instanceof AppError && !err.retryable,
         onRetry: (err, attempt) => {
-          if (attempt === 1 || attempt % 20 === 0) logger.warn({ err, attempt, messages: batch.length }, 'kafka publish failed; retrying (the MQTT messages stay unacknowledged)')
+          if (attempt === 1 || attempt % 20 === 0)
+            logger.warn({ err, attempt, messages: batch.length }, 'kafka publish failed; retrying (the MQTT messages stay unacknowledged)')
         }
       }
     )

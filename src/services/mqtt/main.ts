@@ -8,7 +8,8 @@ import { bridge } from './bridge.ts'
 
 export const main: ServiceMain = async ({ config, logger, signal }) => {
   requireServices(config, 'mqtt', ['kafka'])
-  if (!config.mqtt.enabled) throw new AppError('CONFIG_INVALID', 'invalid configuration:\n  MQTT_URL: is off; `sensorstream mqtt` needs a broker, e.g. mqtt://127.0.0.1:1883')
+  if (!config.mqtt.enabled)
+    throw new AppError('CONFIG_INVALID', 'invalid configuration:\n  MQTT_URL: is off; `sensorstream mqtt` needs a broker, e.g. mqtt://127.0.0.1:1883')
   const bus = openBus(config, logger)
   const admin = bus.admin('mqtt')
   const publisher = bus.publisher('mqtt')

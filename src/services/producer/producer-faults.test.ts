@@ -44,7 +44,10 @@ test('producer: partition leaders killed twice mid-stream, every reading in Kafk
   const stop = new AbortController()
   const producing = runProducer({ publisher, admin }, config, logger, stop.signal)
   const injected: string[] = []
-  for (const [at, partition] of [[3_000, 0], [4_000, 3]] as const) {
+  for (const [at, partition] of [
+    [3_000, 0],
+    [4_000, 3]
+  ] as const) {
     await sleep(at)
     const leader = await kafka.partitionLeader(topic, partition)
     await kafka.node(leader).kill()

@@ -32,7 +32,13 @@ export async function runProducer(deps: ProducerDeps, config: Config, logger: Lo
   let sentAtLastProgress = 0
   let nextTick = started
   logger.info(
-    { topic: kafka.topic, sensors: producer.sensors.length, rate: producer.rate, intervalMs: producer.rate === undefined ? producer.intervalMs : undefined, count: producer.count },
+    {
+      topic: kafka.topic,
+      sensors: producer.sensors.length,
+      rate: producer.rate,
+      intervalMs: producer.rate === undefined ? producer.intervalMs : undefined,
+      count: producer.count
+    },
     'producing'
   )
 
@@ -56,7 +62,7 @@ export async function runProducer(deps: ProducerDeps, config: Config, logger: Lo
       nextTick += producer.intervalMs
     }
 
-    for (let done = 0; done < n && !signal.aborted; ) {
+    for (let done = 0; done < n && !signal.aborted;) {
       const chunk = Math.min(MAX_PUBLISH, n - done)
       const records = simulator.take(chunk).map((r) => ({ topic: kafka.topic, key: r.sensor_id, value: encodeReading(r) }))
       try {

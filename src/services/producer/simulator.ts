@@ -37,7 +37,7 @@ export class SensorSimulator {
       this.state.set(sensorId, s)
     }
     // A step of at most ±0.5, pulled gently back towards 20 so the walk stays plausible.
-    s.value += (this.random() - 0.5) + (20 - s.value) * 0.01
+    s.value += this.random() - 0.5 + (20 - s.value) * 0.01
     s.lastMs = Math.max(nowMs, s.lastMs + 1)
     return { sensor_id: sensorId, value: Math.round(s.value * 1000) / 1000, timestamp: s.lastMs / 1000 }
   }

@@ -37,10 +37,12 @@ export function parsePosition(name: string, text: string): Position {
 export function parseReplayArgs(args: readonly string[]): ReplayArgs {
   const { values } = parse(args)
   if (values.from === undefined) throw invalid(`--from is required (usage: sensorstream ${REPLAY_USAGE})`)
-  const partitions = values.partition?.flatMap((p) => p.split(',')).map((p) => {
-    if (!/^\d+$/.test(p.trim())) throw invalid(`--partition "${p}": expected a partition number (0, 1, …)`)
-    return Number(p.trim())
-  })
+  const partitions = values.partition
+    ?.flatMap((p) => p.split(','))
+    .map((p) => {
+      if (!/^\d+$/.test(p.trim())) throw invalid(`--partition "${p}": expected a partition number (0, 1, …)`)
+      return Number(p.trim())
+    })
   return {
     from: parsePosition('from', values.from),
     ...(values.to === undefined ? {} : { to: parsePosition('to', values.to) }),

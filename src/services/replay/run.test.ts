@@ -47,7 +47,13 @@ function fakeReader(forTime: Map<number, bigint>): BusReader {
 }
 
 test('a plan clamps each partition to what the topic holds and to the end offsets at the start', async () => {
-  const reader = fakeReader(new Map([[0, 60n], [1, 80n], [2, 0n]]))
+  const reader = fakeReader(
+    new Map([
+      [0, 60n],
+      [1, 80n],
+      [2, 0n]
+    ])
+  )
   const plan = (args: string[]): Promise<PartitionRange[]> => planReplay(reader, 't', parseReplayArgs(args))
   assert.deepEqual(await plan(['--from', '10']), [
     { partition: 0, from: 10n, to: 100n },
@@ -64,7 +70,10 @@ test('a plan clamps each partition to what the topic holds and to the end offset
 
 test('progress and summary lines', () => {
   const s: ReplaySummary = {
-    ranges: [{ partition: 0, from: 0n, to: 300n }, { partition: 2, from: 5n, to: 105n }],
+    ranges: [
+      { partition: 0, from: 0n, to: 300n },
+      { partition: 2, from: 5n, to: 105n }
+    ],
     offsets: 400n,
     done: 100n,
     read: 100,
@@ -109,8 +118,17 @@ function memoryStore(): ReadingStore & { readonly rows: Map<string, Reading> } {
 }
 
 test('a replay goes through the ingest path: progress while it runs, then stored, duplicates and invalid', async () => {
-  const value = (i: number): Buffer => Buffer.from(i % 10 === 9 ? 'not json' : JSON.stringify({ sensor_id: `s${i % 3}`, value: i, timestamp: 1_700_000_000 + i }))
-  const records: BusRecord[] = Array.from({ length: 30 }, (_, i) => ({ topic: 't', partition: 0, offset: BigInt(i), key: null, value: value(i), timestampMs: 0, headers: new Map() }))
+  const value = (i: number): Buffer =>
+    Buffer.from(i % 10 === 9 ? 'not json' : JSON.stringify({ sensor_id: `s${i % 3}`, value: i, timestamp: 1_700_000_000 + i }))
+  const records: BusRecord[] = Array.from({ length: 30 }, (_, i) => ({
+    topic: 't',
+    partition: 0,
+    offset: BigInt(i),
+    key: null,
+    value: value(i),
+    timestampMs: 0,
+    headers: new Map()
+  }))
   const reader: BusReader = {
     ...fakeReader(new Map()),
     offsets: async () => [{ partition: 0, start: 0n, end: 30n }],
@@ -128,7 +146,10 @@ test('a replay goes through the ingest path: progress while it runs, then stored
   const options = { topic: 't', batchMaxRows: 10, progressEveryMs: 15, progress: (l: string) => progress.push(l), signal: new AbortController().signal }
   const deps = { reader, store, latest, logger: createLogger('silent') }
   const first = await runReplay(deps, parseReplayArgs(['--from', '10']), options)
-  assert.deepEqual({ ...first, seconds: 0 }, { ranges: [{ partition: 0, from: 10n, to: 30n }], offsets: 20n, done: 20n, read: 20, stored: 18, duplicates: 0, invalid: 2, complete: true, seconds: 0 })
+  assert.deepEqual(
+    { ...first, seconds: 0 },
+    { ranges: [{ partition: 0, from: 10n, to: 30n }], offsets: 20n, done: 20n, read: 20, stored: 18, duplicates: 0, invalid: 2, complete: true, seconds: 0 }
+  )
   assert.ok(progress.length >= 2, progress.join('\n'))
   assert.match(progress.at(-1) ?? '', /^replay: 1 partitions, offsets \d+\/20 \(\d+(\.\d)?%\), read \d+, stored \d+, duplicates 0, invalid \d+$/)
   assert.equal((await latest.get('s2'))?.timestamp, 1_700_000_000 + 26)
@@ -141,7 +162,15 @@ test('a replay goes through the ingest path: progress while it runs, then stored
 
 test('a replay stopped early says so and counts what it stored', async () => {
   const value = (i: number): Buffer => Buffer.from(JSON.stringify({ sensor_id: 's', value: i, timestamp: 1_700_000_000 + i }))
-  const records: BusRecord[] = Array.from({ length: 30 }, (_, i) => ({ topic: 't', partition: 0, offset: BigInt(i), key: null, value: value(i), timestampMs: 0, headers: new Map() }))
+  const records: BusRecord[] = Array.from({ length: 30 }, (_, i) => ({
+    topic: 't',
+    partition: 0,
+    offset: BigInt(i),
+    key: null,
+    value: value(i),
+    timestampMs: 0,
+    headers: new Map()
+  }))
   const stop = new AbortController()
   const reader: BusReader = {
     ...fakeReader(new Map()),
@@ -154,7 +183,11 @@ test('a replay stopped early says so and counts what it stored', async () => {
     }
   }
   const options = { topic: 't', batchMaxRows: 10, progressEveryMs: 1_000, progress: () => {}, signal: stop.signal }
-  const s = await runReplay({ reader, store: memoryStore(), latest: new MemoryLatestValues(), logger: createLogger('silent') }, parseReplayArgs(['--from', '0']), options)
+  const s = await runReplay(
+    { reader, store: memoryStore(), latest: new MemoryLatestValues(), logger: createLogger('silent') },
+    parseReplayArgs(['--from', '0']),
+    options
+  )
   assert.deepEqual([s.complete, s.read, s.stored, s.done, s.offsets], [false, 10, 10, 10n, 30n])
   assert.match(summaryLines(s), /^replay stopped before its end in [\d.]+ s: read 10, stored new 10/)
 })

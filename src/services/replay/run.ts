@@ -140,7 +140,12 @@ const NO_LIVE_FEED: LiveFeed = {
   subscribe: async () => async () => {}
 }
 
-const NO_DEAD_LETTERS: BusPublisher = { connect: async () => {}, close: async () => {}, publish: async () => {}, maxRecordBytes: async () => Number.MAX_SAFE_INTEGER }
+const NO_DEAD_LETTERS: BusPublisher = {
+  connect: async () => {},
+  close: async () => {},
+  publish: async () => {},
+  maxRecordBytes: async () => Number.MAX_SAFE_INTEGER
+}
 
 function min(a: bigint, b: bigint): bigint {
   return a < b ? a : b

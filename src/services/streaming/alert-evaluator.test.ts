@@ -40,7 +40,17 @@ class Store implements Pick<AlertStore, 'transact' | 'watch' | 'activeStates' | 
       this.states.set(`${t.key.ruleId}/${t.key.sensorId}`, { ...t.key, ...t.state })
       for (const e of t.events) {
         if (this.events.some((x) => x.ruleId === t.key.ruleId && x.sensorId === t.key.sensorId && x.episode === e.episode && x.kind === e.kind)) continue
-        const event: AlertEvent = { id: this.events.length + 1, ruleId: t.key.ruleId, ruleName: 'r', sensorId: t.key.sensorId, episode: e.episode, kind: e.kind, value: e.value, at: e.at, createdAt: T0 }
+        const event: AlertEvent = {
+          id: this.events.length + 1,
+          ruleId: t.key.ruleId,
+          ruleName: 'r',
+          sensorId: t.key.sensorId,
+          episode: e.episode,
+          kind: e.kind,
+          value: e.value,
+          at: e.at,
+          createdAt: T0
+        }
         this.events.push(event)
         fresh.push(event)
       }
@@ -85,7 +95,12 @@ function setup() {
   const rules = new Rules()
   const store = new Store()
   const feed = new Feed()
-  const evaluator = new AlertEvaluator({ rules: rules as unknown as RuleStore, store: store as unknown as AlertStore, feed: feed as unknown as AlertFeed, logger })
+  const evaluator = new AlertEvaluator({
+    rules: rules as unknown as RuleStore,
+    store: store as unknown as AlertStore,
+    feed: feed as unknown as AlertFeed,
+    logger
+  })
   return { rules, store, feed, evaluator }
 }
 
@@ -97,14 +112,23 @@ test('only readings that may change an alert reach the store; the firing and res
   assert.deepEqual(await evaluator.evaluate([r('line-1', 10, 1), r('other', 99, 1)]), [])
   assert.equal(store.transactions, 0, 'nothing breached: no transaction')
   const fired = await evaluator.evaluate([r('line-1', 90, 2)])
-  assert.deepEqual(fired.map((e) => [e.sensorId, e.kind, e.value]), [['line-1', 'firing', 90]])
+  assert.deepEqual(
+    fired.map((e) => [e.sensorId, e.kind, e.value]),
+    [['line-1', 'firing', 90]]
+  )
   assert.equal(store.transactions, 1)
   await evaluator.evaluate([r('line-1', 95, 3), r('line-1', 77, 4)])
   assert.equal(store.transactions, 1, 'firing, not recovered past the hysteresis: the hint saves the transaction')
   const resolved = await evaluator.evaluate([r('line-1', 70, 5)])
-  assert.deepEqual(resolved.map((e) => e.kind), ['resolved'])
+  assert.deepEqual(
+    resolved.map((e) => e.kind),
+    ['resolved']
+  )
   await new Promise((resolve) => setImmediate(resolve))
-  assert.deepEqual(feed.published.map((e) => e.kind), ['firing', 'resolved'])
+  assert.deepEqual(
+    feed.published.map((e) => e.kind),
+    ['firing', 'resolved']
+  )
 })
 
 test('a redelivered batch changes nothing and publishes nothing', async () => {
@@ -113,7 +137,11 @@ test('a redelivered batch changes nothing and publishes nothing', async () => {
   const batch = [r('p', -1, 1), r('p', 5, 2)]
   assert.equal((await evaluator.evaluate(batch)).length, 2)
   assert.deepEqual(await evaluator.evaluate(batch), [])
-  assert.deepEqual(await new AlertEvaluator({ rules: rules as unknown as RuleStore, store: store as unknown as AlertStore, logger }).evaluate(batch), [], 'nor on another instance with no hints')
+  assert.deepEqual(
+    await new AlertEvaluator({ rules: rules as unknown as RuleStore, store: store as unknown as AlertStore, logger }).evaluate(batch),
+    [],
+    'nor on another instance with no hints'
+  )
   assert.equal(store.events.length, 2)
   assert.equal(feed.published.length, 2)
 })
@@ -123,14 +151,26 @@ test('no_data rules are watched once per alert, from the earliest reading of the
   const rule = rules.add({ sensor: 'pump-*', kind: 'no_data', noDataSeconds: 10 })
   await evaluator.evaluate([r('pump-1', 1, 5), r('pump-1', 1, 3), r('pump-2', 1, 4)])
   await evaluator.evaluate([r('pump-1', 1, 6)])
-  assert.deepEqual(store.watched, [{ ruleId: rule.id, sensorId: 'pump-1', since: T0 + 3 }, { ruleId: rule.id, sensorId: 'pump-2', since: T0 + 4 }])
+  assert.deepEqual(store.watched, [
+    { ruleId: rule.id, sensorId: 'pump-1', since: T0 + 3 },
+    { ruleId: rule.id, sensorId: 'pump-2', since: T0 + 4 }
+  ])
   assert.equal(store.transactions, 0)
   store.lastReading.set('pump-1', T0 + 6).set('pump-2', T0 + 4)
   // silent for more than 10 s: fires; a reading since: resolves
-  assert.deepEqual((await checkNoDataOnce(store as unknown as AlertStore, evaluator, () => T0 + 15))?.map((e) => [e.sensorId, e.kind]), [['pump-2', 'firing']])
+  assert.deepEqual(
+    (await checkNoDataOnce(store as unknown as AlertStore, evaluator, () => T0 + 15))?.map((e) => [e.sensorId, e.kind]),
+    [['pump-2', 'firing']]
+  )
   store.lastReading.set('pump-2', T0 + 16)
   // at 17: pump-2 has reported again (resolves); pump-1 has now been silent 11 s (fires)
-  assert.deepEqual((await checkNoDataOnce(store as unknown as AlertStore, evaluator, () => T0 + 17))?.map((e) => [e.sensorId, e.kind]), [['pump-1', 'firing'], ['pump-2', 'resolved']])
+  assert.deepEqual(
+    (await checkNoDataOnce(store as unknown as AlertStore, evaluator, () => T0 + 17))?.map((e) => [e.sensorId, e.kind]),
+    [
+      ['pump-1', 'firing'],
+      ['pump-2', 'resolved']
+    ]
+  )
   assert.deepEqual(noDataTransitions(evaluator, [{ ruleId: 99, sensorId: 'x', ...INITIAL_STATE, lastTs: T0 }], T0 + 100), [], 'an unknown rule decides nothing')
 })
 

@@ -60,10 +60,14 @@ export class AlertEvaluator {
     while (!signal.aborted) {
       await new Promise((resolve) => {
         const timer = setTimeout(resolve, everyMs)
-        signal.addEventListener('abort', () => {
-          clearTimeout(timer)
-          resolve(undefined)
-        }, { once: true })
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer)
+            resolve(undefined)
+          },
+          { once: true }
+        )
       })
       if (signal.aborted) return
       await this.reload().catch((err: unknown) => this.options.logger.warn({ err }, 'alert rules reload failed; keeping the last ones'))

@@ -26,7 +26,8 @@ export const main: ServiceMain = async ({ config, logger, signal }) => {
   collectProcessMetrics(registry)
   const metrics = new StreamingMetrics(registry)
   const { metricsPort } = config.streaming
-  const server = metricsPort === 0 ? undefined : await listening({ variable: 'METRICS_PORT', host: '0.0.0.0', port: metricsPort }, () => serveMetrics(registry, metricsPort))
+  const server =
+    metricsPort === 0 ? undefined : await listening({ variable: 'METRICS_PORT', host: '0.0.0.0', port: metricsPort }, () => serveMetrics(registry, metricsPort))
   if (server !== undefined) logger.info({ url: server.url }, 'metrics')
   const opened = await connectAll(parts, logger, signal).catch(async (err: unknown) => {
     await server?.close()

@@ -58,10 +58,17 @@ export function fitDeadLetter(letter: OutgoingRecord, maxBytes: number): { recor
       .digest('hex')
   }
   const own = Object.fromEntries(Object.entries(letter.headers ?? {}).filter(([name]) => OWN_HEADERS.has(name)))
-  const mark = (cut: string, headers: Readonly<Record<string, string>> | undefined): Record<string, string> => ({ ...headers, ...marks, [DLQ_HEADERS.truncated]: cut })
+  const mark = (cut: string, headers: Readonly<Record<string, string>> | undefined): Record<string, string> => ({
+    ...headers,
+    ...marks,
+    [DLQ_HEADERS.truncated]: cut
+  })
   const fits = (key: string | Buffer | null, headers: Record<string, string>): number => maxBytes - recordBytes({ ...letter, key, value: null, headers })
   const cutValue = (room: number): Buffer | null => value?.subarray(0, room) ?? null
-  for (const [cut, headers] of [['value', letter.headers], ['value,headers', own]] as const) {
+  for (const [cut, headers] of [
+    ['value', letter.headers],
+    ['value,headers', own]
+  ] as const) {
     const marked = mark(cut, headers)
     const room = fits(letter.key, marked)
     if (room >= 0) return { record: { ...letter, value: cutValue(room), headers: marked }, truncated: true }

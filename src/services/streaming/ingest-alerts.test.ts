@@ -18,7 +18,15 @@ import { StreamingMetrics } from './metrics.ts'
 const T0 = 1_689_260_000
 
 function record(offset: number, sensor: string, ts: number): BusRecord {
-  return { topic: 'r', partition: 0, offset: BigInt(offset), key: null, value: Buffer.from(JSON.stringify({ sensor_id: sensor, value: 1, timestamp: ts })), timestampMs: T0 * 1000, headers: new Map() }
+  return {
+    topic: 'r',
+    partition: 0,
+    offset: BigInt(offset),
+    key: null,
+    value: Buffer.from(JSON.stringify({ sensor_id: sensor, value: 1, timestamp: ts })),
+    timestampMs: T0 * 1000,
+    headers: new Map()
+  }
 }
 
 test('alerts are evaluated after the writes, before the batch resolves, retried on a retryable failure, in batch order', async () => {

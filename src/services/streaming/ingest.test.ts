@@ -72,7 +72,10 @@ test('valid readings go to the store by lane and to the latest values; invalid o
   assert.equal(stored.length, 7)
   for (const part of writes) assert.equal(new Set(part.map((r) => laneOf(r.sensor_id, 2))).size, 1, 'one lane per write')
   assert.deepEqual(await latest.get('a'), { sensor_id: 'a', value: 7, timestamp: T0 + 10 })
-  assert.deepEqual(published.map((p) => p.headers?.['dlq-source-offset']), ['7', '8'])
+  assert.deepEqual(
+    published.map((p) => p.headers?.['dlq-source-offset']),
+    ['7', '8']
+  )
   assert.equal((await metrics.consumed.get()).values[0]?.value, 9)
   assert.equal((await metrics.stored.get()).values[0]?.value, 7)
   assert.equal((await metrics.deadLettered.get()).values[0]?.value, 2)
@@ -104,7 +107,11 @@ test('a batch whose dead letters are slow to publish still writes before the nex
   await new Promise((r) => setTimeout(r, 20))
   release()
   await Promise.all([first, second])
-  assert.deepEqual(writes.flat().map((r) => r.value), [1, 2], "the first batch's reading is written first")
+  assert.deepEqual(
+    writes.flat().map((r) => r.value),
+    [1, 2],
+    "the first batch's reading is written first"
+  )
   assert.deepEqual(await latest.get('a'), { sensor_id: 'a', value: 1, timestamp: T0 }, 'an equal timestamp keeps the first value')
 })
 

@@ -65,7 +65,10 @@ function setup(t: TestContext, maxPendingSensors?: number) {
   const store = new RowsStore()
   const latest = new FlakyLatest()
   const metrics = new StreamingMetrics(new Registry())
-  const cache = new LatestCache({ store, latest, metrics, logger: createLogger('silent') }, { probeIntervalMs: 20, ...(maxPendingSensors === undefined ? {} : { maxPendingSensors }) })
+  const cache = new LatestCache(
+    { store, latest, metrics, logger: createLogger('silent') },
+    { probeIntervalMs: 20, ...(maxPendingSensors === undefined ? {} : { maxPendingSensors }) }
+  )
   const stop = new AbortController()
   const running = cache.run(stop.signal)
   t.after(async () => {

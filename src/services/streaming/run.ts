@@ -76,7 +76,12 @@ export async function runStreaming(deps: StreamingDeps, config: Config, logger: 
       : [
           evaluator.run(config.alerts.rulesReloadMs, alerting.signal),
           runNoDataChecks(alerts.store, evaluator, config.alerts.noDataCheckMs, logger, alerting.signal),
-          runWebhookSender(alerts.store, { timeoutMs: config.alerts.webhookTimeoutMs, maxAttempts: config.alerts.webhookMaxAttempts, backoffMs: config.alerts.webhookBackoffMs }, logger, alerting.signal)
+          runWebhookSender(
+            alerts.store,
+            { timeoutMs: config.alerts.webhookTimeoutMs, maxAttempts: config.alerts.webhookMaxAttempts, backoffMs: config.alerts.webhookBackoffMs },
+            logger,
+            alerting.signal
+          )
         ]
   try {
     deps.consumer.subscribe({

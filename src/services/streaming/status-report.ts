@@ -35,7 +35,15 @@ export function startStatusReports(board: PipelineStatusBoard, metrics: Streamin
     const seconds = Math.max((now - last.at) / 1000, 0.001)
     const storedPerSecond = Math.max(0, (stored - last.stored) / seconds)
     last = { at: now, stored }
-    await board.report({ instance, at: now, storedPerSecond, storedTotal: stored, deadLetteredTotal: deadLettered, ...(consumerLag === undefined ? {} : { consumerLag }), bus })
+    await board.report({
+      instance,
+      at: now,
+      storedPerSecond,
+      storedTotal: stored,
+      deadLetteredTotal: deadLettered,
+      ...(consumerLag === undefined ? {} : { consumerLag }),
+      bus
+    })
   }
   const timer = setInterval(() => {
     tick().then(

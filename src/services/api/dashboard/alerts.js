@@ -19,7 +19,8 @@ export async function loadAlerts() {
     }
     if (!res.ok) throw new Error(`GET /alerts: ${res.status}`)
     firing.clear()
-    for (const a of await res.json()) firing.set(keyOf(a), { rule_id: a.rule_id, rule_name: a.rule_name ?? `rule ${a.rule_id}`, sensor_id: a.sensor_id, since: a.since, value: a.last_value })
+    for (const a of await res.json())
+      firing.set(keyOf(a), { rule_id: a.rule_id, rule_name: a.rule_name ?? `rule ${a.rule_id}`, sensor_id: a.sensor_id, since: a.since, value: a.last_value })
     render()
   } catch (err) {
     console.warn(err.message)

@@ -73,7 +73,13 @@ function compileQuery(text) {
   const q = text.trim()
   if (q === '') return () => true
   if (/[*?]/.test(q)) {
-    const re = new RegExp(`^${q.replace(/[.+^${}()|[\]\\-]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i')
+    const re = new RegExp(
+      `^${q
+        .replace(/[.+^${}()|[\]\\-]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      'i'
+    )
     return (id) => re.test(id)
   }
   const lower = q.toLowerCase()

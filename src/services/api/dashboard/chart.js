@@ -49,7 +49,14 @@ export class SensorChart {
 
   describe() {
     const n = this.data[4].reduce((a, c) => a + c, 0)
-    const width = this.bucketSeconds >= 86400 ? `${this.bucketSeconds / 86400} d` : this.bucketSeconds >= 3600 ? `${this.bucketSeconds / 3600} h` : this.bucketSeconds >= 60 ? `${this.bucketSeconds / 60} min` : `${this.bucketSeconds} s`
+    const width =
+      this.bucketSeconds >= 86400
+        ? `${this.bucketSeconds / 86400} d`
+        : this.bucketSeconds >= 3600
+          ? `${this.bucketSeconds / 3600} h`
+          : this.bucketSeconds >= 60
+            ? `${this.bucketSeconds / 60} min`
+            : `${this.bucketSeconds} s`
     this.options.sub.textContent = `${n.toLocaleString()} readings · ${width} buckets · ${this.zoom ? 'zoomed' : 'live'}`
   }
 
@@ -98,7 +105,12 @@ export class SensorChart {
     const value = (_u, v) => (v == null ? '–' : formatValue(v))
     const opts = {
       ...this.size(),
-      scales: { x: { time: true, range: () => (this.zoom ? [this.zoom[0], this.zoom[1]] : [this.from ?? now - this.rangeSeconds, Math.max(now, ...this.data[0].slice(-1))]) } },
+      scales: {
+        x: {
+          time: true,
+          range: () => (this.zoom ? [this.zoom[0], this.zoom[1]] : [this.from ?? now - this.rangeSeconds, Math.max(now, ...this.data[0].slice(-1))])
+        }
+      },
       series: [
         {},
         { label: 'min', stroke: accent, width: 0.5, alpha: 0.5, value, points: { show: false } },

@@ -17,7 +17,8 @@ export interface ResumeRequest {
 export function resumePosition(request: ResumeRequest): StreamPosition | undefined {
   if (request.lastEventId !== undefined && request.lastEventId !== '') {
     const position = decodePosition(request.lastEventId)
-    if (position === undefined) throw invalid(request.in === 'message' ? 'message' : 'header', 'last-event-id', 'is not an event id of this stream (<unix ms>-<sensor_id>)')
+    if (position === undefined)
+      throw invalid(request.in === 'message' ? 'message' : 'header', 'last-event-id', 'is not an event id of this stream (<unix ms>-<sensor_id>)')
     return position
   }
   if (request.since === undefined) return undefined
@@ -32,7 +33,11 @@ export function parsePatterns(value: string | readonly unknown[] | undefined, wh
   const items: unknown[] = value === undefined ? [] : typeof value === 'string' ? value.split(',') : [...value]
   const bad = items.filter((p) => typeof p !== 'string' || !isSensorPattern(p))
   if (bad.length > 0 || items.length === 0) {
-    throw invalid(where, 'sensor_id', bad.length > 0 ? `not a sensor id or glob: ${bad.map((b) => JSON.stringify(b)).join(', ')}` : 'must name at least one sensor id or glob')
+    throw invalid(
+      where,
+      'sensor_id',
+      bad.length > 0 ? `not a sensor id or glob: ${bad.map((b) => JSON.stringify(b)).join(', ')}` : 'must name at least one sensor id or glob'
+    )
   }
   return items as string[]
 }

@@ -20,7 +20,16 @@ function storedQueries(stored: Reading[], onPage?: () => Promise<void>): Reading
 function collector(backlog = () => 0) {
   const events: LiveEvent[] = []
   const drops: string[] = []
-  return { events, drops, sink: { send: (e: readonly LiveEvent[]) => void events.push(...e), backlog, drained: async () => undefined, drop: (reason: string) => void drops.push(reason) } }
+  return {
+    events,
+    drops,
+    sink: {
+      send: (e: readonly LiveEvent[]) => void events.push(...e),
+      backlog,
+      drained: async () => undefined,
+      drop: (reason: string) => void drops.push(reason)
+    }
+  }
 }
 
 const at = (i: number): Reading => ({ sensor_id: `s-${i % 3}`, value: i, timestamp: Date.now() / 1000 - 100 + i / 1000 })

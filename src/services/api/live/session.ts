@@ -140,7 +140,10 @@ export class LiveSession {
     const held = this.held ?? []
     this.held = undefined
     this.seamUntil = Date.now() + SEAM_GRACE_MS
-    this.deliver(held.filter((r) => this.filter.matches(r.sensor_id)), true)
+    this.deliver(
+      held.filter((r) => this.filter.matches(r.sensor_id)),
+      true
+    )
   }
 
   private onLive(readings: readonly Reading[]): void {
@@ -151,7 +154,10 @@ export class LiveSession {
       if (this.held.length * 32 > this.options.bufferBytes) this.drop('fell too far behind during a replay')
       return
     }
-    this.deliver(readings.filter((r) => this.filter.matches(r.sensor_id)), true)
+    this.deliver(
+      readings.filter((r) => this.filter.matches(r.sensor_id)),
+      true
+    )
   }
 
   /** `fromLive`: these may be live copies of replayed readings, which the client already has. */

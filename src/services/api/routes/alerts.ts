@@ -48,7 +48,10 @@ const filters = {
   sensor_id: sensorIdParam
 } as const
 
-const badCursor = (): AppError => new AppError('VALIDATION_FAILED', 'the request is not valid', { details: [{ path: '/cursor', in: 'query', message: 'is not a cursor from a Link header of this API' }] })
+const badCursor = (): AppError =>
+  new AppError('VALIDATION_FAILED', 'the request is not valid', {
+    details: [{ path: '/cursor', in: 'query', message: 'is not a cursor from a Link header of this API' }]
+  })
 
 function alertJson(a: StoredAlert): Record<string, unknown> {
   const time = (name: string, t: number | undefined) => (t !== undefined && Number.isFinite(t) ? { [name]: t } : {})

@@ -12,7 +12,12 @@ import { AppError } from '../../../platform/errors.ts'
 const here = dirname(fileURLToPath(import.meta.url))
 const uplotDist = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'))
 
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' }
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml'
+}
 
 /** Every file the page may ask for, by URL path. */
 const FILES: Record<string, string> = {

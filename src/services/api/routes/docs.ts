@@ -12,8 +12,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       info: {
         title: 'sensorstream API',
         version: '1.0.0',
-        description:
-          'Sensor readings `{sensor_id, value, timestamp}` (timestamp in unix seconds). Every error is JSON `{error: CODE, message, details?}`.'
+        description: 'Sensor readings `{sensor_id, value, timestamp}` (timestamp in unix seconds). Every error is JSON `{error: CODE, message, details?}`.'
       },
       tags: [
         { name: 'readings', description: 'history, writes and the live stream' },
@@ -21,7 +20,13 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'operations', description: 'health, readiness, metrics, this document' }
       ],
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'one of API_KEYS; needed for writes when API_KEYS is set, and for reads when API_READ_AUTH=true' } }
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'one of API_KEYS; needed for writes when API_KEYS is set, and for reads when API_READ_AUTH=true'
+          }
+        }
       }
     },
     // /docs is served by swagger-ui (hidden routes); describe it here so the document lists every route.

@@ -34,7 +34,8 @@ export function recentRoutes(ctx: RouteContext) {
       {
         schema: {
           summary: "A sensor's latest reading",
-          description: 'From Redis; on a cache miss from Postgres (and the cache is filled). When Redis is down the answer comes from Postgres with `x-cache: bypassed`.',
+          description:
+            'From Redis; on a cache miss from Postgres (and the cache is filled). When Redis is down the answer comes from Postgres with `x-cache: bypassed`.',
           tags: ['readings'],
           params: { type: 'object', required: ['sensor_id'], properties: { sensor_id: sensorIdParam } },
           response: { 200: { description: 'the latest reading', headers: cacheHeader, ...readingOut }, ...errors(400, 401, 403, 404, 503) }

@@ -74,7 +74,8 @@ export function ruleInput(body: RuleBody): RuleInput {
   const conditions = (['above', 'below', 'no_data'] as const).filter((c) => body[c] !== undefined)
   if (conditions.length !== 1) throw invalid('/', 'needs exactly one of above, below and no_data')
   const kind = conditions[0] as RuleInput['kind']
-  if (kind === 'no_data' && ((body.hysteresis ?? 0) !== 0 || (body.for ?? 0) !== 0)) throw invalid(body.for ? '/for' : '/hysteresis', 'only for above and below')
+  if (kind === 'no_data' && ((body.hysteresis ?? 0) !== 0 || (body.for ?? 0) !== 0))
+    throw invalid(body.for ? '/for' : '/hysteresis', 'only for above and below')
   if (body.webhook_url !== undefined) {
     let url: URL | undefined
     try {
@@ -162,7 +163,14 @@ export function ruleRoutes(rules: RuleStore) {
 
     app.get<{ Params: { id: number } }>(
       '/rules/:id',
-      { schema: { summary: 'One alert rule', tags, params: ruleIdParams, response: { 200: { description: 'the rule', ...ruleOut }, ...errors(400, 401, 403, 404, 503) } } },
+      {
+        schema: {
+          summary: 'One alert rule',
+          tags,
+          params: ruleIdParams,
+          response: { 200: { description: 'the rule', ...ruleOut }, ...errors(400, 401, 403, 404, 503) }
+        }
+      },
       async (request) => {
         const rule = await rules.getRule(request.params.id)
         if (rule === undefined) throw notFound(request.params.id)
@@ -175,7 +183,7 @@ export function ruleRoutes(rules: RuleStore) {
       {
         schema: {
           summary: 'Replace an alert rule',
-          description: "The alerts of the rule keep their state; the new condition applies from the next reading. A webhook secret not sent again is removed.",
+          description: 'The alerts of the rule keep their state; the new condition applies from the next reading. A webhook secret not sent again is removed.',
           tags,
           params: ruleIdParams,
           body: ruleBody,

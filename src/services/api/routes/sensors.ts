@@ -72,7 +72,8 @@ function timeRange(query: { from?: string; to?: string }, defaultSpan: number): 
   const range = parseRange(query)
   const to = range.to ?? Date.now() / 1000
   const from = range.from ?? to - defaultSpan
-  if (to <= from) throw new AppError('VALIDATION_FAILED', 'the request is not valid', { details: [{ path: '/from', in: 'query', message: 'must be before to' }] })
+  if (to <= from)
+    throw new AppError('VALIDATION_FAILED', 'the request is not valid', { details: [{ path: '/from', in: 'query', message: 'must be before to' }] })
   return { from, to }
 }
 

@@ -27,10 +27,16 @@ const statusBody = {
   required: ['at', 'readings_per_second', 'consumer_lag', 'dead_lettered', 'live_clients', 'dependencies'],
   properties: {
     at: { type: 'number', description: 'unix seconds' },
-    readings_per_second: { type: 'number', description: 'readings newly stored per second: by the streaming instances (last second) plus POST /data to this API (last 10 s)' },
+    readings_per_second: {
+      type: 'number',
+      description: 'readings newly stored per second: by the streaming instances (last second) plus POST /data to this API (last 10 s)'
+    },
     streaming_per_second: { type: 'number' },
     posted_per_second: { type: 'number' },
-    consumer_lag: { type: ['integer', 'null'], description: 'records of the topic not yet committed by the consumer group (null: no streaming instance reports it)' },
+    consumer_lag: {
+      type: ['integer', 'null'],
+      description: 'records of the topic not yet committed by the consumer group (null: no streaming instance reports it)'
+    },
     dead_lettered: { type: ['integer', 'null'], description: 'invalid records sent to the dead-letter topic since the streaming instances started' },
     stored: { type: ['integer', 'null'], description: 'readings stored by the streaming instances since they started' },
     streaming_instances: { type: 'integer' },
@@ -74,7 +80,8 @@ export function statusRoutes(ctx: RouteContext) {
       {
         schema: {
           summary: "The pipeline's state",
-          description: 'Readings per second, consumer lag, dead-lettered count and the health of Postgres, Redis, the bus and the streaming service, as JSON (what the dashboard shows).',
+          description:
+            'Readings per second, consumer lag, dead-lettered count and the health of Postgres, Redis, the bus and the streaming service, as JSON (what the dashboard shows).',
           tags: ['operations'],
           response: { 200: { description: 'the state, also when a dependency is down', ...statusBody }, ...errors(401, 403) }
         }
@@ -113,7 +120,11 @@ export function statusRoutes(ctx: RouteContext) {
           dependencies: {
             postgres,
             redis,
-            bus: !fresh ? { status: 'unknown', message: 'no streaming instance reports' } : busProblem === undefined ? { status: 'ok' } : { status: 'down', message: busProblem.bus },
+            bus: !fresh
+              ? { status: 'unknown', message: 'no streaming instance reports' }
+              : busProblem === undefined
+                ? { status: 'ok' }
+                : { status: 'down', message: busProblem.bus },
             streaming:
               streaming.status !== 'ok'
                 ? streaming

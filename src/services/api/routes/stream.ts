@@ -45,8 +45,16 @@ export function streamRoutes(ctx: RouteContext) {
           querystring: {
             type: 'object',
             properties: {
-              sensor_id: { type: 'string', pattern: `^${PATTERN}(,${PATTERN})*$`, description: 'only these sensors: a comma list of ids and globs, e.g. `line-4.*,pump-?`' },
-              since: { type: 'string', pattern: TIME_PATTERN, description: 'replay from this time (unix seconds or RFC 3339, inclusive) before going live; Last-Event-ID wins' }
+              sensor_id: {
+                type: 'string',
+                pattern: `^${PATTERN}(,${PATTERN})*$`,
+                description: 'only these sensors: a comma list of ids and globs, e.g. `line-4.*,pump-?`'
+              },
+              since: {
+                type: 'string',
+                pattern: TIME_PATTERN,
+                description: 'replay from this time (unix seconds or RFC 3339, inclusive) before going live; Last-Event-ID wins'
+              }
             },
             additionalProperties: false
           },
@@ -55,7 +63,10 @@ export function streamRoutes(ctx: RouteContext) {
             properties: { 'last-event-id': { type: 'string', description: 'the id of the last event received: replay what came after it' } }
           },
           response: {
-            200: { description: `text/event-stream; each event's data is a reading: ${JSON.stringify(readingOut.required)}`, content: { 'text/event-stream': { schema: { type: 'string' } } } },
+            200: {
+              description: `text/event-stream; each event's data is a reading: ${JSON.stringify(readingOut.required)}`,
+              content: { 'text/event-stream': { schema: { type: 'string' } } }
+            },
             ...errors(400, 401, 403, 503)
           }
         }
@@ -96,7 +107,11 @@ export function streamRoutes(ctx: RouteContext) {
         clients.add(res)
         metrics.liveClients.inc()
         const filter = new SensorFilter(patterns)
-        const unfollow = followAlerts(ctx, (id) => filter.matches(id), (event) => res.write(`event: alert\ndata: ${JSON.stringify(event)}\n\n`))
+        const unfollow = followAlerts(
+          ctx,
+          (id) => filter.matches(id),
+          (event) => res.write(`event: alert\ndata: ${JSON.stringify(event)}\n\n`)
+        )
         res.on('close', stop)
         session.subscribe(patterns, resume).catch((err: unknown) => {
           // Postgres did not give the replay: end the stream; the client reconnects and resumes.

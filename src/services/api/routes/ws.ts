@@ -88,16 +88,23 @@ export function wsRoutes(ctx: RouteContext) {
         const handle = (message: ClientMessage): void => {
           try {
             if (message.type !== 'subscribe' && message.type !== 'unsubscribe') {
-              throw new AppError('VALIDATION_FAILED', 'type must be "subscribe" or "unsubscribe"', { details: [{ path: '/type', in: 'message', message: 'must be subscribe or unsubscribe' }] })
+              throw new AppError('VALIDATION_FAILED', 'type must be "subscribe" or "unsubscribe"', {
+                details: [{ path: '/type', in: 'message', message: 'must be subscribe or unsubscribe' }]
+              })
             }
-            const patterns = parsePatterns(Array.isArray(message.sensor_id) ? message.sensor_id : typeof message.sensor_id === 'string' ? [message.sensor_id] : undefined, 'message')
+            const patterns = parsePatterns(
+              Array.isArray(message.sensor_id) ? message.sensor_id : typeof message.sensor_id === 'string' ? [message.sensor_id] : undefined,
+              'message'
+            )
             if (message.type === 'unsubscribe') {
               session.unsubscribe(patterns)
               send({ type: 'unsubscribed', sensor_id: patterns })
               return
             }
             if (new Set([...session.patterns, ...patterns]).size > MAX_PATTERNS) {
-              throw new AppError('VALIDATION_FAILED', `at most ${MAX_PATTERNS} sensor ids and globs per connection`, { details: [{ path: '/sensor_id', in: 'message', message: `at most ${MAX_PATTERNS}` }] })
+              throw new AppError('VALIDATION_FAILED', `at most ${MAX_PATTERNS} sensor ids and globs per connection`, {
+                details: [{ path: '/sensor_id', in: 'message', message: `at most ${MAX_PATTERNS}` }]
+              })
             }
             const resume = resumePosition({
               lastEventId: typeof message.last_event_id === 'string' ? message.last_event_id : undefined,
@@ -143,7 +150,11 @@ export function wsRoutes(ctx: RouteContext) {
           socket.ping()
         }, stream.heartbeatMs)
         heartbeat.unref()
-        const unfollow = followAlerts(ctx, (id) => new SensorFilter(session.patterns).matches(id), (alert) => send({ type: 'alert', alert }))
+        const unfollow = followAlerts(
+          ctx,
+          (id) => new SensorFilter(session.patterns).matches(id),
+          (alert) => send({ type: 'alert', alert })
+        )
         let open = true
         socket.on('close', () => {
           open = false
