@@ -62,6 +62,8 @@ interface Sample {
 export async function retentionRun(bench: Bench, db: RetentionDatabase, topic: ProducedTopic, run: number): Promise<RetentionRun> {
   const lo = db.endMs - (db.days - run) * DAY_MS
   const hi = lo + DAY_MS
+  // as before each ingest run: the earlier writes (the preload's GBs, the last run's) flushed first
+  await withClient(db.url, async (c) => void (await c.query('CHECKPOINT')))
   const droppedRows = await withClient(db.url, async (c) => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data WHERE ts >= $1 AND ts < $2', [new Date(lo), new Date(hi)])).rows[0]?.n))
   if (droppedRows === 0) throw new Error(`retention run ${run + 1}: no preloaded rows in [${new Date(lo).toISOString()}, ${new Date(hi).toISOString()})`)
   const partitionsBefore = await rawPartitions(db.url)
