@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=ingest,naive,ceiling,rollups,producer,delay,api,growth,live,mqtt,alerts]`:
+// `npm run bench [-- --quick] [-- --only=ingest,naive,ceiling,rollups,producer,delay,api,growth,live,mqtt,alerts,retention]`:
 // sensorstream against the seed's naive design and what Postgres alone takes, all in one run on
 // throwaway Kafka, Postgres and Redis; prints a table and writes bench/results.json. See
 // docs/performance.md for what is measured and how.
@@ -18,11 +18,12 @@ import { Offsets } from './lib/kafka.ts'
 import { measureMqtt } from './lib/mqtt.ts'
 import { naive } from './lib/naive.ts'
 import { loadAverage, processorCount } from './lib/proc.ts'
+import { DURING_MIN_MS, preloadRetention, retentionRun, SAMPLE_MS, WARM_MS, WINDOW_MS } from './lib/retention.ts'
 import { POSTGRES_SETTINGS, startServices } from './lib/services.ts'
 import { figure, formatNumber, ratio, table, type Figure } from './lib/stats.ts'
 
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url))
-const ITEMS = ['producer', 'ingest', 'naive', 'ceiling', 'rollups', 'growth', 'api', 'delay', 'live', 'mqtt', 'alerts'] as const
+const ITEMS = ['producer', 'ingest', 'naive', 'ceiling', 'rollups', 'growth', 'api', 'delay', 'live', 'mqtt', 'alerts', 'retention'] as const
 type Item = (typeof ITEMS)[number]
 
 const args = process.argv.slice(2)
@@ -293,6 +294,7 @@ async function runItems(bench: Bench): Promise<void> {
   if (only.has('live')) await liveItem(bench)
   if (only.has('mqtt')) await mqttItem(bench)
   if (only.has('alerts')) await alertsItem(bench, topics)
+  if (only.has('retention')) await retentionItem(bench)
   if (only.has('delay')) {
     const runs = await measureDelay(bench, sizes.runs, sizes.delaySeconds, sizes.delayRate)
     results.delay = {
@@ -334,6 +336,55 @@ async function alertsItem(bench: Bench, topics: readonly ProducedTopic[]): Promi
     ratio: figure(ratios),
     alert_events: events,
     how: `\`node dist/cli.js streaming\` (default settings) on the same topic twice, each on a fresh database (after one untimed warm-up run; which goes first alternates over the runs): with no rule and with ${ALERT_RULES} rules over the producer's sensors (950 exact ids above 27 with hysteresis 1, 40 globs of 100 sensors below 5, 10 no_data globs of 100 sensors, 60 s); timed as the ingest item; ratio = with rules / without, per run`
+  }
+  save()
+}
+
+async function retentionItem(bench: Bench): Promise<void> {
+  const { runs } = bench.sizes
+  const { rows, readings } = bench.sizes.retention
+  const db = await preloadRetention(bench, rows, runs)
+  bench.progress(`retention: ${runs} old days of ${rows.toLocaleString('en-US')} rows preloaded with generate_series in ${db.preloadSeconds.toFixed(0)} s`)
+  const out = {
+    before: [] as number[],
+    during: [] as number[],
+    after: [] as number[],
+    ratio: [] as number[],
+    drop: [] as number[],
+    cli: [] as number[],
+    window: [] as number[],
+    rows: [] as number[],
+    mib: [] as number[]
+  }
+  for (let r = 0; r < runs; r++) {
+    const topic = await produce(bench, readings)
+    const run = await retentionRun(bench, db, topic, r)
+    out.before.push(run.beforePerS)
+    out.during.push(run.duringPerS)
+    out.after.push(run.afterPerS)
+    out.ratio.push(run.duringPerS / run.beforePerS)
+    out.drop.push(run.dropMs)
+    out.cli.push(run.cliMs)
+    out.window.push(run.duringWindowMs)
+    out.rows.push(run.droppedRows)
+    out.mib.push(run.droppedBytes / 2 ** 20)
+    bench.progress(
+      `retention run ${r + 1}/${runs}: dropped ${run.partition} (${run.droppedRows.toLocaleString('en-US')} rows, ${(run.droppedBytes / 2 ** 20).toFixed(0)} MiB) in ${run.dropMs} ms (CLI ${run.cliMs} ms); ingest ${formatNumber(run.beforePerS)} readings/s before, ${formatNumber(run.duringPerS)} during (over ${run.duringWindowMs} ms), ${formatNumber(run.afterPerS)} after`
+    )
+  }
+  results.retention = {
+    readings_per_s_before: figure(out.before),
+    readings_per_s_during: figure(out.during),
+    readings_per_s_after: figure(out.after),
+    ratio: figure(out.ratio),
+    drop_ms: figure(out.drop),
+    cli_ms: figure(out.cli),
+    during_window_ms: figure(out.window),
+    dropped_rows: out.rows,
+    dropped_mib: figure(out.mib),
+    preload_seconds: Math.round(db.preloadSeconds),
+    readings_per_run: readings,
+    how: `one database preloaded with ${runs} old days of ${rows.toLocaleString('en-US')} rows each (${bench.sizes.sensors.toLocaleString('en-US')} sensors, daily partitions ending 10 days before today, generate_series on the server, indexes rebuilt, rollups computed, VACUUM ANALYZE, as the growth item); per run (after a CHECKPOINT) a fresh topic of ${readings.toLocaleString('en-US')} readings (the producer CLI) consumed by \`node dist/cli.js streaming\` (default settings, fresh group) and, ${(WINDOW_MS / 1000 + WARM_MS / 1000).toFixed(0)} s after its first commit, \`node dist/cli.js retention\` with RETENTION_RAW_DAYS such that only the oldest day left is past it (exactly one sensor_data partition dropped, checked); ingest rate from the group's committed offsets sampled every ${SAMPLE_MS} ms: ${WINDOW_MS / 1000} s before the drop, over the drop (from the sample just before the span the CLI logs for detach + DROP TABLE to the first at or after its end, at least ${DURING_MIN_MS} ms: during_window_ms), ${WINDOW_MS / 1000} s after; ratio = during / before, per run; drop_ms as retention logs it, cli_ms spawn to exit`
   }
   save()
 }
@@ -460,6 +511,13 @@ function summary(): string {
   add(`alerts: ${String(r.alerts?.rules ?? '?')} rules / none (ingest ratio)`, cell(r.alerts?.ratio))
   add('growth: readings/s with the preloaded table', cell(r.growth?.readings_per_s_grown))
   add('growth ratio (grown / empty)', cell(r.growth?.ratio))
+  add('retention: ingest before a day is dropped (readings/s)', cell(r.retention?.readings_per_s_before))
+  add('retention: ingest during the drop (readings/s)', cell(r.retention?.readings_per_s_during))
+  add('retention: during / before (ratio)', cell(r.retention?.ratio))
+  add(
+    `retention: drop of one day (${formatNumber((r.retention?.dropped_rows as number[] | undefined)?.[0] ?? Number.NaN)} rows, ms)`,
+    cell(r.retention?.drop_ms)
+  )
   const ingestRate = r.ingest?.readings_per_s as Figure | undefined
   const naiveRate = r.naive?.readings_per_s as Figure | undefined
   const ceilingRate = r.ceiling?.readings_per_s as Figure | undefined
@@ -501,7 +559,8 @@ function targets(): Json {
     'growth.ratio >= 0.80': check(median(r.growth?.ratio), '>=', 0.8),
     'rollups.ratio >= 0.85': check(median(r.rollups?.ratio), '>=', 0.85),
     'live.p99_ms <= 100': check(median(r.live?.p99_ms), '<=', 100),
-    'live.api_peak_rss_mb <= 300': check(median(r.live?.api_peak_rss_mb), '<=', 300)
+    'live.api_peak_rss_mb <= 300': check(median(r.live?.api_peak_rss_mb), '<=', 300),
+    'retention.ratio >= 0.9': check(median(r.retention?.ratio), '>=', 0.9)
   }
 }
 
