@@ -35,7 +35,11 @@ try {
   const closingDay: number[] = []
   for (let run = 0; run < runs; run++) {
     await pool.query('TRUNCATE rollup_1m, rollup_1h, rollup_1d')
-    await pool.query('UPDATE rollup_watermark SET closed_until = to_timestamp($1)', [day])
+    // the day's minutes complete (rollup_1m holds them), its hours to close
+    await pool.query(
+      'UPDATE rollup_watermark SET (closed_until, minutes_closed_until, minutes_complete_until) = (to_timestamp($1), to_timestamp($2), to_timestamp($2))',
+      [day, day + DAY]
+    )
     for (let h = 0; h < 24; h++) await fill(day + h * HOUR)
     await pool.query('VACUUM ANALYZE rollup_1m')
     for (let h = 1; h <= 24; h++) {

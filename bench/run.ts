@@ -351,6 +351,8 @@ async function retentionItem(bench: Bench): Promise<void> {
     after: [] as number[],
     ratio: [] as number[],
     drop: [] as number[],
+    detach: [] as number[],
+    dropTable: [] as number[],
     cli: [] as number[],
     window: [] as number[],
     rows: [] as number[],
@@ -364,12 +366,14 @@ async function retentionItem(bench: Bench): Promise<void> {
     out.after.push(run.afterPerS)
     out.ratio.push(run.duringPerS / run.beforePerS)
     out.drop.push(run.dropMs)
+    out.detach.push(run.detachMs)
+    out.dropTable.push(run.dropTableMs)
     out.cli.push(run.cliMs)
     out.window.push(run.duringWindowMs)
     out.rows.push(run.droppedRows)
     out.mib.push(run.droppedBytes / 2 ** 20)
     bench.progress(
-      `retention run ${r + 1}/${runs}: dropped ${run.partition} (${run.droppedRows.toLocaleString('en-US')} rows, ${(run.droppedBytes / 2 ** 20).toFixed(0)} MiB) in ${run.dropMs} ms (CLI ${run.cliMs} ms); ingest ${formatNumber(run.beforePerS)} readings/s before, ${formatNumber(run.duringPerS)} during (over ${run.duringWindowMs} ms), ${formatNumber(run.afterPerS)} after`
+      `retention run ${r + 1}/${runs}: dropped ${run.partition} (${run.droppedRows.toLocaleString('en-US')} rows, ${(run.droppedBytes / 2 ** 20).toFixed(0)} MiB) in ${run.dropMs} ms (detach ${run.detachMs} ms, DROP TABLE ${run.dropTableMs} ms; CLI ${run.cliMs} ms); ingest ${formatNumber(run.beforePerS)} readings/s before, ${formatNumber(run.duringPerS)} during (over ${run.duringWindowMs} ms), ${formatNumber(run.afterPerS)} after`
     )
   }
   results.retention = {
@@ -378,6 +382,8 @@ async function retentionItem(bench: Bench): Promise<void> {
     readings_per_s_after: figure(out.after),
     ratio: figure(out.ratio),
     drop_ms: figure(out.drop),
+    detach_ms: figure(out.detach),
+    drop_table_ms: figure(out.dropTable),
     cli_ms: figure(out.cli),
     during_window_ms: figure(out.window),
     dropped_rows: out.rows,

@@ -44,6 +44,9 @@ export interface RetentionRun {
   readonly afterPerS: number
   /** the drop as the product logs it (detach + DROP TABLE of the partition) */
   readonly dropMs: number
+  /** its two steps as logged: DETACH … CONCURRENTLY (waits for transactions that began before it) and DROP TABLE */
+  readonly detachMs: number
+  readonly dropTableMs: number
   /** the retention CLI from spawn to exit (node start-up, migrations check, listing, drop) */
   readonly cliMs: number
   /** the span the rate during the drop is taken over: from the sample just before it to the first at or after its end, at least DURING_MIN_MS */
@@ -133,6 +136,8 @@ export async function retentionRun(bench: Bench, db: RetentionDatabase, topic: P
       duringPerS: rate(duringFrom, duringTo),
       afterPerS: rate(atOrAfter(dropEnd), atOrAfter(dropEnd + WINDOW_MS)),
       dropMs,
+      detachMs: Number(line.detachMs),
+      dropTableMs: Number(line.dropMs),
       cliMs,
       duringWindowMs: duringTo.t - duringFrom.t,
       droppedRows,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Reading } from '../../src/domain/reading.ts'
-import { freshDatabase, useRedis } from '../harness/index.ts'
+import { closeAllRollups, freshDatabase, useRedis } from '../harness/index.ts'
 import { openApi, type ApiFixture } from './setup.ts'
 
 const T0 = Date.UTC(2024, 2, 10) / 1000
@@ -46,6 +46,7 @@ describe('stats and series pick the tier', () => {
     const [url, redis] = await Promise.all([freshDatabase('tiers'), useRedis()])
     f = await openApi(url, redis.url)
     for (let i = 0; i < readings.length; i += 10_000) await f.store.write(readings.slice(i, i + 10_000).reverse())
+    await closeAllRollups(f.db.pool)
     // a late duplicate changes nothing
     const late = await f.app.inject({ method: 'POST', url: '/data', payload: [{ ...readings[5], value: 12345 }] })
     assert.equal(late.json().duplicates, 1)

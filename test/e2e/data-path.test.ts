@@ -166,14 +166,14 @@ test('SIGTERM while the rollup closer waits for a writer in flight: streaming st
   assert.equal(await pre.exited(), 0, pre.output())
   const [{ w: before }] = (await sql<{ w: string }>(
     url,
-    "UPDATE rollup_watermark SET closed_until = date_bin('1 hour', now() - interval '3 hours', timestamptz 'epoch') RETURNING closed_until::text AS w"
+    "UPDATE rollup_watermark SET (closed_until, minutes_closed_until, minutes_complete_until) = (SELECT t, t, t FROM date_bin('1 hour', now() - interval '3 hours', timestamptz 'epoch') AS t) RETURNING closed_until::text || minutes_closed_until::text AS w"
   )) as [{ w: string }]
   const holder = new pg.Client({ connectionString: url })
   await holder.connect()
   const streaming = startCli('streaming', s.env)
   try {
     await holder.query('BEGIN')
-    await holder.query('SELECT sensorstream_rollup_watermark()')
+    await holder.query('SELECT sensorstream_rollup_watermarks()')
     await waitFor(
       'the closer to wait for the lock',
       async () => (await sql<{ n: string }>(url, "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]?.n === '1',
@@ -184,7 +184,7 @@ test('SIGTERM while the rollup closer waits for a writer in flight: streaming st
     const ms = Date.now() - started
     assert.ok(ms < 5_000, `stopped in ${ms} ms`)
     await holder.query('COMMIT')
-    const [{ w }] = (await sql<{ w: string }>(url, 'SELECT closed_until::text AS w FROM rollup_watermark')) as [{ w: string }]
+    const [{ w }] = (await sql<{ w: string }>(url, 'SELECT closed_until::text || minutes_closed_until::text AS w FROM rollup_watermark')) as [{ w: string }]
     assert.equal(w, before, 'nothing closed')
   } finally {
     if (streaming.child.exitCode === null) await streaming.kill()

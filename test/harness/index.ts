@@ -4,7 +4,7 @@
 export { freshDatabase, ownKafka, ownMosquitto, ownPostgres, ownRedis, useKafka, useKafkaCluster, useMosquitto, usePostgres, useRedis } from './services.ts'
 export { uniqueName } from './names.ts'
 export { waitFor } from './wait.ts'
-export { ROLLUP_TABLES, rollupMismatches, tierMismatches, type RollupTable } from './rollups.ts'
+export { closeAllRollups, ROLLUP_TABLES, rollupMismatches, setWatermarks, tierMismatches, type RollupTable } from './rollups.ts'
 export type { KafkaServer } from '../../dev/kafka.ts'
 export type { KafkaCluster, KafkaNode } from '../../dev/kafka-cluster.ts'
 export type { PostgresServer } from '../../src/adapters/embedded/postgres.ts'

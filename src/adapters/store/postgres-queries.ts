@@ -47,35 +47,41 @@ FROM sensor_data
 WHERE sensor_id = $1 AND ts >= to_timestamp($3::float8) AND ts < to_timestamp($4::float8)
 GROUP BY 1 ORDER BY 1`
 
-/** raw rows of one sensor in [$lo, $hi), as partial aggregates of one reading each */
+/** raw rows of one sensor in [lo, hi) (SQL timestamptz expressions), as partial aggregates of one reading each */
 const rawPart = (lo: string, hi: string): string =>
   `SELECT ${bin('ts')} AS b, 1::int8 AS count, value AS sum, value AS min, value AS max
-   FROM sensor_data WHERE sensor_id = $1 AND ts >= to_timestamp(${lo}::float8) AND ts < to_timestamp(${hi}::float8)`
+   FROM sensor_data WHERE sensor_id = $1 AND ts >= ${lo} AND ts < ${hi}`
 
 /** One sensor's buckets of a rollup table in [lo, hi) (SQL expressions), as partial aggregates of each stats bucket. */
 const rollupPart = (table: string, lo: string, hi: string): string =>
   `SELECT ${bin('bucket')} AS b, count, sum, min, max FROM ${table} WHERE sensor_id = $1 AND bucket >= ${lo} AND bucket < ${hi}`
 
+const FROM = 'to_timestamp($3::float8)'
+const TO = 'to_timestamp($4::float8)'
 const LO = 'to_timestamp($5::float8)'
 const HI = 'to_timestamp($6::float8)'
-/** The watermark (migration 012): rollup_1h holds the hours before it, rollup_1d the days before its day. */
+/** The watermarks (migrations 012, 013): rollup_1m holds the minutes before the first, rollup_1h the hours before the second, rollup_1d the days before its day. */
+const COMPLETE_MINUTES = '(SELECT minutes_complete_until FROM w)'
 const CLOSED_HOURS = '(SELECT closed_until FROM w)'
 const CLOSED_DAYS = "date_bin('1 day', (SELECT closed_until FROM w), timestamptz 'epoch')"
 
 /**
  * The middle [$5, $6) from the rollups, the unaligned edges [$3, $5) and [$6, $4) from raw rows.
- * The coarse tiers hold closed buckets only: the open day comes from the closed hours and the open
- * hours from rollup_1m. One statement, so one snapshot: the watermark and the tables agree (a
- * closing moves both in one transaction).
+ * Every tier holds closed buckets only: the open day comes from the closed hours, the open hours
+ * from the complete minutes, the open minutes (the last few) from raw rows. One statement, so one
+ * snapshot: the watermarks and the tables agree (a closing moves both in one transaction).
  */
 const tierStatsSql = (parts: readonly string[]): string => `
-WITH w AS MATERIALIZED (SELECT closed_until FROM rollup_watermark), parts AS (
+WITH w AS MATERIALIZED (SELECT closed_until, minutes_complete_until FROM rollup_watermark), parts AS (
   ${parts.join('\n  UNION ALL ')}
-  UNION ALL ${rawPart('$3', '$5')}
-  UNION ALL ${rawPart('$6', '$4')}
+  UNION ALL ${rawPart(`greatest(${LO}, ${COMPLETE_MINUTES})`, HI)}
+  UNION ALL ${rawPart(FROM, LO)}
+  UNION ALL ${rawPart(HI, TO)}
 )
 SELECT extract(epoch FROM b)::float8 AS start, sum(count)::int8 AS count, min(min) AS min, max(max) AS max, sum(sum) / sum(count) AS mean
 FROM parts GROUP BY b ORDER BY b`
+
+const minutesPart = (lo: string): string => rollupPart('rollup_1m', lo, `least(${HI}, ${COMPLETE_MINUTES})`)
 
 const TIERS = [
   {
@@ -84,15 +90,15 @@ const TIERS = [
     sql: tierStatsSql([
       rollupPart('rollup_1d', LO, `least(${HI}, ${CLOSED_DAYS})`),
       rollupPart('rollup_1h', `greatest(${LO}, ${CLOSED_DAYS})`, `least(${HI}, ${CLOSED_HOURS})`),
-      rollupPart('rollup_1m', `greatest(${LO}, ${CLOSED_HOURS})`, HI)
+      minutesPart(`greatest(${LO}, ${CLOSED_HOURS})`)
     ])
   },
   {
     tier: '1h',
     seconds: 3600,
-    sql: tierStatsSql([rollupPart('rollup_1h', LO, `least(${HI}, ${CLOSED_HOURS})`), rollupPart('rollup_1m', `greatest(${LO}, ${CLOSED_HOURS})`, HI)])
+    sql: tierStatsSql([rollupPart('rollup_1h', LO, `least(${HI}, ${CLOSED_HOURS})`), minutesPart(`greatest(${LO}, ${CLOSED_HOURS})`)])
   },
-  { tier: '1m', seconds: 60, sql: tierStatsSql([rollupPart('rollup_1m', LO, HI)]) }
+  { tier: '1m', seconds: 60, sql: tierStatsSql([minutesPart(LO)]) }
 ] as const
 
 /**

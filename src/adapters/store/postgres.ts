@@ -39,23 +39,24 @@ const D1D = `SELECT sensor_id, date_bin('1 day', bucket, timestamptz 'epoch') AS
 
 /**
  * One statement per batch: the raw insert, and the rollups updated from the rows it really
- * inserted (a duplicate adds nothing), in the same transaction. rollup_1m takes every inserted row;
- * rollup_1h and rollup_1d hold closed buckets only (migration 012), so only rows older than the
- * watermark (late data) go to them. `w` takes the closing lock shared, before any row is written
- * (the insert's one-time filter reads it first): a closer waits for this transaction, and this
- * transaction, arriving while a closer runs, waits for it and reads the watermark it set. Taking
- * it before any row lock keeps the lock order of every writer the same (no deadlock with a closer
- * waiting between two writers of the same key). `select` reads `ins`.
+ * inserted (a duplicate adds nothing), in the same transaction. Every tier holds closed buckets
+ * only (migrations 012, 013), so only rows older than a tier's watermark (late data) go to it; a
+ * reading on time is one raw row and nothing else, its minute aggregated by the closer. `w` takes
+ * the closing lock shared, before any row is written (the insert's one-time filter reads it
+ * first): a closer waits for this transaction, and this transaction, arriving while a closer moves
+ * a watermark, waits for it and reads the watermark it set. Taking it before any row lock keeps
+ * the lock order of every writer the same (no deadlock with a closer waiting between two writers
+ * of the same key). `select` reads `ins`.
  */
 export const writeSql = (select: string): string => `
-WITH w AS MATERIALIZED (SELECT sensorstream_rollup_watermark() AS closed_until
+WITH w AS MATERIALIZED (SELECT closed_until, minutes_closed_until FROM sensorstream_rollup_watermarks()
 ), ins AS (${insertRaw(' WHERE (SELECT closed_until FROM w) IS NOT NULL')}
   RETURNING sensor_id, ts, value
 ), d1m AS (
   SELECT sensor_id, date_bin('1 minute', ts, timestamptz 'epoch') AS bucket, count(*) AS count, sum(value) AS sum,
          min(value) AS min, max(value) AS max, min(ts) AS first_ts, (array_agg(value ORDER BY ts))[1] AS first_value,
          max(ts) AS last_ts, (array_agg(value ORDER BY ts DESC))[1] AS last_value
-  FROM ins GROUP BY 1, 2
+  FROM ins WHERE ts < (SELECT minutes_closed_until FROM w) GROUP BY 1, 2
 ), d1h AS (
   SELECT sensor_id, date_bin('1 hour', bucket, timestamptz 'epoch') AS bucket, sum(count)::int8 AS count, sum(sum) AS sum,
          min(min) AS min, max(max) AS max, min(first_ts) AS first_ts, (array_agg(first_value ORDER BY first_ts))[1] AS first_value,

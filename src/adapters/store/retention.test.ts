@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { freshDatabase } from '../../../test/harness/index.ts'
+import { closeAllRollups, freshDatabase } from '../../../test/harness/index.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { createMetricsRegistry } from '../../platform/metrics.ts'
 import type { RetentionPolicy } from '../../ports/store.ts'
@@ -34,12 +34,13 @@ const maintenance = (s: PostgresDatabase, policy: Partial<RetentionPolicy>): Pos
     policy: { rawDays: undefined, minuteDays: undefined, hourDays: undefined, dayDays: undefined, ...policy }
   })
 
-/** One reading per sensor per day, on each of the 40 days up to NOW, and a year earlier. */
+/** One reading per sensor per day, on each of the 40 days up to NOW, and a year earlier; the rollups closed. */
 async function fill(s: PostgresDatabase): Promise<void> {
   const readings = []
   for (let d = 0; d < 40; d++) for (const sensor of ['a', 'b']) readings.push({ sensor_id: sensor, value: d, timestamp: NOW / 1000 - d * DAY })
   readings.push({ sensor_id: 'a', value: -1, timestamp: NOW / 1000 - 400 * DAY })
   await s.store.write(readings)
+  await closeAllRollups(s.pool)
 }
 
 const names = async (s: PostgresDatabase, table: string): Promise<string[]> =>

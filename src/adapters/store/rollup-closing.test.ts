@@ -1,11 +1,12 @@
-// Closed buckets only in rollup_1h and rollup_1d (migration 012): closing an hour or a day, a late
-// reading written while a bucket closes, the open hour and day read at query time, migration 012
-// from the layout of 004, and a stop while a closer waits. On throwaway PostgreSQL servers (harness).
+// Closed buckets only in every tier (migrations 012, 013): closing a minute, an hour or a day, a
+// late reading written while a bucket closes, the open minutes, hours and days read at query time,
+// migrations 012 and 013 from the layout of 004, and a stop while a closer waits. On throwaway
+// PostgreSQL servers (harness).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import pg from 'pg'
 import { Registry } from 'prom-client'
-import { freshDatabase, ROLLUP_TABLES, rollupMismatches, tierMismatches, waitFor } from '../../../test/harness/index.ts'
+import { freshDatabase, ROLLUP_TABLES, rollupMismatches, setWatermarks, tierMismatches, waitFor } from '../../../test/harness/index.ts'
 import type { Reading } from '../../domain/reading.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { startMaintenance } from '../../services/maintenance.ts'
@@ -30,12 +31,19 @@ async function open(url: string, poolMax = 4): Promise<PostgresDatabase> {
   return s
 }
 
-/** A fresh store whose watermark is at `w` (unix s): the hours before it are closed. */
+/** A fresh store whose watermarks are at `w` (unix s). */
 async function storeAt(w: number): Promise<PostgresDatabase> {
   const s = await open(await freshDatabase('closing'))
-  // the rollups are empty: any watermark is consistent with them
-  await s.pool.query('UPDATE rollup_watermark SET closed_until = to_timestamp($1)', [w])
+  await setWatermarks(s.pool, w)
   return s
+}
+
+/** The minutes' watermarks, unix s: [complete until, closed until]. */
+async function minuteWatermarks(pool: pg.Pool): Promise<[number, number]> {
+  const { rows } = await pool.query<{ c: number; w: number }>(
+    'SELECT extract(epoch FROM minutes_complete_until)::float8 AS c, extract(epoch FROM minutes_closed_until)::float8 AS w FROM rollup_watermark'
+  )
+  return [Number(rows[0]?.c), Number(rows[0]?.w)]
 }
 
 async function assertInvariant(pool: pg.Pool, when: string): Promise<void> {
@@ -137,7 +145,9 @@ test('a bucket closing while a reading of it is written: the closer waits for th
   await assertInvariant(s.pool, 'closed after a writer')
 
   // a closer in flight holds a writer of the closing hour back; the writer then reads the new
-  // watermark and adds its rows to the hour just closed
+  // watermark and adds its rows to the hour just closed (its minutes closed before)
+  await s.pool.query('SELECT sensorstream_close_minutes_begin(to_timestamp($1), 1000)', [H0 + 2 * HOUR])
+  await s.pool.query('SELECT sensorstream_close_minutes_finish()')
   const closer = await s.pool.connect()
   try {
     await closer.query('BEGIN')
@@ -152,6 +162,33 @@ test('a bucket closing while a reading of it is written: the closer waits for th
   await assertInvariant(s.pool, 'written after a closer')
 })
 
+test('closing minutes in two steps: a writer between them counts its own rows, the second step the older ones; a step left half-done is finished', async (t) => {
+  const s = await storeAt(H0)
+  t.after(() => s.close())
+  await s.store.write(span(H0, H0 + HOUR, 7))
+  assert.deepEqual(await minuteWatermarks(s.pool), [H0, H0], 'nothing closed')
+  await assertInvariant(s.pool, 'all open')
+  await assertStatsExact(s, H0 - DAY, H0 + DAY, 'all open: the minutes read from raw rows')
+
+  // step 1 only (a closer that died before step 2): the half hour closes for writers, not yet for queries
+  await s.pool.query('SELECT sensorstream_close_minutes_begin(to_timestamp($1), 1000)', [H0 + HOUR / 2])
+  assert.deepEqual(await minuteWatermarks(s.pool), [H0, H0 + HOUR / 2])
+  // a writer after step 1 adds its readings of the closed minutes itself (late), duplicates nothing
+  await s.store.write([...span(H0 + 3, H0 + HOUR, 31, 1), ...span(H0, H0 + 600, 7)])
+  const { rows: own } = await s.pool.query<{ n: string }>('SELECT coalesce(sum(count), 0) AS n FROM rollup_1m')
+  assert.ok(Number(own[0]?.n) > 0, 'the late writer counted its own rows')
+  await assertInvariant(s.pool, 'between the steps')
+  await assertStatsExact(s, H0 - DAY, H0 + DAY, 'between the steps')
+
+  // the next closer finds step 2 pending and does it before moving on: every row counted once
+  assert.equal(await closeAt(s, H0 + HOUR), 1)
+  assert.deepEqual(await minuteWatermarks(s.pool), [H0 + HOUR, H0 + HOUR])
+  const { rows } = await s.pool.query<{ raw: string; m: string }>('SELECT (SELECT count(*) FROM sensor_data) AS raw, (SELECT sum(count) FROM rollup_1m) AS m')
+  assert.equal(rows[0]?.m, rows[0]?.raw, 'every raw row in rollup_1m once')
+  await assertInvariant(s.pool, 'after both steps')
+  await assertStatsExact(s, H0 - DAY, H0 + DAY, 'after both steps')
+})
+
 test('two writers and a closer at once, current and late readings, duplicates: no deadlock, no lost or double count', async (t) => {
   const url = await freshDatabase('closing')
   const [a, b] = [await open(url, 3), await open(url, 3)]
@@ -159,7 +196,7 @@ test('two writers and a closer at once, current and late readings, duplicates: n
     await a.close()
     await b.close()
   })
-  await a.pool.query('UPDATE rollup_watermark SET closed_until = to_timestamp($1)', [H0])
+  await setWatermarks(a.pool, H0)
   // 12 hours of 30 sensors, every batch spread over all of them and over the hours (late ones too)
   const all = Array.from({ length: 30_000 }, (_, i) => r(`c${i % 30}`, H0 - HOUR + Math.floor(i / 30) * 43.2 + (i % 30) * 0.01, i % 17))
   const batches = Array.from({ length: 30 }, (_, k) => all.filter((_, i) => (i * 7 + k) % 30 === 0))
@@ -182,7 +219,7 @@ test('two writers and a closer at once, current and late readings, duplicates: n
   await assertInvariant(a.pool, 'after the race')
 })
 
-test('migration 012 converts the rollups of 004 without loss: open hours leave rollup_1h, rollup_1d holds the closed days', async (t) => {
+test('migrations 012 and 013 convert the rollups of 004 without loss: open hours leave rollup_1h, open minutes rollup_1m, rollup_1d holds the closed days', async (t) => {
   const url = await freshDatabase('closing')
   const pool = new pg.Pool({ connectionString: url, max: 2 })
   t.after(() => pool.end())
@@ -205,7 +242,9 @@ test('migration 012 converts the rollups of 004 without loss: open hours leave r
   }
   await pool.query(
     `INSERT INTO sensor_data (sensor_id, value, ts)
-     SELECT CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, (i * 7919) % 1000 - 500, to_timestamp($1::float8 + i * 17) FROM generate_series(0, ($2::int8 - $1::int8) / 17 - 1) AS i`,
+     SELECT CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, (i * 7919) % 1000 - 500, to_timestamp($1::float8 + i * 17) FROM generate_series(0, ($2::int8 - $1::int8) / 17 - 1) AS i
+     UNION ALL -- both sensors in the current hour, even in its first seconds
+     SELECT s, 1, date_bin('1 hour', now(), timestamptz 'epoch') + interval '1 millisecond' FROM unnest(ARRAY['a', 'b']) AS s`,
     [from, now]
   )
   await pool.query('SELECT sensorstream_rebuild_rollups()')
@@ -232,7 +271,7 @@ test('a stop while the closer waits for a writer in flight is prompt, and closes
   await s.store.write(span(H0, H0 + 3 * HOUR, 29))
   const writer = await s.pool.connect()
   await writer.query('BEGIN')
-  await writer.query('SELECT sensorstream_rollup_watermark()')
+  await writer.query('SELECT sensorstream_rollup_watermarks()')
   const maintenance = new PostgresStorageMaintenance({
     pool: s.pool,
     partitions: s.partitions,
@@ -253,5 +292,6 @@ test('a stop while the closer waits for a writer in flight is prompt, and closes
   await writer.query('COMMIT')
   writer.release()
   assert.equal(await watermark(s.pool), H0 * 1000, 'nothing closed')
+  assert.deepEqual(await minuteWatermarks(s.pool), [H0, H0], 'no minute closed')
   await assertInvariant(s.pool, 'after the stop')
 })
