@@ -2,12 +2,13 @@
 // generate_series (not through Kafka): `sensors` sensors, evenly spread over the `days` days (daily
 // partitions) that end an hour before the benchmark started, in time order (ids follow time, as real
 // ingestion would). Keys and indexes are dropped for the load and rebuilt after it, exactly as the
-// migrations define them, the rollups computed from the rows (sensorstream_rebuild_rollups), then
+// migrations define them, every tier closed up to the hour after the rows and the rollups computed from them (sensorstream_rebuild_rollups), then
 // the tables are vacuumed and analysed (as autovacuum would have done by then).
 import pg from 'pg'
 import { migrateFor } from './schema.ts'
 
 const DAY_MS = 86_400_000
+const HOUR_MS = 3_600_000
 
 export async function preload(databaseUrl: string, rows: number, sensors: number, endMs: number, days: number): Promise<void> {
   await migrateFor(databaseUrl, endMs - days * DAY_MS, endMs + DAY_MS)
@@ -38,6 +39,11 @@ export async function preload(databaseUrl: string, rows: number, sensors: number
     for (const c of constraints.rows) await client.query(`ALTER TABLE sensor_data ADD CONSTRAINT "${c.name}" ${c.def}`)
     // pg_get_indexdef of a partitioned table's index says ON ONLY, which would skip the partitions.
     for (const i of indexes.rows) await client.query(i.def.replace(' ON ONLY ', ' ON '))
+    // the preloaded past closed in every tier (as the services' closer would have done by now)
+    await client.query(
+      'UPDATE rollup_watermark SET (closed_until, minutes_closed_until, minutes_complete_until) = (to_timestamp($1), to_timestamp($1), to_timestamp($1))',
+      [Math.ceil(endMs / HOUR_MS) * 3600]
+    )
     await client.query('SELECT sensorstream_rebuild_rollups()')
     await client.query('VACUUM ANALYZE sensor_data, rollup_1m, rollup_1h, rollup_1d')
   } finally {
