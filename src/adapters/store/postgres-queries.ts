@@ -47,19 +47,25 @@ FROM sensor_data
 WHERE sensor_id = $1 AND ts >= to_timestamp($3::float8) AND ts < to_timestamp($4::float8)
 GROUP BY 1 ORDER BY 1`
 
-/** raw rows of one sensor in [lo, hi) (SQL timestamptz expressions), as partial aggregates of one reading each */
-const rawPart = (lo: string, hi: string): string =>
+/**
+ * raw rows of one sensor in [lo, hi) (SQL timestamptz expressions), as partial aggregates of one
+ * reading each; `atLeast`, a parameter no greater than `lo`, lets the planner prune partitions
+ * when `lo` reads the watermark.
+ */
+const rawPart = (lo: string, hi: string, atLeast?: string): string =>
   `SELECT ${bin('ts')} AS b, 1::int8 AS count, value AS sum, value AS min, value AS max
-   FROM sensor_data WHERE sensor_id = $1 AND ts >= ${lo} AND ts < ${hi}`
+   FROM sensor_data WHERE sensor_id = $1 AND ts >= ${lo} AND ts < ${hi}${atLeast === undefined ? '' : ` AND ts >= ${atLeast}`}`
 
 /** One sensor's buckets of a rollup table in [lo, hi) (SQL expressions), as partial aggregates of each stats bucket. */
 const rollupPart = (table: string, lo: string, hi: string): string =>
   `SELECT ${bin('bucket')} AS b, count, sum, min, max FROM ${table} WHERE sensor_id = $1 AND bucket >= ${lo} AND bucket < ${hi}`
 
-const FROM = 'to_timestamp($3::float8)'
-const TO = 'to_timestamp($4::float8)'
-const LO = 'to_timestamp($5::float8)'
-const HI = 'to_timestamp($6::float8)'
+// Bound as timestamptz parameters (tierParams), not computed with to_timestamp (a stable function):
+// the planner then prunes the partitions outside the range, and planning is most of a request's cost.
+const FROM = '$3::timestamptz'
+const TO = '$4::timestamptz'
+const LO = '$5::timestamptz'
+const HI = '$6::timestamptz'
 /** The watermarks (migrations 012, 013): rollup_1m holds the minutes before the first, rollup_1h the hours before the second, rollup_1d the days before its day. */
 const COMPLETE_MINUTES = '(SELECT minutes_complete_until FROM w)'
 const CLOSED_HOURS = '(SELECT closed_until FROM w)'
@@ -74,7 +80,7 @@ const CLOSED_DAYS = "date_bin('1 day', (SELECT closed_until FROM w), timestamptz
 const tierStatsSql = (parts: readonly string[]): string => `
 WITH w AS MATERIALIZED (SELECT closed_until, minutes_complete_until FROM rollup_watermark), parts AS (
   ${parts.join('\n  UNION ALL ')}
-  UNION ALL ${rawPart(`greatest(${LO}, ${COMPLETE_MINUTES})`, HI)}
+  UNION ALL ${rawPart(`greatest(${LO}, ${COMPLETE_MINUTES})`, HI, LO)}
   UNION ALL ${rawPart(FROM, LO)}
   UNION ALL ${rawPart(HI, TO)}
 )
@@ -178,10 +184,12 @@ export class PostgresReadingQueries implements ReadingQueries {
   }
 
   async stats(q: StatsQuery): Promise<Stats> {
-    const params: unknown[] = [q.sensorId, q.bucketSeconds, q.from, q.to]
     const choice = chooseTier(q)
     const sql = choice === undefined ? RAW_STATS_SQL : (TIERS.find((t) => t.tier === choice.tier) as (typeof TIERS)[number]).sql
-    if (choice !== undefined) params.push(choice.lo, choice.hi)
+    const params: unknown[] =
+      choice === undefined
+        ? [q.sensorId, q.bucketSeconds, q.from, q.to]
+        : [q.sensorId, q.bucketSeconds, ...[q.from, q.to, choice.lo, choice.hi].map(timestampText)]
     const { rows } = await this.query<{ start: number; count: string; min: number; max: number; mean: number }>('stats', sql, params)
     return {
       tier: choice?.tier ?? 'raw',
@@ -220,4 +228,17 @@ export class PostgresReadingQueries implements ReadingQueries {
 
 function toReading(row: ReadingRow): Reading {
   return { sensor_id: row.sensor_id, value: row.value, timestamp: normalizeTimestamp(Number(row.us) / 1e6) }
+}
+
+/** Unix seconds as a timestamptz literal, to the microsecond (as to_timestamp would take them). */
+export function timestampText(seconds: number): string {
+  const micros = Math.round(seconds * 1e6)
+  const ms = Math.floor(micros / 1000)
+  const d = new Date(ms)
+  const two = (n: number): string => String(n).padStart(2, '0')
+  // not toISOString: years past 9999 are +YYYYYY there, and before 1 negative, which Postgres does not read
+  const year = d.getUTCFullYear()
+  // years before 1 (a range's far start) are n BC there: year 0 is 1 BC
+  const era = year < 1 ? ' BC' : ''
+  return `${String(year < 1 ? 1 - year : year).padStart(4, '0')}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, '0')}${String(micros - ms * 1000).padStart(3, '0')}+00${era}`
 }
