@@ -60,7 +60,7 @@ const rawPart = (lo: string, hi: string, atLeast?: string): string =>
 const rollupPart = (table: string, lo: string, hi: string): string =>
   `SELECT ${bin('bucket')} AS b, count, sum, min, max FROM ${table} WHERE sensor_id = $1 AND bucket >= ${lo} AND bucket < ${hi}`
 
-// Bound as timestamptz parameters (tierParams), not computed with to_timestamp (a stable function):
+// Bound as timestamptz parameters (timestampText), not computed with to_timestamp (a stable function):
 // the planner then prunes the partitions outside the range, and planning is most of a request's cost.
 const FROM = '$3::timestamptz'
 const TO = '$4::timestamptz'
