@@ -33,6 +33,8 @@ const CLOSE_WAIT_MS = 5_000
 export class PostgresDatabase implements Lifecycle, Migrations {
   /** shared by the adapters below (and by tests); never handed out by the wiring module */
   readonly pool: pg.Pool
+  /** the statistics' own connections, which keep one generic plan per statement (see below) */
+  private readonly statsPool: pg.Pool
   readonly partitions: Partitions
   readonly store: PostgresReadingStore
   readonly queries: PostgresReadingQueries
@@ -42,19 +44,25 @@ export class PostgresDatabase implements Lifecycle, Migrations {
 
   constructor(options: PostgresDatabaseOptions) {
     this.logger = options.logger
-    this.pool = new pg.Pool({
+    const config: pg.PoolConfig = {
       connectionString: options.url,
       max: options.poolMax,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       statement_timeout: options.statementTimeoutMs,
       application_name: 'sensorstream'
-    })
+    }
+    this.pool = new pg.Pool(config)
+    // The statistics statements are planned once per connection, not per request: planning them
+    // anew (a custom plan, Postgres's choice here) costs more than running them. A generic plan
+    // still skips the partitions outside the range, at executor start. Their own pool, so that no
+    // other statement changes plans.
+    this.statsPool = new pg.Pool({ ...config, options: '-c plan_cache_mode=force_generic_plan' })
     // An idle connection that dies (Postgres restarted) must not crash the process: the pool
     // drops it and the next query opens a new one.
-    this.pool.on('error', (err) => this.logger.warn({ err }, 'idle postgres connection lost'))
+    for (const pool of [this.pool, this.statsPool]) pool.on('error', (err) => this.logger.warn({ err }, 'idle postgres connection lost'))
     this.partitions = new Partitions(this.pool, this.logger, options.partitions)
     this.store = new PostgresReadingStore({ pool: this.pool, partitions: this.partitions })
-    this.queries = new PostgresReadingQueries({ pool: this.pool })
+    this.queries = new PostgresReadingQueries({ pool: this.pool, statsPool: this.statsPool })
     this.rules = new PostgresRuleStore({ pool: this.pool })
     this.alerts = new PostgresAlertStore({ pool: this.pool })
   }
@@ -93,14 +101,22 @@ export class PostgresDatabase implements Lifecycle, Migrations {
    * to: a server stopped right after would still cut them (and each would log a warning).
    */
   async close(): Promise<void> {
-    let open = this.pool.totalCount
-    const closed = new Promise<void>((resolve) => {
-      if (open === 0) resolve()
-      this.pool.on('remove', () => {
-        if (--open === 0) resolve()
-      })
-    })
-    await this.pool.end()
-    await Promise.race([closed, delay(CLOSE_WAIT_MS, undefined, { ref: false })])
+    await Promise.all([endPool(this.pool), endPool(this.statsPool)])
   }
+}
+
+/**
+ * Resolves once every connection of the pool has closed. pg's pool.end() resolves as soon as it has
+ * asked them to: a server stopped right after would still cut them (and each would log a warning).
+ */
+async function endPool(pool: pg.Pool): Promise<void> {
+  let open = pool.totalCount
+  const closed = new Promise<void>((resolve) => {
+    if (open === 0) resolve()
+    pool.on('remove', () => {
+      if (--open === 0) resolve()
+    })
+  })
+  await pool.end()
+  await Promise.race([closed, delay(CLOSE_WAIT_MS, undefined, { ref: false })])
 }

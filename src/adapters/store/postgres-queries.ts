@@ -11,6 +11,8 @@ import { translatePgError } from './postgres-errors.ts'
 /** The queries share the pool of a PostgresDatabase, which owns and closes it. */
 export interface PostgresQueriesOptions {
   readonly pool: pg.Pool
+  /** for the statistics statements [pool] */
+  readonly statsPool?: pg.Pool
 }
 
 interface ReadingRow {
@@ -123,9 +125,11 @@ export function chooseTier(q: StatsQuery): { tier: Tier; lo: number; hi: number 
 
 export class PostgresReadingQueries implements ReadingQueries {
   private readonly pool: pg.Pool
+  private readonly statsPool: pg.Pool
 
   constructor(options: PostgresQueriesOptions) {
     this.pool = options.pool
+    this.statsPool = options.statsPool ?? options.pool
   }
 
   async connect(): Promise<void> {
@@ -190,10 +194,17 @@ export class PostgresReadingQueries implements ReadingQueries {
       choice === undefined
         ? [q.sensorId, q.bucketSeconds, q.from, q.to]
         : [q.sensorId, q.bucketSeconds, ...[q.from, q.to, choice.lo, choice.hi].map(timestampText)]
-    const { rows } = await this.query<{ start: number; count: string; min: number; max: number; mean: number }>('stats', sql, params)
+    // a named statement is parsed once per connection, and rows as arrays skip building an object per row:
+    // with hundreds of buckets per answer, parsing them is most of the API's work
+    const { rows } = await this.query<[start: number, count: string, min: number, max: number, mean: number]>(
+      'stats',
+      { name: `stats-${choice?.tier ?? 'raw'}`, text: sql, values: params, rowMode: 'array' },
+      undefined,
+      this.statsPool
+    )
     return {
       tier: choice?.tier ?? 'raw',
-      buckets: rows.map((r) => ({ start: normalizeTimestamp(r.start), count: Number(r.count), min: r.min, max: r.max, mean: r.mean }))
+      buckets: rows.map(([start, count, min, max, mean]) => ({ start: normalizeTimestamp(start), count: Number(count), min, max, mean }))
     }
   }
 
@@ -217,9 +228,14 @@ export class PostgresReadingQueries implements ReadingQueries {
     return rows.map(toReading)
   }
 
-  private async query<R extends pg.QueryResultRow>(operation: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+  private async query<R extends pg.QueryResultRow>(
+    operation: string,
+    sql: string | pg.QueryArrayConfig,
+    params?: unknown[],
+    pool = this.pool
+  ): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(sql, params)
+      return await pool.query<R>(typeof sql === 'string' ? { text: sql, values: params ?? [] } : sql)
     } catch (err) {
       throw translatePgError(err, operation)
     }
