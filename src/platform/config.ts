@@ -132,7 +132,7 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   KAFKA_PARTITIONS: 'partitions of topics this project creates [6]',
   KAFKA_REPLICATION_FACTOR: 'replication factor of topics this project creates [1]',
   DATABASE_URL: 'PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/sensorstream',
-  DATABASE_POOL_MAX: 'PostgreSQL connections per process [8]',
+  DATABASE_POOL_MAX: 'PostgreSQL connections per pool; a process has two (one for statistics) [8]',
   DATABASE_STATEMENT_TIMEOUT_MS: 'server-side timeout of one statement [30000]',
   REDIS_URL: 'Redis URL, e.g. redis://127.0.0.1:6379',
   REDIS_KEY_PREFIX: 'prefix of every Redis key and channel [sensorstream:]',
