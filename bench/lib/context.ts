@@ -22,6 +22,8 @@ export interface Sizes {
   readonly live: { readonly sse: number; readonly ws: number; readonly rate: number; readonly seconds: number }
   /** the mqtt item: readings per run (one per message) from this many MQTT publishers */
   readonly mqtt: { readonly readings: number; readonly publishers: number }
+  /** the year item: days of one sensor at a reading every 10 s */
+  readonly statsYearDays: number
   /** the retention item: rows of the day dropped per run, and readings of the topic ingested meanwhile */
   readonly retention: { readonly rows: number; readonly readings: number }
 }
@@ -38,7 +40,8 @@ export const FULL: Sizes = {
   delayRate: 2_000,
   live: { sse: 1000, ws: 100, rate: 1000, seconds: 15 },
   mqtt: { readings: 100_000, publishers: 100 },
-  retention: { rows: 8_000_000, readings: 3_000_000 }
+  retention: { rows: 8_000_000, readings: 3_000_000 },
+  statsYearDays: 365
 }
 
 export const QUICK: Sizes = {
@@ -53,7 +56,8 @@ export const QUICK: Sizes = {
   delayRate: 2_000,
   live: { sse: 200, ws: 20, rate: 500, seconds: 5 },
   mqtt: { readings: 20_000, publishers: 100 },
-  retention: { rows: 1_000_000, readings: 1_500_000 }
+  retention: { rows: 1_000_000, readings: 1_500_000 },
+  statsYearDays: 30
 }
 
 export interface Bench {

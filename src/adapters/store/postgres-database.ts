@@ -11,7 +11,7 @@ import type { RetentionPolicy } from '../../ports/store.ts'
 import { migrate } from './migrate.ts'
 import { Partitions, type PartitionOptions } from './partitions.ts'
 import { PostgresAlertStore } from './postgres-alerts.ts'
-import { PostgresReadingQueries } from './postgres-queries.ts'
+import { PostgresReadingQueries, STATS_POOL_OPTIONS } from './postgres-queries.ts'
 import { PostgresRuleStore } from './postgres-rules.ts'
 import { PostgresReadingStore } from './postgres.ts'
 import { translatePgError } from './postgres-errors.ts'
@@ -52,11 +52,8 @@ export class PostgresDatabase implements Lifecycle, Migrations {
       application_name: 'sensorstream'
     }
     this.pool = new pg.Pool(config)
-    // The statistics statements are planned once per connection, not per request: planning them
-    // anew (a custom plan, Postgres's choice here) costs more than running them. A generic plan
-    // still skips the partitions outside the range, at executor start. Their own pool, so that no
-    // other statement changes plans.
-    this.statsPool = new pg.Pool({ ...config, options: '-c plan_cache_mode=force_generic_plan' })
+    // a pool of their own, so that no other statement changes plans
+    this.statsPool = new pg.Pool({ ...config, options: STATS_POOL_OPTIONS })
     // An idle connection that dies (Postgres restarted) must not crash the process: the pool
     // drops it and the next query opens a new one.
     for (const pool of [this.pool, this.statsPool]) pool.on('error', (err) => this.logger.warn({ err }, 'idle postgres connection lost'))

@@ -8,7 +8,14 @@ import { globToLike, isGlob } from '../../domain/sensor-pattern.ts'
 import type { ListQuery, Page, ReadingQueries, ReplayQuery, Stats, StatsQuery, Tier } from '../../ports/queries.ts'
 import { translatePgError } from './postgres-errors.ts'
 
-/** The queries share the pool of a PostgresDatabase, which owns and closes it. */
+/**
+ * For the pool of the statistics: their named statements keep one generic plan per connection
+ * instead of being planned on every request (which costs more than running them); the generic plan
+ * still skips the partitions outside the range, at executor start.
+ */
+export const STATS_POOL_OPTIONS = '-c plan_cache_mode=force_generic_plan'
+
+/** The queries share the pools of a PostgresDatabase, which owns and closes them. */
 export interface PostgresQueriesOptions {
   readonly pool: pg.Pool
   /** for the statistics statements [pool] */
