@@ -88,6 +88,26 @@ test('drops exactly the partitions entirely older than each limit, and nothing e
   assert.deepEqual(await s.store.write([{ sensor_id: 'a', value: 5, timestamp: NOW / 1000 - 35 * DAY + 1 }]), { inserted: 1, duplicates: 0 })
 })
 
+test('the statistics keep their cached plans valid across a retention drop, answering from the rollups', async (t) => {
+  // one connection per pool: every stats request below runs the same named statement, planned before the drop
+  const s = new PostgresDatabase({ url: await freshDatabase('retention_plans'), poolMax: 1, statementTimeoutMs: 60_000, logger })
+  await s.connect()
+  await s.migrate()
+  t.after(() => s.close())
+  await fill(s)
+  const q = { sensorId: 'a', from: NOW / 1000 - 40 * DAY, to: NOW / 1000 + DAY, bucketSeconds: DAY }
+  const before = await s.queries.stats(q)
+  for (let i = 0; i < 6; i++) assert.deepEqual(await s.queries.stats(q), before)
+  assert.equal(before.tier, '1d')
+  assert.equal(
+    before.buckets.reduce((n, b) => n + b.count, 0),
+    40
+  )
+  const dropped = await maintenance(s, { rawDays: 30 }).dropExpiredPartitions(NOW)
+  assert.equal(dropped.filter((p) => p.table === 'sensor_data').length, 10)
+  assert.deepEqual(await s.queries.stats(q), before, 'the raw rows of the dropped days are still counted in the rollups')
+})
+
 test('one instance at a time: the other skips its turn; maintainOnce counts both', async (t) => {
   const url = await freshDatabase('retention')
   const [a, b] = [await open(url), await open(url)]
