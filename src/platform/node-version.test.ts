@@ -29,8 +29,8 @@ test('the CLI and the preflight agree, on the minimum of package.json', () => {
   assert.equal(nodeVersionProblem('>=22.22', 'v20.20.2'), 'sensorstream needs Node.js ≥ 22.22 (this is v20.20.2); install Node 24 LTS')
 })
 
-test('npm start runs the preflight first; on this Node it passes', () => {
-  assert.match(PACKAGE.scripts.start, /^node scripts\/check-node\.mjs && node src\/cli\.ts all$/)
+test('npm start runs the preflight first, then becomes the platform (exec: a signal to npm reaches it); on this Node it passes', () => {
+  assert.match(PACKAGE.scripts.start, /^node scripts\/check-node\.mjs && exec node src\/cli\.ts all$/)
   execFileSync(process.execPath, [PREFLIGHT])
 })
 
