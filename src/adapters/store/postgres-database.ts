@@ -93,10 +93,7 @@ export class PostgresDatabase implements Lifecycle, Migrations {
     }
   }
 
-  /**
-   * Resolves once every connection has closed. pg's pool.end() resolves as soon as it has asked them
-   * to: a server stopped right after would still cut them (and each would log a warning).
-   */
+  /** Resolves once every connection of both pools has closed. */
   async close(): Promise<void> {
     await Promise.all([endPool(this.pool), endPool(this.statsPool)])
   }
