@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util'
 import { startPostgres } from '../src/adapters/embedded/postgres.ts'
 import { applySettings } from './lib/services.ts'
+import { figure } from './lib/stats.ts'
 import { measureStatsYear } from './lib/stats-year.ts'
 
 const { values } = parseArgs({
@@ -13,8 +14,10 @@ const { values } = parseArgs({
     'raw-runs': { type: 'string', default: '3' }
   }
 })
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
-const ms = (xs: number[]): string => `p50 ${median(xs).toFixed(2)} ms (min ${Math.min(...xs).toFixed(2)}, max ${Math.max(...xs).toFixed(2)}; ${xs.length} runs)`
+const ms = (xs: number[]): string => {
+  const f = figure(xs)
+  return `p50 ${f.median} ms (min ${f.min}, max ${f.max}; ${xs.length} runs)`
+}
 
 const server = await startPostgres({ durable: true })
 try {

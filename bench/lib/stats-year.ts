@@ -10,6 +10,8 @@ import { closeTiersUntil, migrateFor } from './schema.ts'
 const DAY = 86_400
 
 export interface YearCase {
+  /** its name in bench/results.json */
+  readonly key: 'days_at_1d' | 'day_at_1m'
   readonly label: string
   readonly tier: string
   readonly buckets: number
@@ -72,15 +74,15 @@ export async function measureStatsYear(url: string, o: YearOptions): Promise<Yea
     const queries = new PostgresReadingQueries({ pool, statsPool })
     const cases: YearCase[] = []
     for (const c of [
-      { label: `${o.days} days at 1-day buckets`, from: start, to: end, bucket: DAY },
-      { label: 'the last day at 1-minute buckets', from: end - DAY, to: end, bucket: 60 }
-    ]) {
+      { key: 'days_at_1d', label: `${o.days} days at 1-day buckets`, from: start, to: end, bucket: DAY },
+      { key: 'day_at_1m', label: 'the last day at 1-minute buckets', from: end - DAY, to: end, bucket: 60 }
+    ] as const) {
       const q = { sensorId: 'year', from: c.from, to: c.to, bucketSeconds: c.bucket }
       const { tier, buckets } = await queries.stats(q)
       const fromTier = await time(o.runs, () => queries.stats(q))
       o.progress(`stats-year: ${c.label} from tier ${tier}, ${o.runs} requests done; raw rows next (${o.rawRuns} requests)`)
       const fromRaw = await time(o.rawRuns, () => pool.query(RAW_STATS_SQL, [q.sensorId, q.bucketSeconds, q.from, q.to]))
-      cases.push({ label: c.label, tier, buckets: buckets.length, fromTier, fromRaw })
+      cases.push({ key: c.key, label: c.label, tier, buckets: buckets.length, fromTier, fromRaw })
     }
     return { rawRows: Number(counts.n), rollupRows: { '1m': Number(counts.m), '1h': Number(counts.h), '1d': Number(counts.d) }, loadSeconds, cases }
   } finally {

@@ -203,12 +203,12 @@ export class PostgresReadingQueries implements ReadingQueries {
         : [q.sensorId, q.bucketSeconds, ...[q.from, q.to, choice.lo, choice.hi].map(timestampText)]
     // a named statement is parsed once per connection, and rows as arrays skip building an object per row:
     // with hundreds of buckets per answer, parsing them is most of the API's work
-    const { rows } = await this.query<[start: number, count: string, min: number, max: number, mean: number]>(
-      'stats',
-      { name: `stats-${choice?.tier ?? 'raw'}`, text: sql, values: params, rowMode: 'array' },
-      undefined,
-      this.statsPool
-    )
+    const { rows } = await this.run<[start: number, count: string, min: number, max: number, mean: number]>(this.statsPool, 'stats', {
+      name: `stats-${choice?.tier ?? 'raw'}`,
+      text: sql,
+      values: params,
+      rowMode: 'array'
+    })
     return {
       tier: choice?.tier ?? 'raw',
       buckets: rows.map(([start, count, min, max, mean]) => ({ start: normalizeTimestamp(start), count: Number(count), min, max, mean }))
@@ -235,14 +235,13 @@ export class PostgresReadingQueries implements ReadingQueries {
     return rows.map(toReading)
   }
 
-  private async query<R extends pg.QueryResultRow>(
-    operation: string,
-    sql: string | pg.QueryArrayConfig,
-    params?: unknown[],
-    pool = this.pool
-  ): Promise<pg.QueryResult<R>> {
+  private async query<R extends pg.QueryResultRow>(operation: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.run<R>(this.pool, operation, { text: sql, values: params })
+  }
+
+  private async run<R extends pg.QueryResultRow>(pool: pg.Pool, operation: string, config: pg.QueryConfig | pg.QueryArrayConfig): Promise<pg.QueryResult<R>> {
     try {
-      return await pool.query<R>(typeof sql === 'string' ? { text: sql, values: params ?? [] } : sql)
+      return await pool.query<R>(config)
     } catch (err) {
       throw translatePgError(err, operation)
     }
