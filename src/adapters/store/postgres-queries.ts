@@ -50,7 +50,7 @@ const bin = (column: string): string => `date_bin(make_interval(secs => $2::floa
 
 /** Statistics from raw rows alone (the raw tier; the benchmark times it against the rollups). */
 export const RAW_STATS_SQL = `
-SELECT extract(epoch FROM ${bin('ts')})::float8 AS start,
+SELECT date_part('epoch', ${bin('ts')}) AS start,
        count(*)::int8 AS count, min(value) AS min, max(value) AS max, avg(value) AS mean
 FROM sensor_data
 WHERE sensor_id = $1 AND ts >= to_timestamp($3::float8) AND ts < to_timestamp($4::float8)
@@ -59,15 +59,16 @@ GROUP BY 1 ORDER BY 1`
 /**
  * raw rows of one sensor in [lo, hi) (SQL timestamptz expressions), as partial aggregates of one
  * reading each; `atLeast`, a parameter no greater than `lo`, lets the planner prune partitions
- * when `lo` reads the watermark.
+ * when `lo` reads the watermark. Counts travel as float8 (exact to 2^53): summing int8 would make
+ * them numeric, and numeric arithmetic was a good part of a request's time in Postgres.
  */
 const rawPart = (lo: string, hi: string, atLeast?: string): string =>
-  `SELECT ${bin('ts')} AS b, 1::int8 AS count, value AS sum, value AS min, value AS max
+  `SELECT ${bin('ts')} AS b, 1::float8 AS count, value AS sum, value AS min, value AS max
    FROM sensor_data WHERE sensor_id = $1 AND ts >= ${lo} AND ts < ${hi}${atLeast === undefined ? '' : ` AND ts >= ${atLeast}`}`
 
-/** One sensor's buckets of a rollup table in [lo, hi) (SQL expressions), as partial aggregates of each stats bucket. */
-const rollupPart = (table: string, lo: string, hi: string): string =>
-  `SELECT ${bin('bucket')} AS b, count, sum, min, max FROM ${table} WHERE sensor_id = $1 AND bucket >= ${lo} AND bucket < ${hi}`
+/** One sensor's buckets of a rollup table in [lo, hi) (SQL expressions), as partial aggregates of each stats bucket (`own`: of its own). */
+const rollupPart = (table: string, lo: string, hi: string, own = false): string =>
+  `SELECT ${own ? 'bucket' : bin('bucket')} AS b, count::float8 AS count, sum, min, max FROM ${table} WHERE sensor_id = $1 AND bucket >= ${lo} AND bucket < ${hi}`
 
 // Bound as timestamptz parameters (timestampText), not computed with to_timestamp (a stable function):
 // the planner then prunes the partitions outside the range, and planning is most of a request's cost.
@@ -75,46 +76,61 @@ const FROM = '$3::timestamptz'
 const TO = '$4::timestamptz'
 const LO = '$5::timestamptz'
 const HI = '$6::timestamptz'
-/** The watermarks (migrations 012, 013): rollup_1m holds the minutes before the first, rollup_1h the hours before the second, rollup_1d the days before its day. */
-const COMPLETE_MINUTES = '(SELECT minutes_complete_until FROM w)'
+/**
+ * The watermarks (migrations 012, 013): rollup_1m holds the minutes before the first, rollup_1h the
+ * hours before the second, rollup_1d the days before its day. Each is read rounded down to its
+ * tier's bucket (the closers set them so; 012's CHECK holds the hours to it), so that a bucket
+ * of one tier never shares a stats bucket of its own width with a finer tier.
+ */
+const COMPLETE_MINUTES = "date_bin('1 minute', (SELECT minutes_complete_until FROM w), timestamptz 'epoch')"
 const CLOSED_HOURS = '(SELECT closed_until FROM w)'
 const CLOSED_DAYS = "date_bin('1 day', (SELECT closed_until FROM w), timestamptz 'epoch')"
+
+const WATERMARKS = 'w AS MATERIALIZED (SELECT closed_until, minutes_complete_until FROM rollup_watermark)'
+const OUT = "date_part('epoch', b) AS start, count, min, max, mean"
+/** The finer tiers' rows, the open minutes and the unaligned edges, aggregated per stats bucket. */
+const merged = (parts: readonly string[]): string => `SELECT b, sum(count) AS count, min(min) AS min, max(max) AS max, sum(sum) / sum(count) AS mean FROM (
+  ${[...parts, rawPart(`greatest(${LO}, ${COMPLETE_MINUTES})`, HI, LO), rawPart(FROM, LO), rawPart(HI, TO)].join('\n  UNION ALL ')}
+) parts GROUP BY b`
 
 /**
  * The middle [$5, $6) from the rollups, the unaligned edges [$3, $5) and [$6, $4) from raw rows.
  * Every tier holds closed buckets only: the open day comes from the closed hours, the open hours
  * from the complete minutes, the open minutes (the last few) from raw rows. One statement, so one
  * snapshot: the watermarks and the tables agree (a closing moves both in one transaction).
+ * `own`: the stats buckets are the tier's own, so its rows are answers as they stand and only the
+ * rest is aggregated (most of a request's rows skip the grouping).
  */
-const tierStatsSql = (parts: readonly string[]): string => `
-WITH w AS MATERIALIZED (SELECT closed_until, minutes_complete_until FROM rollup_watermark), parts AS (
-  ${parts.join('\n  UNION ALL ')}
-  UNION ALL ${rawPart(`greatest(${LO}, ${COMPLETE_MINUTES})`, HI, LO)}
-  UNION ALL ${rawPart(FROM, LO)}
-  UNION ALL ${rawPart(HI, TO)}
-)
-SELECT extract(epoch FROM b)::float8 AS start, sum(count)::int8 AS count, min(min) AS min, max(max) AS max, sum(sum) / sum(count) AS mean
-FROM parts GROUP BY b ORDER BY b`
+const tierStatsSql = (own: boolean, [tier, ...finer]: readonly [string, ...string[]]): string =>
+  own
+    ? `WITH ${WATERMARKS}
+SELECT ${OUT} FROM (
+  SELECT b, count, min, max, sum / count AS mean FROM (${tier}) t
+  UNION ALL ${merged(finer)}
+) buckets ORDER BY b`
+    : `WITH ${WATERMARKS}
+SELECT ${OUT} FROM (${merged([tier, ...finer])}) buckets ORDER BY b`
 
-const minutesPart = (lo: string): string => rollupPart('rollup_1m', lo, `least(${HI}, ${COMPLETE_MINUTES})`)
+const minutesPart = (lo: string, own = false): string => rollupPart('rollup_1m', lo, `least(${HI}, ${COMPLETE_MINUTES})`, own)
 
-const TIERS = [
-  {
-    tier: '1d',
-    seconds: 86_400,
-    sql: tierStatsSql([
-      rollupPart('rollup_1d', LO, `least(${HI}, ${CLOSED_DAYS})`),
-      rollupPart('rollup_1h', `greatest(${LO}, ${CLOSED_DAYS})`, `least(${HI}, ${CLOSED_HOURS})`),
-      minutesPart(`greatest(${LO}, ${CLOSED_HOURS})`)
-    ])
-  },
-  {
-    tier: '1h',
-    seconds: 3600,
-    sql: tierStatsSql([rollupPart('rollup_1h', LO, `least(${HI}, ${CLOSED_HOURS})`), minutesPart(`greatest(${LO}, ${CLOSED_HOURS})`)])
-  },
-  { tier: '1m', seconds: 60, sql: tierStatsSql([minutesPart(LO)]) }
-] as const
+/** Each tier's parts, coarsest first. */
+const TIER_PARTS = {
+  '1d': (own: boolean) => [
+    rollupPart('rollup_1d', LO, `least(${HI}, ${CLOSED_DAYS})`, own),
+    rollupPart('rollup_1h', `greatest(${LO}, ${CLOSED_DAYS})`, `least(${HI}, ${CLOSED_HOURS})`),
+    minutesPart(`greatest(${LO}, ${CLOSED_HOURS})`)
+  ],
+  '1h': (own: boolean) => [rollupPart('rollup_1h', LO, `least(${HI}, ${CLOSED_HOURS})`, own), minutesPart(`greatest(${LO}, ${CLOSED_HOURS})`)],
+  '1m': (own: boolean) => [minutesPart(LO, own)]
+} as const satisfies Record<Exclude<Tier, 'raw'>, (own: boolean) => [string, ...string[]]>
+
+const TIERS = (
+  [
+    ['1d', 86_400],
+    ['1h', 3600],
+    ['1m', 60]
+  ] as const
+).map(([tier, seconds]) => ({ tier, seconds, sql: tierStatsSql(false, TIER_PARTS[tier](false)), ownSql: tierStatsSql(true, TIER_PARTS[tier](true)) }))
 
 /**
  * The coarsest rollup whose buckets each fall in one stats bucket (the width is a multiple of
@@ -196,15 +212,17 @@ export class PostgresReadingQueries implements ReadingQueries {
 
   async stats(q: StatsQuery): Promise<Stats> {
     const choice = chooseTier(q)
-    const sql = choice === undefined ? RAW_STATS_SQL : (TIERS.find((t) => t.tier === choice.tier) as (typeof TIERS)[number]).sql
+    const tier = TIERS.find((t) => t.tier === choice?.tier)
+    const own = tier !== undefined && q.bucketSeconds === tier.seconds
+    const sql = tier === undefined ? RAW_STATS_SQL : own ? tier.ownSql : tier.sql
     const params: unknown[] =
       choice === undefined
         ? [q.sensorId, q.bucketSeconds, q.from, q.to]
         : [q.sensorId, q.bucketSeconds, ...[q.from, q.to, choice.lo, choice.hi].map(timestampText)]
     // a named statement is parsed once per connection, and rows as arrays skip building an object per row:
     // with hundreds of buckets per answer, parsing them is most of the API's work
-    const { rows } = await this.run<[start: number, count: string, min: number, max: number, mean: number]>(this.statsPool, 'stats', {
-      name: `stats-${choice?.tier ?? 'raw'}`,
+    const { rows } = await this.run<[start: number, count: number | string, min: number, max: number, mean: number]>(this.statsPool, 'stats', {
+      name: `stats-${choice?.tier ?? 'raw'}${own ? '-own' : ''}`,
       text: sql,
       values: params,
       rowMode: 'array'
