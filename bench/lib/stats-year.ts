@@ -4,7 +4,7 @@
 // range at one-day buckets and for the last day at one-minute buckets, each against the same
 // statistics from the raw rows (RAW_STATS_SQL).
 import pg from 'pg'
-import { PostgresReadingQueries, RAW_STATS_SQL, STATS_POOL_OPTIONS } from '../../src/adapters/store/postgres-queries.ts'
+import { PostgresReadingQueries, RAW_STATS_SQL, READ_POOL_OPTIONS } from '../../src/adapters/store/postgres-queries.ts'
 import { closeTiersUntil, migrateFor } from './schema.ts'
 
 const DAY = 86_400
@@ -53,7 +53,7 @@ export async function measureStatsYear(url: string, o: YearOptions): Promise<Yea
   const start = end - o.days * DAY
   await migrateFor(url, start * 1000, end * 1000)
   const pool = new pg.Pool({ connectionString: url, max: 4 })
-  const statsPool = new pg.Pool({ connectionString: url, max: 4, options: STATS_POOL_OPTIONS })
+  const readPool = new pg.Pool({ connectionString: url, max: 4, options: READ_POOL_OPTIONS })
   try {
     const t = performance.now()
     await pool.query(
@@ -71,7 +71,7 @@ export async function measureStatsYear(url: string, o: YearOptions): Promise<Yea
     )
     const counts = rows[0] as { n: string; m: string; h: string; d: string }
     o.progress(`stats-year: loaded ${counts.n} raw rows (${counts.m} 1-minute, ${counts.h} 1-hour, ${counts.d} 1-day buckets) in ${loadSeconds.toFixed(0)} s`)
-    const queries = new PostgresReadingQueries({ pool, statsPool })
+    const queries = new PostgresReadingQueries({ pool, readPool })
     const cases: YearCase[] = []
     for (const c of [
       { key: 'days_at_1d', label: `${o.days} days at 1-day buckets`, from: start, to: end, bucket: DAY },
@@ -86,6 +86,6 @@ export async function measureStatsYear(url: string, o: YearOptions): Promise<Yea
     }
     return { rawRows: Number(counts.n), rollupRows: { '1m': Number(counts.m), '1h': Number(counts.h), '1d': Number(counts.d) }, loadSeconds, cases }
   } finally {
-    await Promise.all([pool.end(), statsPool.end()])
+    await Promise.all([pool.end(), readPool.end()])
   }
 }

@@ -11,7 +11,7 @@ import type { RetentionPolicy } from '../../ports/store.ts'
 import { migrate } from './migrate.ts'
 import { Partitions, type PartitionOptions } from './partitions.ts'
 import { PostgresAlertStore } from './postgres-alerts.ts'
-import { PostgresReadingQueries, STATS_POOL_OPTIONS } from './postgres-queries.ts'
+import { PostgresReadingQueries, READ_POOL_OPTIONS } from './postgres-queries.ts'
 import { PostgresRuleStore } from './postgres-rules.ts'
 import { PostgresReadingStore } from './postgres.ts'
 import { translatePgError } from './postgres-errors.ts'
@@ -34,7 +34,7 @@ export class PostgresDatabase implements Lifecycle, Migrations {
   /** shared by the adapters below (and by tests); never handed out by the wiring module */
   readonly pool: pg.Pool
   /** the statistics' own connections, which keep one generic plan per statement (see below) */
-  private readonly statsPool: pg.Pool
+  private readonly readPool: pg.Pool
   readonly partitions: Partitions
   readonly store: PostgresReadingStore
   readonly queries: PostgresReadingQueries
@@ -53,13 +53,13 @@ export class PostgresDatabase implements Lifecycle, Migrations {
     }
     this.pool = new pg.Pool(config)
     // a pool of their own, so that no other statement changes plans
-    this.statsPool = new pg.Pool({ ...config, options: STATS_POOL_OPTIONS })
+    this.readPool = new pg.Pool({ ...config, options: READ_POOL_OPTIONS })
     // An idle connection that dies (Postgres restarted) must not crash the process: the pool
     // drops it and the next query opens a new one.
-    for (const pool of [this.pool, this.statsPool]) pool.on('error', (err) => this.logger.warn({ err }, 'idle postgres connection lost'))
+    for (const pool of [this.pool, this.readPool]) pool.on('error', (err) => this.logger.warn({ err }, 'idle postgres connection lost'))
     this.partitions = new Partitions(this.pool, this.logger, options.partitions)
     this.store = new PostgresReadingStore({ pool: this.pool, partitions: this.partitions })
-    this.queries = new PostgresReadingQueries({ pool: this.pool, statsPool: this.statsPool })
+    this.queries = new PostgresReadingQueries({ pool: this.pool, readPool: this.readPool })
     this.rules = new PostgresRuleStore({ pool: this.pool })
     this.alerts = new PostgresAlertStore({ pool: this.pool })
   }
@@ -95,7 +95,7 @@ export class PostgresDatabase implements Lifecycle, Migrations {
 
   /** Resolves once every connection of both pools has closed. */
   async close(): Promise<void> {
-    await Promise.all([endPool(this.pool), endPool(this.statsPool)])
+    await Promise.all([endPool(this.pool), endPool(this.readPool)])
   }
 }
 

@@ -9,17 +9,18 @@ import type { ListQuery, Page, ReadingQueries, ReplayQuery, Stats, StatsQuery, T
 import { translatePgError } from './postgres-errors.ts'
 
 /**
- * For the pool of the statistics: their named statements keep one generic plan per connection
- * instead of being planned on every request (which costs more than running them); the generic plan
- * still skips the partitions outside the range, at executor start.
+ * For the pool of the API's reads (pages of /data, statistics): their named statements keep one
+ * generic plan per connection instead of being planned on every request (over a table of many
+ * partitions that costs more than running them); the generic plan still skips the partitions
+ * outside the range, at executor start.
  */
-export const STATS_POOL_OPTIONS = '-c plan_cache_mode=force_generic_plan'
+export const READ_POOL_OPTIONS = '-c plan_cache_mode=force_generic_plan'
 
 /** The queries share the pools of a PostgresDatabase, which owns and closes them. */
 export interface PostgresQueriesOptions {
   readonly pool: pg.Pool
-  /** for the statistics statements [pool] */
-  readonly statsPool?: pg.Pool
+  /** for the named statements of list and stats [pool] */
+  readonly readPool?: pg.Pool
 }
 
 interface ReadingRow {
@@ -148,11 +149,11 @@ export function chooseTier(q: StatsQuery): { tier: Tier; lo: number; hi: number 
 
 export class PostgresReadingQueries implements ReadingQueries {
   private readonly pool: pg.Pool
-  private readonly statsPool: pg.Pool
+  private readonly readPool: pg.Pool
 
   constructor(options: PostgresQueriesOptions) {
     this.pool = options.pool
-    this.statsPool = options.statsPool ?? options.pool
+    this.readPool = options.readPool ?? options.pool
   }
 
   async connect(): Promise<void> {
@@ -185,7 +186,9 @@ export class PostgresReadingQueries implements ReadingQueries {
       `SELECT id, sensor_id, value, ${MICROS} AS us FROM sensor_data` +
       (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
       ` ORDER BY ts DESC, id DESC LIMIT ${param(q.limit + 1)}::int8`
-    const { rows } = await this.query<ReadingRow>('list', sql, params)
+    // one named statement per shape of filter (see READ_POOL_OPTIONS)
+    const shape = `list-${[q.sensorId, q.from, q.to, q.after].map((v) => (v === undefined ? '0' : '1')).join('')}`
+    const { rows } = await this.run<ReadingRow>(this.readPool, 'list', { name: shape, text: sql, values: params })
     const more = rows.length > q.limit
     const page = more ? rows.slice(0, q.limit) : rows
     const last = page[page.length - 1]
@@ -221,7 +224,7 @@ export class PostgresReadingQueries implements ReadingQueries {
         : [q.sensorId, q.bucketSeconds, ...[q.from, q.to, choice.lo, choice.hi].map(timestampText)]
     // a named statement is parsed once per connection, and rows as arrays skip building an object per row:
     // with hundreds of buckets per answer, parsing them is most of the API's work
-    const { rows } = await this.run<[start: number, count: number | string, min: number, max: number, mean: number]>(this.statsPool, 'stats', {
+    const { rows } = await this.run<[start: number, count: number | string, min: number, max: number, mean: number]>(this.readPool, 'stats', {
       name: `stats-${choice?.tier ?? 'raw'}${own ? '-own' : ''}`,
       text: sql,
       values: params,

@@ -88,8 +88,8 @@ test('drops exactly the partitions entirely older than each limit, and nothing e
   assert.deepEqual(await s.store.write([{ sensor_id: 'a', value: 5, timestamp: NOW / 1000 - 35 * DAY + 1 }]), { inserted: 1, duplicates: 0 })
 })
 
-test('the statistics keep their cached plans valid across a retention drop, answering from the rollups', async (t) => {
-  // one connection per pool: every stats request below runs the same named statement, planned before the drop
+test('the statistics and pages keep their cached plans valid across a retention drop, the statistics answering from the rollups', async (t) => {
+  // one connection per pool: every request below runs the same named statement, planned before the drop
   const s = new PostgresDatabase({ url: await freshDatabase('retention_plans'), poolMax: 1, statementTimeoutMs: 60_000, logger })
   await s.connect()
   await s.migrate()
@@ -103,9 +103,16 @@ test('the statistics keep their cached plans valid across a retention drop, answ
     before.buckets.reduce((n, b) => n + b.count, 0),
     40
   )
+  const page = { sensorId: 'a', from: q.from, limit: 100 }
+  const all = await s.queries.list(page)
+  for (let i = 0; i < 6; i++) assert.deepEqual(await s.queries.list(page), all)
+  assert.equal(all.readings.length, 40)
   const dropped = await maintenance(s, { rawDays: 30 }).dropExpiredPartitions(NOW)
   assert.equal(dropped?.filter((p) => p.table === 'sensor_data').length, 10)
   assert.deepEqual(await s.queries.stats(q), before, 'the raw rows of the dropped days are still counted in the rollups')
+  const kept = all.readings.filter((r) => r.timestamp >= NOW / 1000 - 30 * DAY)
+  assert.ok(kept.length > 0 && kept.length < 40, String(kept.length))
+  assert.deepEqual((await s.queries.list(page)).readings, kept, 'the page has the retained readings only')
 })
 
 test('one instance at a time: the other skips its turn; maintainOnce counts both', async (t) => {
