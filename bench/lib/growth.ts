@@ -5,7 +5,8 @@
 // migrations define them, every tier closed up to the hour after the rows and the rollups computed from them (sensorstream_rebuild_rollups), then
 // the tables are vacuumed and analysed (as autovacuum would have done by then).
 import pg from 'pg'
-import { closeTiersUntil, migrateFor } from './schema.ts'
+import { setWatermarks } from '../../src/adapters/store/rollup-closer.ts'
+import { migrateFor } from './schema.ts'
 
 const DAY_MS = 86_400_000
 const HOUR_MS = 3_600_000
@@ -40,7 +41,7 @@ export async function preload(databaseUrl: string, rows: number, sensors: number
     // pg_get_indexdef of a partitioned table's index says ON ONLY, which would skip the partitions.
     for (const i of indexes.rows) await client.query(i.def.replace(' ON ONLY ', ' ON '))
     // the preloaded past closed in every tier (as the services' closer would have done by now)
-    await closeTiersUntil(client, Math.ceil(endMs / HOUR_MS) * 3600)
+    await setWatermarks(client, Math.ceil(endMs / HOUR_MS) * 3600)
     await client.query('SELECT sensorstream_rebuild_rollups()')
     await client.query('VACUUM ANALYZE sensor_data, rollup_1m, rollup_1h, rollup_1d')
   } finally {

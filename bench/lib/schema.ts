@@ -19,15 +19,3 @@ export async function migrateFor(databaseUrl: string, fromMs: number, toMs: numb
     await pool.end()
   }
 }
-
-/**
- * Every tier closed before `seconds` (unix), as the services' closer would have left a past that is
- * hours old; a load that bypasses the store sets it before sensorstream_rebuild_rollups(), which
- * builds the closed buckets only.
- */
-export async function closeTiersUntil(db: pg.Pool | pg.ClientBase, seconds: number): Promise<void> {
-  await db.query(
-    'UPDATE rollup_watermark SET (closed_until, minutes_closed_until, minutes_complete_until) = (to_timestamp($1), to_timestamp($1), to_timestamp($1))',
-    [seconds]
-  )
-}

@@ -5,7 +5,8 @@
 // statistics from the raw rows (RAW_STATS_SQL).
 import pg from 'pg'
 import { PostgresReadingQueries, RAW_STATS_SQL, READ_POOL_OPTIONS } from '../../src/adapters/store/postgres-queries.ts'
-import { closeTiersUntil, migrateFor } from './schema.ts'
+import { setWatermarks } from '../../src/adapters/store/rollup-closer.ts'
+import { migrateFor } from './schema.ts'
 
 const DAY = 86_400
 
@@ -62,7 +63,7 @@ export async function measureStatsYear(url: string, o: YearOptions): Promise<Yea
       [start, o.step, Math.floor((o.days * DAY) / o.step)]
     )
     // the loaded past closed in every tier (the last reading is a step before `end`)
-    await closeTiersUntil(pool, end)
+    await setWatermarks(pool, end)
     await pool.query('SELECT sensorstream_rebuild_rollups()')
     await pool.query('VACUUM ANALYZE sensor_data, rollup_1m, rollup_1h, rollup_1d')
     const loadSeconds = (performance.now() - t) / 1000

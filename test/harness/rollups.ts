@@ -86,18 +86,6 @@ export async function tierMismatches(pool: pg.Pool, table: RollupTable): Promise
   return rows
 }
 
-/**
- * Sets every watermark to `unixSeconds`: the minutes, hours and days before it count as closed, so
- * readings before it are late (each write adds them to the rollups itself). Only on empty rollups,
- * with which any watermark is consistent.
- */
-export async function setWatermarks(pool: pg.Pool, unixSeconds: number): Promise<void> {
-  await pool.query(
-    'UPDATE rollup_watermark SET (closed_until, minutes_closed_until, minutes_complete_until) = (to_timestamp($1), to_timestamp($1), to_timestamp($1))',
-    [unixSeconds]
-  )
-}
-
 /** What the services' closer does within a minute or so: closes every bucket that ended long enough ago (readings of the past). */
 export async function closeAllRollups(pool: pg.Pool): Promise<void> {
   await closeRollups(pool)

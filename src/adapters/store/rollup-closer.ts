@@ -33,6 +33,19 @@ export async function watermark(pool: pg.Pool): Promise<number> {
 }
 
 /**
+ * Every watermark set to `seconds` (unix, on a whole hour): the buckets before it count as closed,
+ * and nothing is aggregated. For a load that bypasses the store, which then builds those buckets
+ * with sensorstream_rebuild_rollups(), and for empty rollups, with which any watermark agrees;
+ * readings before it are late from then on (each write adds them to the rollups itself).
+ */
+export async function setWatermarks(db: pg.Pool | pg.ClientBase, seconds: number): Promise<void> {
+  await db.query(
+    'UPDATE rollup_watermark SET (closed_until, minutes_closed_until, minutes_complete_until) = (to_timestamp($1), to_timestamp($1), to_timestamp($1))',
+    [seconds]
+  )
+}
+
+/**
  * Closes every minute, then every hour, that ended at least `delayMs` ago; returns how many hours
  * it closed (0 when there was nothing to do or when aborted). Several processes may call it at
  * once: the closers' lock makes them take turns, and the later ones find nothing left.
