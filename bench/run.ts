@@ -587,6 +587,8 @@ function targets(): Json {
     value,
     met: value === undefined ? undefined : op === '>=' ? value >= target : value <= target
   })
+  // targets that the issue sets at full sizes (100 M rows, a year, 8 M-row days): --quick's small tables say nothing of them
+  const atFullSize = (judged: Json): Json => (quick ? { ...judged, met: undefined, note: 'not judged at --quick sizes' } : judged)
   return {
     'ingest.readings_per_s >= 60000': check(median(r.ingest?.readings_per_s), '>=', 60_000),
     'ingest.readings_per_s >= 100000 (stretch)': check(median(r.ingest?.readings_per_s), '>=', 100_000),
@@ -600,13 +602,13 @@ function targets(): Json {
     'delay.p99_ms <= 250': check(median(r.delay?.p99_ms), '<=', 250),
     'api.recent.rps >= 9000': check(api('recent', 'rps'), '>=', 9_000),
     'api.recent.p99_ms <= 15': check(api('recent', 'p99_ms'), '<=', 15),
-    'growth.ratio >= 0.9': check(median(r.growth?.ratio), '>=', 0.9),
-    'api.stats1m.rps >= 5000': check(api('stats1m', 'rps'), '>=', 5_000),
-    'stats_year.days_at_1d.from_tier_ms <= 10': check(median((r.stats_year?.days_at_1d as Json | undefined)?.from_tier_ms), '<=', 10),
+    'growth.ratio >= 0.9': atFullSize(check(median(r.growth?.ratio), '>=', 0.9)),
+    'api.stats1m.rps >= 5000': atFullSize(check(api('stats1m', 'rps'), '>=', 5_000)),
+    'stats_year.days_at_1d.from_tier_ms <= 10': atFullSize(check(median((r.stats_year?.days_at_1d as Json | undefined)?.from_tier_ms), '<=', 10)),
     'rollups.ratio >= 0.85': check(median(r.rollups?.ratio), '>=', 0.85),
     'live.p99_ms <= 100': check(median(r.live?.p99_ms), '<=', 100),
     'live.api_peak_rss_mb <= 300': check(median(r.live?.api_peak_rss_mb), '<=', 300),
-    'retention.ratio >= 0.9': check(median(r.retention?.ratio), '>=', 0.9)
+    'retention.ratio >= 0.9': atFullSize(check(median(r.retention?.ratio), '>=', 0.9))
   }
 }
 

@@ -24,7 +24,7 @@ export interface Sizes {
   readonly mqtt: { readonly readings: number; readonly publishers: number }
   /** the year item: days of one sensor at a reading every 10 s */
   readonly statsYearDays: number
-  /** the retention item: rows of the day dropped per run, and readings of the topic ingested meanwhile */
+  /** the retention item: rows of the day dropped per run, and readings of the topic ingested meanwhile (enough for warm-up, windows and CLI) */
   readonly retention: { readonly rows: number; readonly readings: number }
 }
 
@@ -40,7 +40,7 @@ export const FULL: Sizes = {
   delayRate: 2_000,
   live: { sse: 1000, ws: 100, rate: 1000, seconds: 15 },
   mqtt: { readings: 100_000, publishers: 100 },
-  retention: { rows: 8_000_000, readings: 3_000_000 },
+  retention: { rows: 8_000_000, readings: 6_000_000 },
   statsYearDays: 365
 }
 
@@ -56,7 +56,7 @@ export const QUICK: Sizes = {
   delayRate: 2_000,
   live: { sse: 200, ws: 20, rate: 500, seconds: 5 },
   mqtt: { readings: 20_000, publishers: 100 },
-  retention: { rows: 1_000_000, readings: 1_500_000 },
+  retention: { rows: 1_000_000, readings: 5_000_000 },
   statsYearDays: 30
 }
 

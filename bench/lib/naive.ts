@@ -1,20 +1,23 @@
 // Item 2: the seed's design. One message at a time: one INSERT and one Redis SET, each awaited,
 // on a 5-connection pool, offsets auto-committed by the client (as rdkafka's default). The table is
-// sensorstream's (same unique key), so the INSERT says ON CONFLICT DO NOTHING.
+// sensorstream's (same unique key, same partitions, made before it starts), so the INSERT says
+// ON CONFLICT DO NOTHING.
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { migrate } from '../../src/adapters/store/migrate.ts'
 import type { Bench } from './context.ts'
 import type { ProducedTopic } from './ingest.ts'
+import { migrateFor } from './schema.ts'
 
+const DAY_MS = 86_400_000
 const INSERT = 'INSERT INTO sensor_data (sensor_id, value, ts) VALUES ($1, $2, to_timestamp($3)) ON CONFLICT (sensor_id, ts) DO NOTHING'
 
 /** Readings per second over `limit` messages, timed from the first message received to the last one written. */
 export async function naive(bench: Bench, topic: ProducedTopic, limit: number): Promise<number> {
   const databaseUrl = await bench.database('naive')
+  // the partitions of the topic's days, which sensorstream's store would make on demand
+  await migrateFor(databaseUrl, bench.startedAt - DAY_MS, Date.now() + DAY_MS)
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 5 })
-  await migrate(pool)
   const redis = new Redis(bench.services.redis.url)
   const prefix = `${bench.name('naive')}:`
   const consumer = new Consumer({
