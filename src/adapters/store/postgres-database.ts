@@ -33,7 +33,7 @@ const CLOSE_WAIT_MS = 5_000
 export class PostgresDatabase implements Lifecycle, Migrations {
   /** shared by the adapters below (and by tests); never handed out by the wiring module */
   readonly pool: pg.Pool
-  /** the statistics' own connections, which keep one generic plan per statement (see below) */
+  /** the connections of the API's reads (pages, statistics), which keep one generic plan per named statement (see below) */
   private readonly readPool: pg.Pool
   readonly partitions: Partitions
   readonly store: PostgresReadingStore
