@@ -77,7 +77,10 @@ test(`${CLIENTS} concurrent ${BODY_BYTES / MB} MB bodies: bodies in flight stay 
   assert.ok(refused.length > 0, 'some bodies must be refused: the budget holds four at most')
   assert.ok(maxInFlight > 0 && maxInFlight <= BUDGET, `bodies in flight peaked at ${maxInFlight} bytes (budget ${BUDGET})`)
   assert.equal(gauge(metrics, 'sensorstream_api_body_bytes_in_flight'), 0)
-  assert.ok((after.peakRss - before.rss) / MB < 120, `RSS peaked ${((after.peakRss - before.rss) / MB).toFixed(0)} MB above where it started`)
+  // The peak also holds the chunks of refused bodies: Node reads and drops a body the API did not read, so that
+  // the connection stays usable (closing it instead would show clients a reset, not the 503), and the chunks
+  // stay in memory until V8 next collects garbage. Without a budget the same burst peaked above this bound in each run tried.
+  assert.ok((after.peakRss - before.rss) / MB < 160, `RSS peaked ${((after.peakRss - before.rss) / MB).toFixed(0)} MB above where it started`)
   assert.ok(grew < 100, `RSS stayed ${grew.toFixed(0)} MB above where it started`)
   child.stdin.end()
 })
