@@ -151,22 +151,16 @@ export class PostgresReadingStore implements ReadingStore {
     return rows.map(fromLatestRow)
   }
 
-  // Every sensor's newest reading, a page at a time. The sensors are found by a recursive skip
-  // scan of the same index (one probe per distinct sensor, not a pass over every row); the
-  // recursion stops when the LIMIT has its rows.
+  // Every sensor's newest reading, a page at a time. The sensors come from a recursive skip scan,
+  // one probe per distinct sensor, of indexes whose size does not grow with the days stored: rollup_1d
+  // lists every sensor of the closed days it covers, and only the raw rows outside that cover are
+  // probed (the open days, and anything older than an unbroken run of rollup_1d partitions, e.g. after
+  // RETENTION_1D_DAYS dropped them). A probe of every raw partition per sensor made a rebuild's cost
+  // grow with the number of partitions. The recursion stops when the LIMIT has its rows; a sensor
+  // listed by rollup_1d whose raw rows are gone has no newest reading and is passed over.
   async latestOfAll(afterSensorId: string | undefined, limit: number): Promise<Reading[]> {
-    const { rows } = await this.query<LatestRow>(
-      'latestOfAll',
-      `WITH RECURSIVE ids (sensor_id) AS (
-         (SELECT sensor_id FROM sensor_data WHERE sensor_id > $1 ORDER BY sensor_id LIMIT 1)
-         UNION ALL
-         SELECT (SELECT d.sensor_id FROM sensor_data d WHERE d.sensor_id > ids.sensor_id ORDER BY d.sensor_id LIMIT 1)
-         FROM ids WHERE ids.sensor_id IS NOT NULL
-       )
-       ${NEWEST_OF} FROM (SELECT sensor_id FROM ids WHERE sensor_id IS NOT NULL LIMIT $2) AS i ${NEWEST_JOIN} ORDER BY i.sensor_id`,
-      // '' sorts before every id (ids are never empty)
-      [afterSensorId ?? '', limit]
-    )
+    // '' sorts before every id (ids are never empty)
+    const { rows } = await this.query<LatestRow>('latestOfAll', LATEST_OF_ALL_SQL, [afterSensorId ?? '', limit])
     return rows.map(fromLatestRow)
   }
 }
@@ -185,3 +179,32 @@ const NEWEST_JOIN = `CROSS JOIN LATERAL (
 function fromLatestRow(row: LatestRow): Reading {
   return { sensor_id: row.sensor_id, value: row.value, timestamp: normalizeTimestamp(row.ts) }
 }
+
+/**
+ * [covered_from, open_from): the closed days with an unbroken run of rollup_1d partitions (each
+ * holding every closed day of its range, migrations 012-013); open_from is the first open day. The
+ * run starts after the newest gap between partitions before open_from, and is empty when no partition
+ * reaches open_from.
+ */
+const ROLLUP_1D_COVER = `
+  SELECT w.open_from,
+         CASE WHEN coalesce(max(p.hi), '-infinity') < w.open_from THEN w.open_from
+              ELSE least(w.open_from, coalesce(max(p.next_lo) FILTER (WHERE p.hi < p.next_lo AND p.next_lo <= w.open_from), min(p.lo))) END AS covered_from
+  FROM (SELECT date_bin('1 day', closed_until, timestamptz 'epoch') AS open_from FROM rollup_watermark) AS w
+  LEFT JOIN (SELECT lo, hi, lead(lo) OVER (ORDER BY lo) AS next_lo FROM sensorstream_partitions('rollup_1d')) AS p ON p.lo < w.open_from
+  GROUP BY w.open_from`
+
+/** The first sensor after `after`: in rollup_1d's cover, in the open days, or in the raw rows older than the cover. */
+const nextSensor = (after: string): string => `least(
+    (SELECT sensor_id FROM rollup_1d WHERE sensor_id > ${after} ORDER BY sensor_id LIMIT 1),
+    (SELECT sensor_id FROM sensor_data WHERE sensor_id > ${after} AND ts >= (SELECT open_from FROM cover) ORDER BY sensor_id LIMIT 1),
+    (SELECT sensor_id FROM sensor_data WHERE sensor_id > ${after} AND ts < (SELECT covered_from FROM cover) ORDER BY sensor_id LIMIT 1))`
+
+const LATEST_OF_ALL_SQL = `
+WITH RECURSIVE cover AS MATERIALIZED (${ROLLUP_1D_COVER}
+), ids (sensor_id) AS (
+  SELECT ${nextSensor('$1')}
+  UNION ALL
+  SELECT ${nextSensor('ids.sensor_id')} FROM ids WHERE ids.sensor_id IS NOT NULL
+)
+SELECT * FROM (${NEWEST_OF} FROM ids AS i ${NEWEST_JOIN} WHERE i.sensor_id IS NOT NULL LIMIT $2) AS page ORDER BY sensor_id`
