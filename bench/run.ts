@@ -272,7 +272,7 @@ async function runItems(bench: Bench): Promise<void> {
       const run = await ingest(bench, topic, db, prefix)
       rate.push(run.readingsPerS)
       bench.progress(
-        `growth run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s into a table of ${(run.rowsAfter - sizes.readings).toLocaleString('en-US')} rows`
+        `growth run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s into a table of ${(sizes.growthRows + r * sizes.readings).toLocaleString('en-US')} rows`
       )
     }
     const grown = figure(rate)
