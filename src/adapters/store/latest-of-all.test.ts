@@ -4,6 +4,7 @@
 // and after raw partitions went. On a throwaway PostgreSQL server (harness).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { newestInPostgres } from '../../../test/e2e/support.ts'
 import { freshDatabase } from '../../../test/harness/index.ts'
 import type { Reading } from '../../domain/reading.ts'
 import { createLogger } from '../../platform/logger.ts'
@@ -30,13 +31,6 @@ const READINGS: Reading[] = [
   { sensor_id: 'ahead', value: 10, timestamp: at('2026-01-05T00:00:00Z') }
 ]
 
-async function newestByBruteForce(s: PostgresDatabase): Promise<Reading[]> {
-  const { rows } = await s.pool.query<{ sensor_id: string; value: number; ts: number }>(
-    'SELECT DISTINCT ON (sensor_id) sensor_id, value, extract(epoch FROM ts)::float8 AS ts FROM sensor_data ORDER BY sensor_id, ts DESC'
-  )
-  return rows.map((r) => ({ sensor_id: r.sensor_id, value: r.value, timestamp: r.ts }))
-}
-
 async function pages(s: PostgresDatabase, limit: number): Promise<Reading[]> {
   const all: Reading[] = []
   for (let after: string | undefined; ;) {
@@ -48,38 +42,40 @@ async function pages(s: PostgresDatabase, limit: number): Promise<Reading[]> {
   }
 }
 
-async function agrees(s: PostgresDatabase, expectedSensors: number, state: string): Promise<void> {
-  const expected = await newestByBruteForce(s)
+async function agrees(s: PostgresDatabase, url: string, expectedSensors: number, state: string): Promise<void> {
+  // DISTINCT ON over the raw rows, in sensor id order
+  const expected = [...(await newestInPostgres(url))].map(([sensor_id, newest]) => ({ sensor_id, ...newest }))
   assert.equal(expected.length, expectedSensors, state)
   for (const limit of [1, 3, 1_000]) assert.deepEqual(await pages(s, limit), expected, `${state}, pages of ${limit}`)
 }
 
 test('latestOfAll finds every sensor with its newest raw reading, wherever its rows are and whatever partitions went', async (t) => {
-  const s = new PostgresDatabase({ url: await freshDatabase('latest_of_all'), poolMax: 4, statementTimeoutMs: 60_000, logger: createLogger('silent') })
+  const url = await freshDatabase('latest_of_all')
+  const s = new PostgresDatabase({ url, poolMax: 4, statementTimeoutMs: 60_000, logger: createLogger('silent') })
   await s.connect()
   t.after(() => s.close())
   await s.migrate()
-  await agrees(s, 0, 'empty')
+  await agrees(s, url, 0, 'empty')
   await s.store.write(READINGS)
-  await agrees(s, 13, 'nothing closed (every row in the open days)')
+  await agrees(s, url, 13, 'nothing closed (every row in the open days)')
 
   await closeRollups(s.pool, { nowMs: NOW * 1000 })
   const { rows } = await s.pool.query<{ closed: Date }>('SELECT closed_until AS closed FROM rollup_watermark')
   assert.deepEqual(rows[0]?.closed, new Date(Date.UTC(2024, 5, 15, 11)), 'closed up to 11:00 on the last day: that day is open for rollup_1d')
   const days = await s.pool.query<{ n: number }>('SELECT count(DISTINCT sensor_id)::int AS n FROM rollup_1d')
   assert.equal(days.rows[0]?.n, 10, 'rollup_1d holds the sensors of the closed days')
-  await agrees(s, 13, 'closed, every rollup_1d partition there')
+  await agrees(s, url, 13, 'closed, every rollup_1d partition there')
 
   await s.pool.query('DROP TABLE rollup_1d_p20230101')
-  await agrees(s, 13, 'a gap in rollup_1d (2023 dropped): 2022 and 2023 read from raw rows')
+  await agrees(s, url, 13, 'a gap in rollup_1d (2023 dropped): 2022 and 2023 read from raw rows')
 
   await s.pool.query('DROP TABLE rollup_1d_p20220101')
-  await agrees(s, 13, "rollup_1d's oldest partitions dropped")
+  await agrees(s, url, 13, "rollup_1d's oldest partitions dropped")
 
   const closedDays = (await s.partitions.list()).filter(
     (p) => p.table === 'sensor_data' && p.hi <= (NOW - 2 * DAY) * 1000 && p.lo >= at('2024-01-01T00:00:00Z') * 1000
   )
   assert.ok(closedDays.length >= 6)
   for (const p of closedDays) await s.pool.query(`DROP TABLE ${p.name}`)
-  await agrees(s, 7, 'raw days dropped while rollup_1d keeps them: those sensors have no newest reading')
+  await agrees(s, url, 7, 'raw days dropped while rollup_1d keeps them: those sensors have no newest reading')
 })

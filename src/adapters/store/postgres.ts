@@ -189,7 +189,7 @@ function fromLatestRow(row: LatestRow): Reading {
 const ROLLUP_1D_COVER = `
   SELECT w.open_from,
          CASE WHEN coalesce(max(p.hi), '-infinity') < w.open_from THEN w.open_from
-              ELSE least(w.open_from, coalesce(max(p.next_lo) FILTER (WHERE p.hi < p.next_lo AND p.next_lo <= w.open_from), min(p.lo))) END AS covered_from
+              ELSE coalesce(max(p.next_lo) FILTER (WHERE p.hi < p.next_lo AND p.next_lo <= w.open_from), min(p.lo)) END AS covered_from
   FROM (SELECT date_bin('1 day', closed_until, timestamptz 'epoch') AS open_from FROM rollup_watermark) AS w
   LEFT JOIN (SELECT lo, hi, lead(lo) OVER (ORDER BY lo) AS next_lo FROM sensorstream_partitions('rollup_1d')) AS p ON p.lo < w.open_from
   GROUP BY w.open_from`
