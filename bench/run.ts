@@ -116,7 +116,7 @@ async function main(): Promise<void> {
 
 function describeRun(run: IngestRun): string {
   const s = run.serverCpuSPerMillion
-  return `${formatNumber(run.readingsPerS)} readings/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB, CPU s per million: streaming ${run.cpuSPerMillion.toFixed(1)}, Postgres ${s.postgres.toFixed(1)}, Kafka ${s.kafka.toFixed(1)}, Redis ${s.redis.toFixed(1)}`
+  return `${formatNumber(run.readingsPerS)} readings/s (${run.seconds.toFixed(1)} s), peak RSS ${run.peakRssMb.toFixed(0)} MB, CPU s per million: streaming ${run.cpuSPerMillion.toFixed(1)}, Postgres ${s.postgres.toFixed(1)}, Kafka ${s.kafka.toFixed(1)}, Redis ${s.redis.toFixed(1)}; WAL per million ${run.wal.mbPerMillion.toFixed(0)} MB, ${formatNumber(run.wal.fullPageImagesPerMillion)} full-page images`
 }
 
 async function runItems(bench: Bench): Promise<void> {
@@ -153,6 +153,7 @@ async function runItems(bench: Bench): Promise<void> {
     const cpu: number[] = []
     const secs: number[] = []
     const servers: { postgres: number[]; kafka: number[]; redis: number[] } = { postgres: [], kafka: [], redis: [] }
+    const wal: { mb: number[]; fpi: number[] } = { mb: [], fpi: [] }
     const variantRuns: Record<string, { rate: number[]; rss: number[]; cpu: number[] }> = {}
     // A Kafka broker that has only taken produce requests so far serves its first fetches with a
     // cold JVM: the first timed run cost it 5-6 CPU-s per million readings, later ones 2-3. A
@@ -170,6 +171,8 @@ async function runItems(bench: Bench): Promise<void> {
       servers.postgres.push(run.serverCpuSPerMillion.postgres)
       servers.kafka.push(run.serverCpuSPerMillion.kafka)
       servers.redis.push(run.serverCpuSPerMillion.redis)
+      wal.mb.push(run.wal.mbPerMillion)
+      wal.fpi.push(run.wal.fullPageImagesPerMillion)
       bench.progress(`ingest run ${r + 1}/${sizes.runs}: ${describeRun(run)}`)
       for (const variant of variants) {
         const v = await ingest(bench, topics[r] as ProducedTopic, await bench.database('variant'), `${bench.name('variant')}:`, variant.cli)
@@ -194,6 +197,7 @@ async function runItems(bench: Bench): Promise<void> {
       peak_rss_mb: figure(rss),
       cpu_s_per_million: figure(cpu),
       server_cpu_s_per_million: { postgres: figure(servers.postgres), kafka: figure(servers.kafka), redis: figure(servers.redis) },
+      wal_per_million: { mb: figure(wal.mb), full_page_images: figure(wal.fpi) },
       seconds: figure(secs),
       readings_per_run: sizes.readings,
       how: '`node dist/cli.js streaming` (default settings) on a fresh database and group; timed from spawn until the committed offsets reach the end of every partition; rows counted after; one untimed warm-up run first (the broker JIT-compiles its fetch path)'
@@ -266,13 +270,15 @@ async function runItems(bench: Bench): Promise<void> {
     bench.progress(`growth: ${sizes.growthRows.toLocaleString('en-US')} rows preloaded with generate_series in ${preloadSeconds.toFixed(0)} s`)
     const prefix = `${bench.name('growth')}:`
     const rate: number[] = []
+    const costs: IngestRun[] = []
     for (let r = 0; r < sizes.runs; r++) {
       // a topic of its own, produced just before: the first ones are older than the rollups' close delay by now (their readings would all be late)
       const topic = await produce(bench, sizes.readings)
       const run = await ingest(bench, topic, db, prefix)
       rate.push(run.readingsPerS)
+      costs.push(run)
       bench.progress(
-        `growth run ${r + 1}/${sizes.runs}: ${formatNumber(run.readingsPerS)} readings/s into a table of ${(sizes.growthRows + r * sizes.readings).toLocaleString('en-US')} rows`
+        `growth run ${r + 1}/${sizes.runs}, into a table of ${(sizes.growthRows + r * sizes.readings).toLocaleString('en-US')} rows: ${describeRun(run)}`
       )
     }
     const grown = figure(rate)
@@ -280,6 +286,10 @@ async function runItems(bench: Bench): Promise<void> {
       readings_per_s_empty: empty[0],
       readings_per_s_grown: grown,
       ratio: empty[0] === undefined ? undefined : ratio(grown, empty[0]),
+      // the same costs as the ingest item's, to compare with them
+      cpu_s_per_million: figure(costs.map((c) => c.cpuSPerMillion)),
+      server_cpu_s_per_million: { postgres: figure(costs.map((c) => c.serverCpuSPerMillion.postgres)) },
+      wal_per_million: { mb: figure(costs.map((c) => c.wal.mbPerMillion)), full_page_images: figure(costs.map((c) => c.wal.fullPageImagesPerMillion)) },
       preload_rows: sizes.growthRows,
       preload_seconds: Math.round(preloadSeconds),
       how: `the ingest item again, into a table preloaded with ${sizes.growthRows.toLocaleString('en-US')} rows (${sizes.sensors.toLocaleString('en-US')} sensors over ${sizes.growthDays} daily partitions, generate_series on the server, indexes rebuilt, rollups computed, VACUUM ANALYZE); each run on a topic produced just before it (readings on time for the rollups); runs follow one another, so run n starts at ${sizes.growthRows.toLocaleString('en-US')} + (n-1) × ${sizes.readings.toLocaleString('en-US')} rows; the empty-table rate is the ingest item's`
@@ -551,6 +561,10 @@ function summary(): string {
   add(`alerts: ${String(r.alerts?.rules ?? '?')} rules / none (ingest ratio)`, cell(r.alerts?.ratio))
   add('growth: readings/s with the preloaded table', cell(r.growth?.readings_per_s_grown))
   add('growth ratio (grown / empty)', cell(r.growth?.ratio))
+  const pgCpu = (item: Json | undefined): unknown => (item?.server_cpu_s_per_million as Json | undefined)?.postgres
+  const fpi = (item: Json | undefined): unknown => (item?.wal_per_million as Json | undefined)?.full_page_images
+  add('Postgres CPU s per million readings, empty / grown', `${cell(pgCpu(r.ingest))} / ${cell(pgCpu(r.growth))}`)
+  add('full-page images per million readings, empty / grown', `${cell(fpi(r.ingest))} / ${cell(fpi(r.growth))}`)
   add('retention: ingest before a day is dropped (readings/s)', cell(r.retention?.readings_per_s_before))
   add('retention: ingest during the drop (readings/s)', cell(r.retention?.readings_per_s_during))
   add('retention: during / before (ratio)', cell(r.retention?.ratio))

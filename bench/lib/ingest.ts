@@ -46,6 +46,8 @@ export interface IngestRun {
   readonly cpuSPerMillion: number
   /** CPU seconds per million readings the servers spent during the run (Postgres with its backends) */
   readonly serverCpuSPerMillion: { readonly postgres: number; readonly kafka: number; readonly redis: number }
+  /** WAL Postgres wrote during the run (pg_stat_wal, the whole server), MB and full-page images per million readings */
+  readonly wal: { readonly mbPerMillion: number; readonly fullPageImagesPerMillion: number }
 }
 
 type ServerName = keyof IngestRun['serverCpuSPerMillion']
@@ -68,6 +70,7 @@ export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: st
   // after every run took minutes and pushed the table's hot pages out of the OS cache.
   const rowsBefore = await countRows(databaseUrl, topic.producedFromMs - 60_000)
   const ends = await bench.offsets.ends(topic.topic)
+  const walBefore = await walWritten(databaseUrl)
   const serversBefore = serverCpu(bench)
   const started = performance.now()
   const cli = startCli(
@@ -99,9 +102,15 @@ export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: st
     }
     const code = await cli.stop()
     if (code !== 0) throw new Error(`streaming exited with ${code} on SIGTERM:\n${cli.output().slice(-3000)}`)
+    // after the stop: a backend reports its WAL counters to pg_stat_wal only every second or so, and at exit
+    const walAfter = await walWritten(databaseUrl)
     const rowsAfter = await countRows(databaseUrl, topic.producedFromMs - 60_000)
     if (rowsAfter - rowsBefore !== topic.readings) throw new Error(`expected ${topic.readings} new rows, found ${rowsAfter - rowsBefore}`)
-    return { readingsPerS: topic.readings / seconds, seconds, peakRssMb: peak, cpuSPerMillion: cpu / millions, serverCpuSPerMillion }
+    const wal = {
+      mbPerMillion: (walAfter.bytes - walBefore.bytes) / 1e6 / millions,
+      fullPageImagesPerMillion: (walAfter.fullPageImages - walBefore.fullPageImages) / millions
+    }
+    return { readingsPerS: topic.readings / seconds, seconds, peakRssMb: peak, cpuSPerMillion: cpu / millions, serverCpuSPerMillion, wal }
   } finally {
     await cli.stop()
   }
@@ -115,6 +124,20 @@ export async function ingest(bench: Bench, topic: ProducedTopic, databaseUrl: st
 function checkpoint(url: string): Promise<void> {
   return withClient(url, async (client) => {
     await client.query('CHECKPOINT')
+  })
+}
+
+/**
+ * The server's WAL so far: bytes (the insert position), and full-page images (the first change of a
+ * page after a checkpoint writes the whole page, which a table that already holds data pays on every
+ * index leaf it touches).
+ */
+function walWritten(url: string): Promise<{ bytes: number; fullPageImages: number }> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query<{ bytes: number; fpi: number }>(
+      "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::float8 AS bytes, wal_fpi::float8 AS fpi FROM pg_stat_wal"
+    )
+    return { bytes: rows[0]?.bytes ?? Number.NaN, fullPageImages: rows[0]?.fpi ?? Number.NaN }
   })
 }
 
