@@ -1,7 +1,8 @@
-// latestOfAll (the cache's rebuild) on PostgreSQL lists the sensors from rollup_1d's closed days and
-// probes raw rows only outside them: every sensor must still come back once with its newest raw
-// reading, whichever part of the data it is in, after rollup_1d partitions went (a gap, the oldest)
-// and after raw partitions went. On a throwaway PostgreSQL server (harness).
+// latestOfAll (the cache's rebuild) and latestPerSensor (GET /sensors without the cache) on
+// PostgreSQL list the sensors from rollup_1d's closed days and probe raw rows only outside them:
+// every sensor must still come back once with its newest raw reading, whichever part of the data
+// it is in, after rollup_1d partitions went (a gap, the oldest) and after raw partitions went. On a
+// throwaway PostgreSQL server (harness).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { newestInPostgres } from '../../../test/e2e/support.ts'
@@ -47,9 +48,10 @@ async function agrees(s: PostgresDatabase, url: string, expectedSensors: number,
   const expected = [...(await newestInPostgres(url))].map(([sensor_id, newest]) => ({ sensor_id, ...newest }))
   assert.equal(expected.length, expectedSensors, state)
   for (const limit of [1, 3, 1_000]) assert.deepEqual(await pages(s, limit), expected, `${state}, pages of ${limit}`)
+  assert.deepEqual(await s.queries.latestPerSensor(), expected, `${state}, latestPerSensor (the API's, all at once)`)
 }
 
-test('latestOfAll finds every sensor with its newest raw reading, wherever its rows are and whatever partitions went', async (t) => {
+test('latestOfAll and latestPerSensor find every sensor with its newest raw reading, wherever its rows are and whatever partitions went', async (t) => {
   const url = await freshDatabase('latest_of_all')
   const s = new PostgresDatabase({ url, poolMax: 4, statementTimeoutMs: 60_000, logger: createLogger('silent') })
   await s.connect()

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import pg from 'pg'
 import { freshDatabase, rollupMismatches } from '../../../test/harness/index.ts'
+import { normalizeTimestamp } from '../../domain/reading.ts'
 import { createLogger } from '../../platform/logger.ts'
 import type { ReadingQueries } from '../../ports/queries.ts'
 import { listMigrations, migrate } from './migrate.ts'
@@ -117,7 +118,7 @@ test('a changed PARTITION_INTERVAL fits new partitions between the old ones', as
 const BUCKETS = [1, 60, 600, 3600, DAY]
 
 /** What GET /data and one sensor's readings answer: every page. */
-async function pages(queries: ReadingQueries): Promise<unknown[]> {
+async function pages(queries: ReadingQueries, latestPerSensor: () => Promise<unknown> = () => queries.latestPerSensor()): Promise<unknown[]> {
   const out: unknown[] = []
   for (const sensorId of [undefined, 's3']) {
     let after
@@ -132,8 +133,22 @@ async function pages(queries: ReadingQueries): Promise<unknown[]> {
       after = p.next
     }
   }
-  out.push(await queries.latestPerSensor())
+  out.push(await latestPerSensor())
   return out
+}
+
+/** The release before 004 listed each sensor's newest reading with this skip scan (postgres-queries.ts then). */
+async function releaseLatest(pool: pg.Pool): Promise<unknown[]> {
+  const { rows } = await pool.query<{ sensor_id: string; value: number; us: string }>(
+    `WITH RECURSIVE ids AS (
+       (SELECT sensor_id FROM sensor_data ORDER BY sensor_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT d.sensor_id FROM sensor_data d WHERE d.sensor_id > ids.sensor_id ORDER BY d.sensor_id LIMIT 1) FROM ids WHERE ids.sensor_id IS NOT NULL)
+     SELECT l.sensor_id, l.value, l.us FROM ids CROSS JOIN LATERAL (
+       SELECT sensor_id, value, (extract(epoch FROM ts) * 1000000)::int8 AS us FROM sensor_data d WHERE d.sensor_id = ids.sensor_id ORDER BY ts DESC LIMIT 1) l
+     ORDER BY l.sensor_id`
+  )
+  return rows.map((r) => ({ sensor_id: r.sensor_id, value: r.value, timestamp: normalizeTimestamp(Number(r.us) / 1e6) }))
 }
 
 /** The release before 004 answered stats from raw rows with this query (postgres-queries.ts then). */
@@ -169,7 +184,7 @@ test('migration 004 converts a table of the previous release with its rows; ever
   await pool.query('DELETE FROM sensor_data WHERE id % 97 = 0') // gaps in the ids, as duplicates leave
   const before = (await pool.query('SELECT id, sensor_id, value, ts FROM sensor_data ORDER BY id')).rows
   const oldQueries = new PostgresReadingQueries({ pool })
-  const pagesBefore = await pages(oldQueries)
+  const pagesBefore = await pages(oldQueries, () => releaseLatest(pool))
   const statsBefore = await releaseStats(pool, t0 - 100, t0 + 5 * DAY)
 
   const s = await open(url)

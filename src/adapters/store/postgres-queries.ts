@@ -6,6 +6,7 @@ import type pg from 'pg'
 import { normalizeTimestamp, type Reading } from '../../domain/reading.ts'
 import { globToLike, isGlob } from '../../domain/sensor-pattern.ts'
 import type { ListQuery, Page, ReadingQueries, ReplayQuery, Stats, StatsQuery, Tier } from '../../ports/queries.ts'
+import { fromNewestRow, LATEST_OF_ALL_SQL, type NewestRow } from './newest-readings.ts'
 import { translatePgError } from './postgres-errors.ts'
 
 /**
@@ -32,20 +33,6 @@ interface ReadingRow {
 }
 
 const MICROS = `(extract(epoch FROM ts) * 1000000)::int8`
-
-const LATEST_PER_SENSOR_SQL = `
-WITH RECURSIVE ids AS (
-  (SELECT sensor_id FROM sensor_data ORDER BY sensor_id LIMIT 1)
-  UNION ALL
-  SELECT (SELECT d.sensor_id FROM sensor_data d WHERE d.sensor_id > ids.sensor_id ORDER BY d.sensor_id LIMIT 1)
-  FROM ids WHERE ids.sensor_id IS NOT NULL
-)
-SELECT l.id, l.sensor_id, l.value, l.us
-FROM ids CROSS JOIN LATERAL (
-  SELECT id, sensor_id, value, ${MICROS} AS us FROM sensor_data d
-  WHERE d.sensor_id = ids.sensor_id ORDER BY ts DESC LIMIT 1
-) l
-ORDER BY l.sensor_id`
 
 const bin = (column: string): string => `date_bin(make_interval(secs => $2::float8), ${column}, timestamptz 'epoch')`
 
@@ -209,8 +196,9 @@ export class PostgresReadingQueries implements ReadingQueries {
   }
 
   async latestPerSensor(): Promise<Reading[]> {
-    const { rows } = await this.query<ReadingRow>('latestPerSensor', LATEST_PER_SENSOR_SQL, [])
-    return rows.map(toReading)
+    // the cache rebuild's statement, every sensor at once (LIMIT NULL)
+    const { rows } = await this.query<NewestRow>('latestPerSensor', LATEST_OF_ALL_SQL, ['', null])
+    return rows.map(fromNewestRow)
   }
 
   async stats(q: StatsQuery): Promise<Stats> {
