@@ -46,7 +46,7 @@ export interface IngestRun {
   readonly cpuSPerMillion: number
   /** CPU seconds per million readings the servers spent during the run (Postgres with its backends) */
   readonly serverCpuSPerMillion: { readonly postgres: number; readonly kafka: number; readonly redis: number }
-  /** WAL Postgres wrote during the run (pg_stat_wal, the whole server), MB and full-page images per million readings */
+  /** WAL the whole server wrote from the service's start to its stop, per million readings: MB (insert position) and full-page images (pg_stat_wal) */
   readonly wal: { readonly mbPerMillion: number; readonly fullPageImagesPerMillion: number }
 }
 
