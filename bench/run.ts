@@ -269,19 +269,17 @@ async function runItems(bench: Bench): Promise<void> {
     const preloadSeconds = (performance.now() - preloadStarted) / 1000
     bench.progress(`growth: ${sizes.growthRows.toLocaleString('en-US')} rows preloaded with generate_series in ${preloadSeconds.toFixed(0)} s`)
     const prefix = `${bench.name('growth')}:`
-    const rate: number[] = []
     const costs: IngestRun[] = []
     for (let r = 0; r < sizes.runs; r++) {
       // a topic of its own, produced just before: the first ones are older than the rollups' close delay by now (their readings would all be late)
       const topic = await produce(bench, sizes.readings)
       const run = await ingest(bench, topic, db, prefix)
-      rate.push(run.readingsPerS)
       costs.push(run)
       bench.progress(
         `growth run ${r + 1}/${sizes.runs}, into a table of ${(sizes.growthRows + r * sizes.readings).toLocaleString('en-US')} rows: ${describeRun(run)}`
       )
     }
-    const grown = figure(rate)
+    const grown = figure(costs.map((c) => c.readingsPerS))
     results.growth = {
       readings_per_s_empty: empty[0],
       readings_per_s_grown: grown,
