@@ -6,8 +6,9 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
+import type { Reading } from '../../src/domain/reading.ts'
 import { binaryColumns, type BinaryColumns } from '../../src/adapters/store/binary-arrays.ts'
-import { INSERT_SQL, RAW_INSERT_SQL } from '../../src/adapters/store/postgres.ts'
+import { INSERT_SQL, RAW_INSERT_SQL, writeParams } from '../../src/adapters/store/postgres.ts'
 import type { Bench } from './context.ts'
 import { treeCpuSeconds } from './proc.ts'
 import { migrateFor } from './schema.ts'
@@ -43,6 +44,7 @@ interface Batch {
   readonly params: [string[], number[], number[]]
   /** the same rows as sensorstream sends them: binary arrays (src/adapters/store/binary-arrays.ts) */
   readonly binary: BinaryColumns
+  readonly readings: readonly Reading[]
   readonly copy: Buffer
 }
 
@@ -67,14 +69,12 @@ function plan(rows: Rows, lanes: number, batchRows: number): Batch[][] {
       const values = slice.map((i) => rows.values[i] as number)
       const ms = slice.map((i) => rows.ms[i] as number)
       const text = slice.map((i) => `${rows.ids[i]}\t${rows.values[i]}\t${new Date(rows.ms[i] as number).toISOString()}\n`).join('')
-      const binary = binaryColumns(
-        slice.map((i) => ({
-          sensor_id: rows.ids[i] as string,
-          value: rows.values[i] as number,
-          timestamp: (rows.ms[i] as number) / 1000
-        }))
-      )
-      batches.push({ params: [ids, values, ms], binary, copy: Buffer.from(text) })
+      const readings = slice.map((i) => ({
+        sensor_id: rows.ids[i] as string,
+        value: rows.values[i] as number,
+        timestamp: (rows.ms[i] as number) / 1000
+      }))
+      batches.push({ params: [ids, values, ms], binary: binaryColumns(readings), readings, copy: Buffer.from(text) })
     }
     return batches
   })
@@ -90,7 +90,7 @@ const LOADERS: Record<string, Loader> = {
     await client.query(INSERT_UNNEST, batch.params)
   },
   'unnest-binary': async (client, batch) => {
-    await client.query(INSERT_SQL, batch.binary)
+    await client.query(INSERT_SQL, writeParams(batch.readings, client))
   },
   'unnest-binary-no-rollups': async (client, batch) => {
     await client.query(RAW_INSERT_SQL, batch.binary)

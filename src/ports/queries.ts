@@ -92,6 +92,13 @@ export interface ReadingQueries extends Lifecycle {
   latestPerSensor(): Promise<Reading[]>
   /** Count, min, max and mean per time bucket, from the coarsest tier that answers them exactly. */
   stats(query: StatsQuery): Promise<Stats>
+  /**
+   * What the stored answers about [from, to) (unix seconds) stand at: a value that changes with every
+   * commit that may change one of them, or undefined while one may be changing (retention is dropping
+   * part of the range). An answer read after this call returned a value stays the answer while it
+   * returns the same value again: the API's cache of stats answers relies on that.
+   */
+  answerVersion(from: number, to: number): Promise<string | undefined>
   /** Readings after a position, oldest first by (timestamp, sensor_id): what a resuming live client missed. */
   replay(query: ReplayQuery): Promise<Reading[]>
   /** Resolves when the database answers. */

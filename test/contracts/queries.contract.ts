@@ -69,6 +69,31 @@ export function queriesContract(name: string, options: QueriesContractOptions): 
       assert.deepEqual(await q.replay({ after: { tsMs: 0, sensorId: '' }, patterns: ['*'], limit: 10 }), [])
     })
 
+    test('answerVersion: a new value once a reading of the range is stored; the same for a reading already stored or one of another day', async (t) => {
+      const db = await options.freshDatabase()
+      t.after(() => db.close())
+      const q = db.queries
+      const DAY = 86_400
+      const D = Math.floor(H / DAY) * DAY
+      const version = (from: number, to: number): Promise<string | undefined> => q.answerVersion(from, to)
+      const day0 = await version(D, D + DAY)
+      const days3 = await version(D, D + 3 * DAY)
+      assert.ok(day0 !== undefined && days3 !== undefined, 'an empty database has a version')
+      await db.write([r('a', D + 10)])
+      const day1 = await version(D, D + DAY)
+      assert.notEqual(day1, day0)
+      assert.notEqual(await version(D + 3600, D + 7200), day0, 'any range within the day: a version for the whole day')
+      await db.write([r('a', D + 10, 5)])
+      assert.equal(await version(D, D + DAY), day1, 'a reading already stored changes no answer')
+      await db.write([r('b', D + 2 * DAY + 5)])
+      assert.equal(await version(D, D + DAY), day1, 'another day: unchanged (a range ending at midnight ends before the next day)')
+      assert.notEqual(await version(D, D + 3 * DAY), days3)
+      const both = [await version(D, D + DAY), await version(D + DAY, D + 2 * DAY)]
+      await db.write([r('c', D + 20), r('c', D + DAY + 20)])
+      assert.notEqual(await version(D, D + DAY), both[0], 'a batch over two days: both')
+      assert.notEqual(await version(D + DAY, D + 2 * DAY), both[1])
+    })
+
     test('list: newest first; pages follow each other without gap or repeat, also at equal times; the last has no next', async (t) => {
       // 3 sensors at each of 7 times: 21 readings, many sharing a timestamp
       const readings = Array.from({ length: 21 }, (_, i) => r(`s${i % 3}`, H + Math.floor(i / 3), i))

@@ -13,7 +13,7 @@ const HEADER_BYTES = 20
 const POSTGRES_EPOCH_MS = 946_684_800_000
 const TWO_POW_32 = 4_294_967_296
 
-/** The parameters of INSERT_SQL: text[] of sensor ids, float8[] of values, timestamptz[] of timestamps (exact to the millisecond). */
+/** The first three parameters of INSERT_SQL (writeParams in postgres.ts): text[] of sensor ids, float8[] of values, timestamptz[] of timestamps (exact to the millisecond). */
 export type BinaryColumns = [ids: Buffer, values: Buffer, timestamps: Buffer]
 
 export function binaryColumns(readings: readonly Reading[]): BinaryColumns {

@@ -6,6 +6,7 @@ import type pg from 'pg'
 import { normalizeTimestamp, type Reading } from '../../domain/reading.ts'
 import { globToLike, isGlob } from '../../domain/sensor-pattern.ts'
 import type { ListQuery, Page, ReadingQueries, ReplayQuery, Stats, StatsQuery, Tier } from '../../ports/queries.ts'
+import { ANSWER_VERSION_SQL, dayRange } from './answer-epochs.ts'
 import { fromNewestRow, LATEST_OF_ALL_SQL, type NewestRow } from './newest-readings.ts'
 import { translatePgError } from './postgres-errors.ts'
 
@@ -222,6 +223,17 @@ export class PostgresReadingQueries implements ReadingQueries {
       tier: choice?.tier ?? 'raw',
       buckets: rows.map(([start, count, min, max, mean]) => ({ start: normalizeTimestamp(start), count: Number(count), min, max, mean }))
     }
+  }
+
+  async answerVersion(from: number, to: number): Promise<string | undefined> {
+    const { rows } = await this.run<[version: string, dropping: boolean]>(this.readPool, 'answerVersion', {
+      name: 'answer-version',
+      text: ANSWER_VERSION_SQL,
+      values: dayRange(from, to),
+      rowMode: 'array'
+    })
+    const [version, dropping] = rows[0] ?? ['0', false]
+    return dropping ? undefined : version
   }
 
   async replay(q: ReplayQuery): Promise<Reading[]> {

@@ -4,6 +4,7 @@
 import pg from 'pg'
 import type { Reading } from '../../domain/reading.ts'
 import type { ReadingStore, WriteResult } from '../../ports/store.ts'
+import { RAISE_EPOCHS_CTE, daysOf, slotOf } from './answer-epochs.ts'
 import { binaryColumns } from './binary-arrays.ts'
 import { fromNewestRow, LATEST_OF_ALL_SQL, LATEST_OF_SQL, type NewestRow } from './newest-readings.ts'
 import { isMissingPartition, type Partitions } from './partitions.ts'
@@ -46,7 +47,7 @@ const D1D = `SELECT sensor_id, date_bin('1 day', bucket, timestamptz 'epoch') AS
  * first): a closer waits for this transaction, and this transaction, arriving while a closer moves
  * a watermark, waits for it and reads the watermark it set. Taking it before any row lock keeps
  * the lock order of every writer the same (no deadlock with a closer waiting between two writers
- * of the same key). `select` reads `ins`.
+ * of the same key). `e` raises the answer epochs of the batch's days (answer-epochs.ts). `select` reads `ins`.
  */
 export const writeSql = (select: string): string => `
 WITH w AS MATERIALIZED (SELECT closed_until, minutes_closed_until FROM sensorstream_rollup_watermarks()
@@ -66,6 +67,7 @@ WITH w AS MATERIALIZED (SELECT closed_until, minutes_closed_until FROM sensorstr
 ), m AS (${upsertRollup('rollup_1m', 'd1m')}
 ), h AS (${upsertRollup('rollup_1h', 'd1h')}
 ), d AS (${upsertRollup('rollup_1d', 'd1d')}
+), e AS (${RAISE_EPOCHS_CTE}
 )
 ${select}`
 
@@ -73,6 +75,11 @@ ${select}`
 export const RAW_INSERT_SQL = insertRaw()
 
 export const INSERT_SQL = writeSql('SELECT count(*)::int8 AS inserted FROM ins')
+
+/** The parameters of writeSql's statements on `connection`: the batch's columns, the connection's slot and the batch's days for the answer epochs. */
+export function writeParams(readings: readonly Reading[], connection: object): unknown[] {
+  return [...binaryColumns(readings), slotOf(connection), daysOf(readings)]
+}
 const INSERT_RETURNING_SQL = writeSql('SELECT sensor_id, (extract(epoch FROM ts) * 1000)::int8 AS ms FROM ins')
 
 /** What a PostgresReadingStore writes with: the pool and partitions of its PostgresDatabase (postgres-database.ts), which owns and closes them. */
@@ -117,10 +124,9 @@ export class PostgresReadingStore implements ReadingStore {
   }
 
   private async writeBatch<R extends pg.QueryResultRow>(sql: string, readings: readonly Reading[]): Promise<pg.QueryResult<R>> {
-    const params = binaryColumns(readings)
     try {
       await this.partitions.ensureFor(readings)
-      return await this.pool.query<R>(sql, params)
+      return await this.onConnection<R>(sql, readings)
     } catch (err) {
       if (!isMissingPartition(err)) throw translatePgError(err, 'write')
     }
@@ -128,9 +134,23 @@ export class PostgresReadingStore implements ReadingStore {
     this.partitions.invalidate()
     try {
       await this.partitions.ensureFor(readings)
-      return await this.pool.query<R>(sql, params)
+      return await this.onConnection<R>(sql, readings)
     } catch (err) {
       throw translatePgError(err, 'write')
+    }
+  }
+
+  /** As pool.query, on a connection of its own: its parameters name its answer-epoch slot. */
+  private async onConnection<R extends pg.QueryResultRow>(sql: string, readings: readonly Reading[]): Promise<pg.QueryResult<R>> {
+    const client = await this.pool.connect()
+    try {
+      const result = await client.query<R>(sql, writeParams(readings, client))
+      client.release()
+      return result
+    } catch (err) {
+      // as pool.query does: a connection whose statement failed is not reused
+      client.release(err instanceof Error ? err : true)
+      throw err
     }
   }
 

@@ -10,6 +10,7 @@ import { createLogger } from '../../platform/logger.ts'
 import { createMetricsRegistry } from '../../platform/metrics.ts'
 import type { RetentionPolicy } from '../../ports/store.ts'
 import { MaintenanceMetrics, maintainOnce } from '../../services/maintenance.ts'
+import { raiseRetentionSlot } from './answer-epochs.ts'
 import { PostgresDatabase } from './postgres-database.ts'
 import { PostgresStorageMaintenance } from './retention.ts'
 
@@ -45,6 +46,34 @@ async function fill(s: PostgresDatabase): Promise<void> {
 
 const names = async (s: PostgresDatabase, table: string): Promise<string[]> =>
   (await s.partitions.list()).filter((p) => p.table === table && p.lo < NOW + DAY * 1000).map((p) => p.name)
+
+test('a drop gives its days a new answer version and leaves the others; a run that died mid-drop is settled by the next', async (t) => {
+  const s = await open(await freshDatabase('retention-epochs'))
+  t.after(() => s.close())
+  await fill(s)
+  const version = (from: number): Promise<string | undefined> => s.queries.answerVersion(from, from + DAY)
+  const old = Math.floor(NOW / 1000 / DAY) * DAY - 35 * DAY
+  const recent = old + 30 * DAY
+  const before = [await version(old), await version(recent)]
+  assert.ok(before.every((v) => v !== undefined))
+  const m = maintenance(s, { rawDays: 30 })
+  assert.ok(((await m.dropExpiredPartitions(NOW)) ?? []).some((p) => p.from === old))
+  const after = await version(old)
+  assert.ok(after !== undefined && after !== before[0], 'the dropped day: a new version, and settled')
+  assert.equal(await version(recent), before[1], 'a kept day: unchanged')
+
+  // a run that died between its two marks: no answer about those days is settled until the next run
+  const client = await s.pool.connect()
+  try {
+    await raiseRetentionSlot(client, recent, recent + DAY)
+  } finally {
+    client.release()
+  }
+  assert.equal(await version(recent), undefined)
+  assert.deepEqual(await m.dropExpiredPartitions(NOW), [])
+  const settled = await version(recent)
+  assert.ok(settled !== undefined && settled !== before[1])
+})
 
 test('drops exactly the partitions entirely older than each limit, and nothing else', async (t) => {
   const s = await open(await freshDatabase('retention'))

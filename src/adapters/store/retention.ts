@@ -5,6 +5,7 @@ import type pg from 'pg'
 import type { Logger } from '../../platform/logger.ts'
 import type { ExpiredPartition, RetentionPolicy, StorageMaintenance } from '../../ports/store.ts'
 import type { PartitionedTable, Partitions } from './partitions.ts'
+import { raiseRetentionSlot, settleRetentionSlots } from './answer-epochs.ts'
 import { translatePgError } from './postgres-errors.ts'
 import { closeRollups } from './rollup-closer.ts'
 
@@ -79,12 +80,16 @@ export class PostgresStorageMaintenance implements StorageMaintenance {
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [RETENTION_LOCK_KEY])
       if (rows[0]?.locked !== true) return undefined
       try {
+        await settleRetentionSlots(client)
         const expired = await this.expiredOn(client, nowMs)
         for (const p of expired) {
           const started = Date.now()
+          // the API serves no cached answer about these days from here until the drop is done
+          await raiseRetentionSlot(client, p.from, p.to)
           await detach(client, p)
           const detached = Date.now()
           await client.query(`DROP TABLE ${quote(p.name)}`)
+          await raiseRetentionSlot(client, p.from, p.to)
           const done = Date.now()
           this.logger.info(
             { table: p.table, partition: p.name, bytes: p.bytes, ms: done - started, detachMs: detached - started, dropMs: done - detached },

@@ -10,9 +10,8 @@ import { freshDatabase, ROLLUP_TABLES, rollupMismatches, setWatermarks, tierMism
 import type { Reading } from '../../domain/reading.ts'
 import { createLogger } from '../../platform/logger.ts'
 import { startMaintenance } from '../../services/maintenance.ts'
-import { binaryColumns } from './binary-arrays.ts'
 import { listMigrations, migrate } from './migrate.ts'
-import { INSERT_SQL } from './postgres.ts'
+import { INSERT_SQL, writeParams } from './postgres.ts'
 import { PostgresDatabase } from './postgres-database.ts'
 import { PostgresReadingQueries, RAW_STATS_SQL } from './postgres-queries.ts'
 import { PostgresStorageMaintenance } from './retention.ts'
@@ -134,7 +133,7 @@ test('a bucket closing while a reading of it is written: the closer waits for th
   const writer = await s.pool.connect()
   try {
     await writer.query('BEGIN')
-    await writer.query(INSERT_SQL, binaryColumns(span(H0 + 7, H0 + HOUR, 61, 5)))
+    await writer.query(INSERT_SQL, writeParams(span(H0 + 7, H0 + HOUR, 61, 5), writer))
     const closing = closeAt(s, H0 + HOUR)
     await waitFor('the closer to wait for the writer', waiting)
     await writer.query('COMMIT')
