@@ -64,6 +64,8 @@ export interface Config {
     readonly bodyTimeoutMs: number
     /** request bodies all requests in flight may hold at once (503 above) */
     readonly bodyBudgetBytes: number
+    /** bytes of stats and series answers the API keeps to serve again while they hold (0: none) */
+    readonly statsCacheBytes: number
     readonly stream: StreamConfig
   }
   readonly storage: {
@@ -153,6 +155,7 @@ export const VARIABLES: Readonly<Record<string, string>> = {
   API_BODY_LIMIT_BYTES: 'largest accepted request body [4194304]',
   API_BODY_TIMEOUT_MS: 'longest a client may take to send a whole request, headers and body; 408 after [30000]',
   API_BODY_BUDGET_BYTES: 'bytes of request bodies all requests in flight may hold at once; 503 above [16777216]',
+  API_STATS_CACHE_MB: 'MiB of stats and series answers kept to serve again while no write has changed them; 0: off [256]',
   STREAM_RESUME_SECONDS: 'how far back GET /stream and /ws replay a resuming client from Postgres [300]',
   STREAM_HEARTBEAT_SECONDS: 'keep-alive comment or ping on idle live streams every this many seconds [15]',
   STREAM_CLIENT_BUFFER_BYTES: 'bytes queued for one live client before it is disconnected [1048576]',
@@ -436,6 +439,7 @@ export function loadConfig(env: Env = environment()): Config {
       bodyLimitBytes: read.int('API_BODY_LIMIT_BYTES', 4 * 1024 * 1024, 1024),
       bodyTimeoutMs: read.int('API_BODY_TIMEOUT_MS', 30_000, 100),
       bodyBudgetBytes: read.int('API_BODY_BUDGET_BYTES', 16 * 1024 * 1024, 1024),
+      statsCacheBytes: read.int('API_STATS_CACHE_MB', 256, 0, 1_048_576) * 1024 * 1024,
       stream: parseStream(read)
     },
     storage: {

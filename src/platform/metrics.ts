@@ -56,6 +56,10 @@ export interface ApiMetrics {
   readonly liveClientsDropped: Counter
   /** bytes of request bodies reserved by requests in flight (API_BODY_BUDGET_BYTES bounds it) */
   readonly bodyBytesInFlight: Gauge
+  /** stats and series requests by what the answer cache did; labels: result (hit, miss, stale, bypass) */
+  readonly answerCache: Counter<'result'>
+  /** bytes the answer cache holds (API_STATS_CACHE_MB bounds it) */
+  readonly answerCacheBytes: Gauge
 }
 
 /** The API service's metrics, registered on `registry` (once per registry). */
@@ -102,6 +106,17 @@ export function apiMetrics(registry: Registry): ApiMetrics {
     bodyBytesInFlight: new Gauge({
       name: 'sensorstream_api_body_bytes_in_flight',
       help: 'Bytes of request bodies held by requests in flight (declared lengths), bounded by API_BODY_BUDGET_BYTES',
+      registers
+    }),
+    answerCache: new Counter({
+      name: 'sensorstream_api_answer_cache_total',
+      help: 'Stats and series requests by what the answer cache did: hit (served a kept answer), miss, stale (read and kept), bypass (read, not kept)',
+      labelNames: ['result'],
+      registers
+    }),
+    answerCacheBytes: new Gauge({
+      name: 'sensorstream_api_answer_cache_bytes',
+      help: 'Bytes of answers the answer cache holds, bounded by API_STATS_CACHE_MB',
       registers
     })
   }

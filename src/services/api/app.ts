@@ -57,7 +57,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
       allowedHeaders: ['Content-Type', 'Authorization'],
-      exposedHeaders: ['Link', 'X-Cache', 'Retry-After'],
+      exposedHeaders: ['Link', 'X-Cache', 'X-Tier', 'Cache-Status', 'Retry-After'],
       maxAge: 600
     })
   }

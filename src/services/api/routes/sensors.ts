@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Reading } from '../../../domain/reading.ts'
 import { AppError } from '../../../platform/errors.ts'
+import { answerCache, CACHE_STATUS_HEADER } from '../answer-cache.ts'
 import type { RouteContext } from '../context.ts'
 import { bucketSeconds, decodeCursor, encodeCursor, MAX_BUCKETS, nextLink, parseRange } from '../params.ts'
 import { DEFAULT_POINTS, MAX_POINTS, seriesBucketSeconds } from '../series.ts'
@@ -23,7 +24,7 @@ const TIER_DESCRIPTION =
   'a range that does not start or end on a whole day (hour, minute) takes those edges from the raw readings, ' +
   'and the day and hour still open come from the finer rollups: every tier is exact at every moment.'
 const tierProperty = { type: 'string', enum: ['raw', '1m', '1h', '1d'], description: TIER_DESCRIPTION } as const
-const tierHeader = { 'x-tier': { type: 'string', description: 'the same as `tier` in the body' } } as const
+const tierHeader = { 'x-tier': { type: 'string', description: 'the same as `tier` in the body' }, ...CACHE_STATUS_HEADER } as const
 
 const bucketStats = {
   type: 'array',
@@ -77,8 +78,14 @@ function timeRange(query: { from?: string; to?: string }, defaultSpan: number): 
   return { from, to }
 }
 
+/** A range given whole: the same URL asks the same question again (a default `to` is now, a new question each time). */
+function explicit(query: { from?: string; to?: string }): boolean {
+  return query.from !== undefined && query.to !== undefined
+}
+
 export function sensorRoutes(ctx: RouteContext) {
   const { deps, metrics, logger } = ctx
+  const answer = answerCache(ctx.config.statsCacheBytes, deps.queries, metrics)
 
   async function mustExist(id: string): Promise<void> {
     if ((await deps.queries.latest(id)) === undefined) throw new AppError('NOT_FOUND', `no readings for sensor ${id}`)
@@ -158,10 +165,11 @@ export function sensorRoutes(ctx: RouteContext) {
           })
         }
         const id = request.params.id
-        const { tier, buckets } = await deps.queries.stats({ sensorId: id, from, to, bucketSeconds: width })
-        if (buckets.length === 0) await mustExist(id)
-        reply.header('x-tier', tier)
-        return { sensor_id: id, from, to, bucket: request.query.bucket, bucket_seconds: width, tier, buckets }
+        return answer(reply, { url: request.url, keepable: explicit(request.query), from, to }, async () => {
+          const { tier, buckets } = await deps.queries.stats({ sensorId: id, from, to, bucketSeconds: width })
+          if (buckets.length === 0) await mustExist(id)
+          return { tier, keep: buckets.length > 0, payload: { sensor_id: id, from, to, bucket: request.query.bucket, bucket_seconds: width, tier, buckets } }
+        })
       }
     )
 
@@ -190,10 +198,11 @@ export function sensorRoutes(ctx: RouteContext) {
         const { from, to } = timeRange(request.query, DEFAULT_SERIES_SPAN_S)
         const width = seriesBucketSeconds(from, to, request.query.points)
         const id = request.params.id
-        const { tier, buckets } = await deps.queries.stats({ sensorId: id, from, to, bucketSeconds: width })
-        if (buckets.length === 0) await mustExist(id)
-        reply.header('x-tier', tier)
-        return { sensor_id: id, from, to, bucket_seconds: width, tier, points: buckets }
+        return answer(reply, { url: request.url, keepable: explicit(request.query), from, to }, async () => {
+          const { tier, buckets } = await deps.queries.stats({ sensorId: id, from, to, bucketSeconds: width })
+          if (buckets.length === 0) await mustExist(id)
+          return { tier, keep: buckets.length > 0, payload: { sensor_id: id, from, to, bucket_seconds: width, tier, points: buckets } }
+        })
       }
     )
   }
