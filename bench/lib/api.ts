@@ -11,10 +11,13 @@ export interface ApiServer {
   stop(): Promise<void>
 }
 
-export async function startApiCli(bench: Bench, databaseUrl: string, prefix: string): Promise<ApiServer> {
+export async function startApiCli(bench: Bench, databaseUrl: string, prefix: string, env: Record<string, string> = {}): Promise<ApiServer> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  const cli = startCli('api', bench.env({ DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }))
+  const cli = startCli(
+    'api',
+    bench.env({ DATABASE_URL: databaseUrl, REDIS_KEY_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env })
+  )
   await until('the API to answer', async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, {
     timeoutMs: 60_000,
     everyMs: 100,
