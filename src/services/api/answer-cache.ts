@@ -62,6 +62,7 @@ export function answerCache(maxBytes: number, queries: ReadingQueries, metrics: 
     const answer = await compute()
     reply.header('x-tier', answer.tier)
     if (version === undefined || !answer.keep) {
+      if (held !== undefined && version !== undefined) kept.delete(request.url)
       metrics.answerCache.inc({ result: 'bypass' })
       reply.header('cache-status', 'sensorstream; fwd=bypass')
       return answer.payload

@@ -5,9 +5,9 @@
 -- a range's days before it reads an answer, and serves that answer again only while the sum is the
 -- same and no drop is under way: no commit that could change it has happened since it was read.
 --
--- day: unix day, floor(seconds since the epoch / 86400). slot: 0-7, picked at random by each write
--- so that concurrent writers of one day rarely wait for each other's commit on one row; -1:
--- retention's. Rows are never deleted (a sum that went down could come back to a value it had).
+-- day: unix day, floor(seconds since the epoch / 86400). slot: 0-15, the writing connection's (its
+-- own within a process, from a random start: see answer-epochs.ts), so that concurrent writers of
+-- one day rarely wait for each other's commit on one row; -1: retention's. Rows are never deleted (a sum that went down could come back to a value it had).
 CREATE TABLE answer_epochs (
   day INTEGER NOT NULL,
   slot SMALLINT NOT NULL,
