@@ -6,9 +6,9 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import type { Reading } from '../../src/domain/reading.ts'
 import { binaryColumns, type BinaryColumns } from '../../src/adapters/store/binary-arrays.ts'
-import { INSERT_SQL, RAW_INSERT_SQL, writeParams } from '../../src/adapters/store/postgres.ts'
+import { daysOf, slotOf } from '../../src/adapters/store/answer-epochs.ts'
+import { INSERT_SQL, RAW_INSERT_SQL } from '../../src/adapters/store/postgres.ts'
 import type { Bench } from './context.ts'
 import { treeCpuSeconds } from './proc.ts'
 import { migrateFor } from './schema.ts'
@@ -44,7 +44,8 @@ interface Batch {
   readonly params: [string[], number[], number[]]
   /** the same rows as sensorstream sends them: binary arrays (src/adapters/store/binary-arrays.ts) */
   readonly binary: BinaryColumns
-  readonly readings: readonly Reading[]
+  /** the answer epochs' days of the batch (INSERT_SQL's $5; its slot, $4, is the connection's) */
+  readonly days: number[]
   readonly copy: Buffer
 }
 
@@ -74,7 +75,7 @@ function plan(rows: Rows, lanes: number, batchRows: number): Batch[][] {
         value: rows.values[i] as number,
         timestamp: (rows.ms[i] as number) / 1000
       }))
-      batches.push({ params: [ids, values, ms], binary: binaryColumns(readings), readings, copy: Buffer.from(text) })
+      batches.push({ params: [ids, values, ms], binary: binaryColumns(readings), days: daysOf(readings), copy: Buffer.from(text) })
     }
     return batches
   })
@@ -90,7 +91,7 @@ const LOADERS: Record<string, Loader> = {
     await client.query(INSERT_UNNEST, batch.params)
   },
   'unnest-binary': async (client, batch) => {
-    await client.query(INSERT_SQL, writeParams(batch.readings, client))
+    await client.query(INSERT_SQL, [...batch.binary, slotOf(client), batch.days])
   },
   'unnest-binary-no-rollups': async (client, batch) => {
     await client.query(RAW_INSERT_SQL, batch.binary)
