@@ -143,14 +143,21 @@ export class PostgresReadingStore implements ReadingStore {
   /** As pool.query, on a connection of its own: its parameters name its answer-epoch slot. */
   private async onConnection<R extends pg.QueryResultRow>(sql: string, readings: readonly Reading[]): Promise<pg.QueryResult<R>> {
     const client = await this.pool.connect()
+    // as pool.query does: a checked-out connection's 'error' (Postgres went away) must not go unheard,
+    // and a connection whose statement failed is not reused
+    let failed: Error | undefined
+    const onError = (err: Error): void => {
+      failed = err
+    }
+    client.on('error', onError)
     try {
-      const result = await client.query<R>(sql, writeParams(readings, client))
-      client.release()
-      return result
+      return await client.query<R>(sql, writeParams(readings, client))
     } catch (err) {
-      // as pool.query does: a connection whose statement failed is not reused
-      client.release(err instanceof Error ? err : true)
+      failed ??= err instanceof Error ? err : new Error(String(err))
       throw err
+    } finally {
+      client.removeListener('error', onError)
+      client.release(failed)
     }
   }
 
